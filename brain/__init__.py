@@ -1,0 +1,1 @@
+"""roboos.brain"""

@@ -1,0 +1,2 @@
+"""RoboOS: embodied-AI cloud-edge robotics runtime."""
+__version__ = "0.1.0"

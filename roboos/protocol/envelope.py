@@ -1,0 +1,212 @@
+"""The wire envelope of the cloud <-> edge data plane and its frame codec.
+
+A message is one msgpack *envelope* frame optionally followed by raw binary frames, one per numpy array
+found in the body. Arrays are replaced in the body by a msgpack extension (code :data:`ARRAY_EXT`)
+holding ``[frame_index, dtype, shape]``, so images and action chunks travel without copying and without
+pickling. Nothing received is ever executed: decoding only builds dicts, lists, scalars and read-only
+numpy views, and every size is bounded by :class:`Limits`.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgpack
+import numpy as np
+
+PROTOCOL_VERSION = 1
+ARRAY_EXT = 42
+ALLOWED_DTYPES = frozenset(
+    ["bool", "uint8", "int8", "uint16", "int16", "uint32", "int32", "uint64", "int64",
+     "float16", "float32", "float64"]
+)
+
+
+class MsgType(str, enum.Enum):
+    """Message types of the data plane."""
+
+    HELLO = "hello"  # edge -> cloud: registration (robot profile + skill cards)
+    WELCOME = "welcome"  # cloud -> edge: registration accepted
+    HEARTBEAT = "heartbeat"  # both ways
+    CALL = "call"  # cloud -> edge: run a skill
+    RESULT = "result"  # edge -> cloud: outcome of a call
+    CANCEL = "cancel"  # cloud -> edge: cancel a running call
+    STATE = "state"  # edge -> cloud: robot state
+    OBSERVATION = "observation"  # either way: camera frames / proprioception
+    ACTION = "action"  # either way: action chunk
+    EVENT = "event"  # edge -> cloud: something happened (watchdog stop, reconnect, ...)
+    ERROR = "error"  # either way: a message was refused
+    BYE = "bye"  # either way: orderly disconnect
+
+
+class ProtocolError(ValueError):
+    """A message could not be decoded or violates the protocol; ``code`` is sent back in error replies."""
+
+    code = "malformed"
+
+
+class VersionMismatch(ProtocolError):
+    code = "version_mismatch"
+
+
+class MessageTooLarge(ProtocolError):
+    code = "too_large"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Upper bounds enforced while decoding, so a hostile peer cannot exhaust memory."""
+
+    max_envelope_bytes: int = 1 << 20  # 1 MiB of msgpack
+    max_frames: int = 32  # envelope + array frames
+    max_frame_bytes: int = 64 << 20  # one array frame
+    max_total_bytes: int = 256 << 20  # all frames of one message
+    max_ndim: int = 8
+    max_container_len: int = 100_000  # per msgpack array / map
+
+
+DEFAULT_LIMITS = Limits()
+
+
+def new_id() -> str:
+    """A fresh message id (hex UUID4)."""
+    return uuid.uuid4().hex
+
+
+@dataclass
+class Envelope:
+    """One data-plane message. ``body`` may contain numpy arrays anywhere (dicts and lists)."""
+
+    type: MsgType
+    body: dict[str, Any] = field(default_factory=dict)
+    id: str = field(default_factory=new_id)
+    reply_to: str | None = None
+    src: str = ""
+    dst: str = ""
+    ts_ns: int = field(default_factory=time.time_ns)
+    version: int = PROTOCOL_VERSION
+
+    def reply(self, type: MsgType, body: dict[str, Any] | None = None, src: str = "") -> Envelope:
+        """A message answering this one (``reply_to`` set, source and destination swapped)."""
+        return Envelope(type=type, body=body or {}, reply_to=self.id, src=src or self.dst, dst=self.src)
+
+
+def encode(env: Envelope) -> list[bytes | memoryview]:
+    """Encode an envelope into frames: ``[msgpack envelope, array0, array1, ...]`` (arrays not copied)."""
+    arrays: list[np.ndarray] = []
+
+    def default(obj: Any) -> Any:
+        if isinstance(obj, np.ndarray):
+            if obj.dtype.name not in ALLOWED_DTYPES:
+                raise TypeError(f"array dtype {obj.dtype} cannot travel on the wire")
+            arr = np.ascontiguousarray(obj)
+            if arr.dtype.byteorder == ">":
+                arr = arr.astype(arr.dtype.newbyteorder("<"))
+            arrays.append(arr)
+            meta = msgpack.packb([len(arrays), arr.dtype.name, list(arr.shape)])
+            return msgpack.ExtType(ARRAY_EXT, meta)
+        if isinstance(obj, np.generic):
+            return obj.item()
+        if isinstance(obj, (set, frozenset, tuple)):
+            return list(obj)
+        raise TypeError(f"cannot encode {type(obj).__name__} on the wire")
+
+    head = [env.version, env.type.value, env.id, env.reply_to, env.ts_ns, env.src, env.dst, env.body]
+    packed = msgpack.packb(head, default=default, use_bin_type=True)
+    frames: list[bytes | memoryview] = [packed]
+    frames += [memoryview(a).cast("B") if a.size else b"" for a in arrays]
+    return frames
+
+
+def decode(frames: Sequence[bytes | memoryview | Any], limits: Limits = DEFAULT_LIMITS) -> Envelope:
+    """Decode frames into an :class:`Envelope`, validating sizes, types, dtypes and shapes.
+
+    Raises :class:`ProtocolError` (or a subclass) for anything malformed; never executes data.
+    """
+    if not frames:
+        raise ProtocolError("empty message")
+    if len(frames) > limits.max_frames:
+        raise MessageTooLarge(f"{len(frames)} frames, limit {limits.max_frames}")
+    buffers = [_buffer(f) for f in frames]
+    if len(buffers[0]) > limits.max_envelope_bytes:
+        raise MessageTooLarge(f"envelope of {len(buffers[0])} bytes, limit {limits.max_envelope_bytes}")
+    total = sum(len(b) for b in buffers)
+    if total > limits.max_total_bytes:
+        raise MessageTooLarge(f"message of {total} bytes, limit {limits.max_total_bytes}")
+    used: set[int] = set()
+
+    def ext_hook(code: int, data: bytes) -> Any:
+        if code != ARRAY_EXT:
+            raise ProtocolError(f"unknown msgpack extension {code}")
+        return _decode_array(data, buffers, used, limits)
+
+    n = limits.max_container_len
+    try:
+        head = msgpack.unpackb(
+            buffers[0], raw=False, ext_hook=ext_hook, strict_map_key=True, use_list=True,
+            max_str_len=limits.max_envelope_bytes, max_bin_len=limits.max_envelope_bytes,
+            max_array_len=n, max_map_len=n, max_ext_len=1024,
+        )
+    except ProtocolError:
+        raise
+    except Exception as exc:  # msgpack raises several types (ValueError, ExtraData, FormatError, ...)
+        raise ProtocolError(f"envelope is not valid msgpack: {type(exc).__name__}: {exc}") from None
+    if not isinstance(head, list) or len(head) != 8:
+        raise ProtocolError("envelope must be a list of 8 fields")
+    version, mtype, mid, reply_to, ts_ns, src, dst, body = head
+    if version != PROTOCOL_VERSION:
+        raise VersionMismatch(f"protocol version {version!r}, this side speaks {PROTOCOL_VERSION}")
+    try:
+        msg_type = MsgType(mtype)
+    except ValueError:
+        raise ProtocolError(f"unknown message type {mtype!r}") from None
+    for name, value in (("id", mid), ("src", src), ("dst", dst)):
+        if not isinstance(value, str) or len(value) > 256:
+            raise ProtocolError(f"field '{name}' must be a string of at most 256 characters")
+    if reply_to is not None and (not isinstance(reply_to, str) or len(reply_to) > 256):
+        raise ProtocolError("field 'reply_to' must be a string or null")
+    if not isinstance(ts_ns, int) or isinstance(ts_ns, bool):
+        raise ProtocolError("field 'ts_ns' must be an integer")
+    if not isinstance(body, dict):
+        raise ProtocolError("body must be a map")
+    if len(used) != len(buffers) - 1:
+        raise ProtocolError(f"{len(buffers) - 1} array frames sent, {len(used)} referenced")
+    return Envelope(type=msg_type, body=body, id=mid, reply_to=reply_to, src=src, dst=dst, ts_ns=ts_ns,
+                    version=version)
+
+
+def _buffer(frame: Any) -> memoryview:
+    if isinstance(frame, (bytes, bytearray, memoryview)):
+        return memoryview(frame).cast("B") if isinstance(frame, memoryview) else memoryview(frame)
+    buf = getattr(frame, "buffer", None)  # zmq.Frame
+    if buf is not None:
+        return memoryview(buf)
+    raise ProtocolError(f"frame of type {type(frame).__name__} is not bytes")
+
+
+def _decode_array(data: bytes, buffers: list[memoryview], used: set[int], limits: Limits) -> np.ndarray:
+    try:
+        index, dtype, shape = msgpack.unpackb(data, raw=False, max_array_len=limits.max_ndim + 3)
+    except Exception:
+        raise ProtocolError("array reference is malformed") from None
+    if not isinstance(index, int) or not 1 <= index < len(buffers) or index in used:
+        raise ProtocolError(f"array reference to frame {index!r} is invalid or repeated")
+    if dtype not in ALLOWED_DTYPES:
+        raise ProtocolError(f"array dtype {dtype!r} is not allowed")
+    if (not isinstance(shape, list) or len(shape) > limits.max_ndim
+            or not all(isinstance(d, int) and not isinstance(d, bool) and 0 <= d for d in shape)):
+        raise ProtocolError(f"array shape {shape!r} is invalid")
+    buf = buffers[index]
+    if len(buf) > limits.max_frame_bytes:
+        raise MessageTooLarge(f"array frame of {len(buf)} bytes, limit {limits.max_frame_bytes}")
+    dt = np.dtype(dtype).newbyteorder("<")
+    expected = dt.itemsize * int(np.prod(shape, dtype=np.int64)) if shape else dt.itemsize
+    if expected != len(buf):
+        raise ProtocolError(f"array frame holds {len(buf)} bytes, dtype {dtype} shape {shape} needs {expected}")
+    used.add(index)
+    return np.frombuffer(buf, dtype=dt).reshape(shape)
