@@ -26,6 +26,18 @@ class ConfigError(ValueError):
         super().__init__(f"{where}{problem}")
 
 
+class KeyedConfigError(ValueError):
+    """Raise inside a pydantic validator to name the offending key path relative to the model.
+
+    ``raise KeyedConfigError("objects.2.location", "unknown place 'garage'")`` in a model validator of
+    a model at ``scene`` is reported by :func:`validate` as key ``scene.objects.2.location``.
+    """
+
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(problem)
+        self.key, self.problem = key, problem
+
+
 def builtin_config(relative: str) -> Path:
     """Path of a config file shipped with the package, e.g. ``builtin_config("cloud.yaml")``."""
     path = Path(str(resources.files("roboos.configs").joinpath(relative)))
@@ -85,9 +97,14 @@ def validate(model: type[M], data: dict[str, Any], source: str) -> M:
         return model.model_validate(data)
     except ValidationError as exc:
         err = exc.errors(include_url=False)[0]
-        key = ".".join(str(p) for p in err["loc"]) or None
+        loc = [str(p) for p in err["loc"]]
+        message = err["msg"]
+        cause = (err.get("ctx") or {}).get("error")
+        if isinstance(cause, KeyedConfigError):
+            loc, message = loc + [p for p in cause.key.split(".") if p], cause.problem
+        key = ".".join(loc) or None
         more = f" (and {exc.error_count() - 1} more problems)" if exc.error_count() > 1 else ""
-        raise ConfigError(source, key, f"{err['msg']}{more}") from None
+        raise ConfigError(source, key, f"{message}{more}") from None
 
 
 def load_config(model: type[M], path: str | Path | None = None, overrides: Iterable[str] = (),

@@ -18,7 +18,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from roboos.config import load_config
+from roboos.config import KeyedConfigError, load_config
 
 Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
 """Scene names are lower_snake_case so they travel unchanged in effects (``object:red_cup``)."""
@@ -89,27 +89,32 @@ class SceneConfig(_Model):
 
     @model_validator(mode="after")
     def _check_references(self) -> SceneConfig:
-        places = _unique([p.name for p in self.places], "place")
-        objects = _unique([o.name for o in self.objects], "object")
-        clash = set(places) & set(objects)
-        if clash:
-            raise ValueError(f"names used for both a place and an object: {', '.join(sorted(clash))}")
-        known = ", ".join(places)
+        _unique([p.name for p in self.places], "places")
+        _unique([o.name for o in self.objects], "objects")
         by_name = {p.name: p for p in self.places}
+        known = ", ".join(by_name)
         load: dict[str, int] = {}
-        for obj in self.objects:
+        for i, obj in enumerate(self.objects):
+            key = f"objects.{i}"
+            if obj.name in by_name:
+                raise KeyedConfigError(f"{key}.name", f"'{obj.name}' is already the name of a place")
             place = by_name.get(obj.location)
             if place is None:
-                raise ValueError(f"object '{obj.name}': unknown location '{obj.location}' (places: {known})")
+                raise KeyedConfigError(f"{key}.location", f"unknown place '{obj.location}' (places: {known})")
             if place.kind is PlaceKind.station:
-                raise ValueError(f"object '{obj.name}': '{obj.location}' is a station and holds no objects")
+                raise KeyedConfigError(f"{key}.location", f"'{obj.location}' is a station and holds no objects")
             load[place.name] = load.get(place.name, 0) + 1
             if load[place.name] > place.capacity:
-                raise ValueError(f"place '{place.name}' holds more than its capacity of {place.capacity}")
+                raise KeyedConfigError(
+                    f"{key}.location", f"place '{place.name}' is over its capacity of {place.capacity}"
+                )
         for robot, station in self.robots.items():
-            for target in [station.at, *station.reach]:
-                if target not in by_name:
-                    raise ValueError(f"robot '{robot}': unknown place '{target}' (places: {known})")
+            for field, targets in (("at", [station.at]), ("reach", station.reach)):
+                for target in targets:
+                    if target not in by_name:
+                        raise KeyedConfigError(
+                            f"robots.{robot}.{field}", f"unknown place '{target}' (places: {known})"
+                        )
         return self
 
     def place(self, name: str) -> PlaceConfig:
@@ -120,13 +125,12 @@ class SceneConfig(_Model):
         raise KeyError(name)
 
 
-def _unique(names: list[str], what: str) -> list[str]:
+def _unique(names: list[str], what: str) -> None:
     seen: set[str] = set()
-    for name in names:
+    for i, name in enumerate(names):
         if name in seen:
-            raise ValueError(f"duplicate {what} name '{name}'")
+            raise KeyedConfigError(f"{what}.{i}.name", f"duplicate name '{name}'")
         seen.add(name)
-    return names
 
 
 def load_scene(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> SceneConfig:
