@@ -1,0 +1,292 @@
+"""The edge end of the data plane: a ZeroMQ DEALER whose identity is the robot id."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import zmq
+from pydantic import ValidationError
+
+from roboos.channel.base import ChannelCore, configure_socket, error_body, maybe_await, now
+from roboos.channel.errors import CallTimeout, ChannelError
+from roboos.channel.security import ChannelSecurity
+from roboos.channel.transport import SocketPump
+from roboos.protocol import DEFAULT_LIMITS, Envelope, Limits, MsgType, ProtocolError, encode, new_id
+from roboos.protocol.messages import HelloBody, WelcomeBody
+
+log = logging.getLogger("roboos.channel")
+
+_Reply = tuple[MsgType, dict[str, Any]]
+
+
+class EdgeChannel(ChannelCore):
+    """Connects to the cloud, registers, heartbeats, serves idempotent calls and re-registers.
+
+    Handlers (attributes, async or sync): ``on_call(env) -> dict`` (a ResultBody dict; the channel
+    answers RESULT, and a repeated envelope id gets the stored reply or awaits the running call),
+    ``on_message(env) -> dict | None`` (CANCEL and anything else; a returned dict is sent back as a
+    RESULT reply), ``on_link_change(up: bool)`` (the cloud link went up / down).
+    """
+
+    def __init__(self, connect: str, robot_id: str, hello: HelloBody, *, limits: Limits = DEFAULT_LIMITS,
+                 heartbeat_interval_s: float = 0.5, cloud_timeout_s: float = 2.0,
+                 security: ChannelSecurity | None = None, result_cache: int = 1024,
+                 call_types: frozenset[MsgType] = frozenset({MsgType.CALL})) -> None:
+        super().__init__(robot_id, limits)
+        if hello.robot != robot_id:
+            raise ValueError(f"hello.robot {hello.robot!r} differs from robot_id {robot_id!r}")
+        self.connect_to = connect
+        self.robot_id = robot_id
+        self.hello = hello if hello.session else hello.model_copy(update={"session": new_id()})
+        self.heartbeat_interval_s = heartbeat_interval_s
+        self.cloud_timeout_s = cloud_timeout_s
+        self.security = security
+        self.result_cache = max(1, result_cache)
+        self.call_types = call_types
+        self.on_call: Callable[[Envelope], Awaitable[dict[str, Any]]] | None = None
+        self.on_message: Callable[[Envelope], Awaitable[dict[str, Any] | None]] | None = None
+        self.on_link_change: Callable[[bool], Awaitable[None]] | None = None
+        self.connected = False
+        self.welcome: WelcomeBody | None = None
+        self.last_heard = 0.0
+        self._calls: OrderedDict[str, asyncio.Future[_Reply]] = OrderedDict()
+        self._sock: zmq.Socket | None = None
+        self._pump: SocketPump | None = None
+        self._ticker: asyncio.Task[None] | None = None
+        self._up_waiters: list[asyncio.Future[None]] = []
+        self._hb_seq = 0
+        self._echo: tuple[int, int] | None = None  # (cloud's sent_ns, our receive time)
+        self._hello_frames: list[Any] | None = None
+
+    # ------------------------------------------------------------------------------ life cycle
+    async def start(self, wait_welcome: float | None = 10.0) -> WelcomeBody | None:
+        """Connect and register. Waits up to ``wait_welcome`` seconds for WELCOME (``None``: don't wait).
+
+        On timeout :class:`CallTimeout` is raised but the channel keeps trying in the background
+        (call :meth:`close` to stop it, or :meth:`wait_connected` to keep waiting).
+        """
+        self._loop = asyncio.get_running_loop()
+        sock = zmq.Context.instance().socket(zmq.DEALER)
+        configure_socket(sock, self.limits)
+        sock.setsockopt(zmq.IDENTITY, self.robot_id.encode())
+        sock.setsockopt(zmq.IMMEDIATE, 1)  # never queue for a dead link: stale messages are dropped
+        sock.setsockopt(zmq.RECONNECT_IVL, 50)
+        sock.setsockopt(zmq.RECONNECT_IVL_MAX, 500)
+        if self.security is not None:
+            self.security.apply_client(sock)
+        sock.connect(self.connect_to)
+        self._sock = sock
+        self._pump = SocketPump(sock, self._on_frames, name=self.robot_id, copied_parts=1)
+        self._pump.start(self._loop)
+        self._send_hello()
+        self._ticker = self._loop.create_task(self._tick())
+        if wait_welcome is None:
+            return None
+        await self.wait_connected(wait_welcome)
+        return self.welcome
+
+    async def wait_connected(self, timeout: float | None = None) -> None:
+        """Wait until the cloud has welcomed this robot."""
+        if self.connected:
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._up_waiters.append(fut)
+        try:
+            await asyncio.wait_for(fut, timeout)
+        except asyncio.TimeoutError:
+            raise CallTimeout(f"no WELCOME from {self.connect_to} within {timeout:g} s") from None
+        finally:
+            if fut in self._up_waiters:
+                self._up_waiters.remove(fut)
+
+    async def close(self) -> None:
+        """Send BYE, stop handlers and close the socket."""
+        if self._sock is None:
+            return
+        if self.connected:
+            self._send(Envelope(MsgType.BYE, {"reason": "edge shutting down"}, src=self.robot_id))
+        if self._ticker:
+            self._ticker.cancel()
+        await self._cancel_handlers()
+        assert self._pump is not None
+        self._pump.stop()
+        self._sock.close(linger=100)
+        self._sock = None
+        await self._set_link(False)
+
+    async def __aenter__(self) -> EdgeChannel:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # ------------------------------------------------------------------------------- public API
+    async def send(self, type: MsgType, body: dict[str, Any]) -> None:
+        """Fire-and-forget a message to the cloud (dropped, and counted, while the link is down)."""
+        self._send(Envelope(type, body, src=self.robot_id))
+
+    async def request(self, type: MsgType, body: dict[str, Any], timeout: float = 5.0) -> Envelope:
+        """Send a request (CALL, OBSERVATION, ...) to the cloud and await the correlated reply."""
+        if not self.connected:
+            raise ChannelError(f"{self.robot_id}: the cloud link is down")
+        env = Envelope(type, body, src=self.robot_id)
+        fut: asyncio.Future[Envelope] = asyncio.get_running_loop().create_future()
+        self._pending[env.id] = fut
+        if not self._send(env):
+            del self._pending[env.id]
+            raise ChannelError(f"{self.robot_id}: could not send {type.value} (link down or queue full)")
+        return await self._wait_reply(env.id, fut, timeout, f"{type.value} to the cloud")
+
+    # --------------------------------------------------------------------------------- internals
+    def _send(self, env: Envelope) -> bool:
+        return self._send_frames(encode(env))
+
+    def _send_frames(self, frames: list[Any]) -> bool:
+        if self._pump is None:
+            return False
+        ok = self._pump.send(frames)
+        if ok:
+            self.stats.sent += 1
+        else:
+            self.stats.send_failed += 1
+        return ok
+
+    def _send_hello(self) -> None:
+        if self._hello_frames is None:
+            env = Envelope(MsgType.HELLO, self.hello.model_dump(), src=self.robot_id)
+            self._hello_frames = encode(env)
+        self._send_frames(self._hello_frames)
+
+    def _on_frames(self, frames: list[Any]) -> None:
+        env = self._decode(frames, "cloud")
+        if env is None:
+            return
+        self.last_heard = now()
+        mtype = env.type
+        if mtype is MsgType.HEARTBEAT:
+            sent = env.body.get("sent_ns")
+            if isinstance(sent, int):
+                self._echo = (sent, time.perf_counter_ns())
+        elif mtype is MsgType.WELCOME:
+            self._on_welcome(env)
+        elif env.reply_to is not None and self._resolve(env):
+            pass
+        elif mtype is MsgType.ERROR:
+            self.stats.errors_received += 1
+            if env.body.get("code") == "not_registered":
+                self._link_lost("the cloud does not know this robot")
+                self._send_hello()
+            else:
+                log.warning("%s: ERROR from the cloud: %s", self.robot_id, env.body)
+        elif mtype is MsgType.BYE:
+            self._link_lost("cloud said bye: " + str(env.body.get("reason", "")))
+        elif mtype in self.call_types:
+            self._on_call(env)
+        elif env.reply_to is not None:
+            self.stats.dropped_unroutable += 1
+        elif self.on_message is not None:
+            self._spawn(self._deliver(env))
+
+    def _on_bad_input(self, peer: str, exc: ProtocolError, frames: Any) -> None:
+        self.stats.errors_sent += 1
+        self._send(Envelope(MsgType.ERROR, error_body(exc.code, str(exc)), src=self.robot_id))
+
+    def _on_welcome(self, env: Envelope) -> None:
+        try:
+            self.welcome = WelcomeBody.model_validate(env.body)
+        except ValidationError as exc:
+            log.warning("%s: invalid WELCOME ignored: %s", self.robot_id, exc)
+            return
+        if not self.connected:
+            self.stats.registrations += 1
+            self._spawn(self._set_link(True))
+        self.connected = True
+        for fut in self._up_waiters:
+            if not fut.done():
+                fut.set_result(None)
+
+    def _link_lost(self, reason: str) -> None:
+        if self.connected:
+            self.connected = False
+            self.stats.disconnects += 1
+            log.warning("%s: cloud link down (%s)", self.robot_id, reason)
+            self._spawn(self._set_link(False))
+
+    async def _set_link(self, up: bool) -> None:
+        self.connected = up
+        await maybe_await(self.on_link_change, up)
+
+    def _on_call(self, env: Envelope) -> None:
+        running = self._calls.get(env.id)
+        if running is not None:  # a retransmission: answer from the cache, never run twice
+            self.stats.duplicate_calls += 1
+            self._calls.move_to_end(env.id)
+            if running.done():
+                self._reply(env, running.result())
+            else:
+                running.add_done_callback(lambda f: self._reply(env, f.result()))
+            return
+        fut: asyncio.Future[_Reply] = self._loop.create_future()  # type: ignore[union-attr]
+        if not self._spawn(self._run_call(env, fut)):
+            self._reply(env, (MsgType.ERROR, error_body("overloaded", "the edge is overloaded, retry")))
+            return
+        self._calls[env.id] = fut
+        while len(self._calls) > self.result_cache:
+            self._calls.popitem(last=False)
+
+    async def _run_call(self, env: Envelope, fut: asyncio.Future[_Reply]) -> None:
+        if self.on_call is None:
+            reply: _Reply = (MsgType.ERROR, error_body("unsupported", f"this edge takes no {env.type.value}"))
+        else:
+            try:
+                body = await maybe_await(self.on_call, env)
+                reply = (MsgType.RESULT, body if isinstance(body, dict) else {"ok": True, "value": body})
+            except asyncio.CancelledError:
+                reply = (MsgType.ERROR, error_body("cancelled", "the edge shut down during the call"))
+                fut.set_result(reply)
+                raise
+            except Exception as exc:
+                log.exception("%s: on_call failed", self.robot_id)
+                reply = (MsgType.ERROR, error_body("handler_error", f"{type(exc).__name__}: {exc}"))
+        fut.set_result(reply)
+        self._reply(env, reply)
+
+    def _reply(self, env: Envelope, reply: _Reply) -> None:
+        mtype, body = reply
+        if mtype is MsgType.ERROR:
+            self.stats.errors_sent += 1
+        self._send(env.reply(mtype, body, src=self.robot_id))
+
+    async def _deliver(self, env: Envelope) -> None:
+        out = await maybe_await(self.on_message, env)
+        if isinstance(out, dict):
+            self._send(env.reply(MsgType.RESULT, out, src=self.robot_id))
+
+    async def _tick(self) -> None:
+        """Heartbeat (or re-register while the link is down) and watch for a silent cloud."""
+        period = min(self.heartbeat_interval_s, self.cloud_timeout_s / 4)
+        next_beat = 0.0
+        while True:
+            await asyncio.sleep(period)
+            t = now()
+            if self.connected and t - self.last_heard > self.cloud_timeout_s:
+                self._link_lost(f"nothing heard for {t - self.last_heard:.2f} s")
+            if t < next_beat:
+                continue
+            next_beat = t + self.heartbeat_interval_s
+            if not self.connected:
+                self._send_hello()
+                continue
+            self._hb_seq += 1
+            body: dict[str, Any] = {"seq": self._hb_seq, "busy": any(not f.done() for f in self._calls.values())}
+            if self._echo is not None:
+                sent, got = self._echo
+                body["echo_ns"], body["held_ns"] = sent, time.perf_counter_ns() - got
+                self._echo = None
+            self._send(Envelope(MsgType.HEARTBEAT, body, src=self.robot_id))

@@ -1,0 +1,116 @@
+"""A non-blocking ZeroMQ socket driven directly by the asyncio loop (no per-message tasks or threads).
+
+The socket's file descriptor is watched with ``loop.add_reader``; when it fires, every queued message
+is drained with ``NOBLOCK`` receives and handed synchronously to a callback. Sends are attempted at
+once with ``NOBLOCK``; a full peer queue or an unreachable peer drops the message and reports it to the
+caller (the high-water mark is the bound on memory). Because ZeroMQ's descriptor is edge-triggered, the
+pump re-checks ``EVENTS`` after every send and schedules a drain when input is pending.
+
+Small frames are copied (cheaper than tracking); array frames above ``ZERO_COPY_MIN`` go out without
+copying and array frames are received without copying.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import zmq
+
+log = logging.getLogger("roboos.channel")
+
+ZERO_COPY_MIN = 1 << 16  # bytes; smaller frames are cheaper to copy than to track
+
+
+class SocketPump:
+    """Drive ``sock`` from ``loop``: ``on_message(frames)`` is called for each received message."""
+
+    def __init__(self, sock: zmq.Socket, on_message: Callable[[list[Any]], None], *, name: str,
+                 copied_parts: int = 1) -> None:
+        self.sock = sock
+        self.copied_parts = copied_parts  # leading parts received as bytes (identity, envelope)
+        self.on_message = on_message
+        self.name = name
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._drain_scheduled = False
+        self._fd = sock.getsockopt(zmq.FD)
+        self.closed = False
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        loop.add_reader(self._fd, self._drain)
+        self._schedule_drain()
+
+    def stop(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if self._loop is not None:
+            try:
+                self._loop.remove_reader(self._fd)
+            except (ValueError, OSError, RuntimeError):  # loop already closed
+                pass
+
+    def send(self, frames: Sequence[Any]) -> bool:
+        """Send one multipart message now; ``False`` when the peer's queue is full or it is unreachable."""
+        if self.closed:
+            return False
+        sock = self.sock
+        last = len(frames) - 1
+        try:
+            for i, frame in enumerate(frames):
+                flags = zmq.NOBLOCK | (zmq.SNDMORE if i < last else 0)
+                big = isinstance(frame, memoryview) and frame.nbytes >= ZERO_COPY_MIN
+                sock.send(frame, flags, copy=not big)
+        except zmq.Again:
+            return False
+        except zmq.ZMQError as exc:
+            if exc.errno == zmq.EHOSTUNREACH:  # ROUTER_MANDATORY: the robot is not connected
+                return False
+            raise
+        finally:
+            self._after_io()
+        return True
+
+    def _after_io(self) -> None:
+        # The FD only signals edges: input that arrived while we were sending would go unnoticed.
+        if not self._drain_scheduled and self._loop is not None and not self.closed:
+            try:
+                pending = self.sock.getsockopt(zmq.EVENTS) & zmq.POLLIN
+            except zmq.ZMQError:
+                return
+            if pending:
+                self._schedule_drain()
+
+    def _schedule_drain(self) -> None:
+        if self._loop is not None and not self._drain_scheduled:
+            self._drain_scheduled = True
+            self._loop.call_soon(self._drain)
+
+    def _drain(self) -> None:
+        self._drain_scheduled = False
+        sock = self.sock
+        budget = 1000  # yield to the loop after this many messages so timers still run
+        while budget and not self.closed:
+            try:
+                if not sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+                    return
+                frames: list[Any] = [sock.recv(zmq.NOBLOCK)]
+                while sock.getsockopt(zmq.RCVMORE):
+                    frames.append(sock.recv(zmq.NOBLOCK, copy=len(frames) < self.copied_parts))
+            except zmq.Again:
+                return
+            except zmq.ZMQError as exc:
+                if exc.errno in (zmq.ENOTSOCK, zmq.ETERM):
+                    return
+                log.warning("%s: receive failed: %s", self.name, exc)
+                return
+            budget -= 1
+            try:
+                self.on_message(frames)
+            except Exception:  # a handler bug must never stop the pump
+                log.exception("%s: message handler failed", self.name)
+        if not self.closed:
+            self._schedule_drain()
