@@ -79,16 +79,30 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str], source: str 
             value = yaml.safe_load(raw)
         except yaml.YAMLError:
             value = raw
-        node = data
+        node: Any = data
         for part in parts[:-1]:
+            if isinstance(node, list):  # an index into a list: robots.1.name=...
+                node = node[_list_index(node, part, source, key)]
+                continue
             child = node.get(part)
             if child is None:
                 child = node[part] = {}
-            if not isinstance(child, dict):
+            if not isinstance(child, (dict, list)):
                 raise ConfigError(source, key, f"'{part}' is not a mapping")
             node = child
-        node[parts[-1]] = value
+        if isinstance(node, list):
+            node[_list_index(node, parts[-1], source, key)] = value
+        else:
+            if not isinstance(node, dict):
+                raise ConfigError(source, key, f"'{parts[-2]}' is not a mapping")
+            node[parts[-1]] = value
     return data
+
+
+def _list_index(items: list[Any], part: str, source: str, key: str) -> int:
+    if not part.lstrip("-").isdigit() or not -len(items) <= int(part) < len(items):
+        raise ConfigError(source, key, f"'{part}' is not an index of a list of {len(items)} items")
+    return int(part)
 
 
 def validate(model: type[M], data: dict[str, Any], source: str) -> M:

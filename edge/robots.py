@@ -1,0 +1,194 @@
+"""The robot-kind registry: ``kind`` name -> factory, so backends plug in without touching the agent.
+
+Like LeRobot's config registry: a backend registers its kind once (a factory, an options model and the
+"world" its robots share), and an edge config names robots by kind::
+
+    robots:
+      - {name: arm1, kind: sim_arm, options: {reach: [workbench, shelf]}}
+
+Built-in kinds: ``sim_arm`` and ``sim_mobile_manipulator`` (the kinematic household world). Factories
+may be given as ``"module:function"`` strings so heavy backends (MuJoCo, ROS 2) import only when used.
+Robots whose kind names the same ``world`` key share one world object per :func:`make_robots` call.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from roboos.config import ConfigError, builtin_config
+from roboos.robot import Robot
+
+if TYPE_CHECKING:
+    from roboos.edge.config import RobotConfig
+
+RobotFactory = Callable[["RobotConfig", Any], Robot]
+WorldFactory = Callable[[Path, "float | None"], Any]
+
+
+@dataclass(frozen=True)
+class RobotKind:
+    """A registered robot backend."""
+
+    kind: str
+    factory: RobotFactory | str  # callable, or "module:function" imported on first use
+    embodiment: str = ""  # default embodiment tag of robots of this kind
+    options: type[BaseModel] | None = None  # validates RobotConfig.options (None: free-form)
+    world: str | None = None  # robots whose kinds share this key share one world object
+    world_factory: WorldFactory | str | None = None  # (scene path, time_scale) -> world
+    description: str = ""
+
+    def resolve_factory(self) -> RobotFactory:
+        return _resolve(self.factory)
+
+
+class UnknownRobotKind(KeyError):
+    """No backend registered under that kind name."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+_KINDS: dict[str, RobotKind] = {}
+
+
+def register_robot_kind(kind: str, factory: RobotFactory | str, *, embodiment: str = "",
+                        options: type[BaseModel] | None = None, world: str | None = None,
+                        world_factory: WorldFactory | str | None = None, description: str = "",
+                        replace: bool = False) -> RobotKind:
+    """Register a robot backend under ``kind`` (refuses to replace an existing one unless asked)."""
+    if kind in _KINDS and not replace:
+        raise ValueError(f"robot kind '{kind}' is already registered")
+    if world is not None and world_factory is None:
+        raise ValueError(f"robot kind '{kind}': a shared world needs a world_factory")
+    entry = RobotKind(kind=kind, factory=factory, embodiment=embodiment, options=options, world=world,
+                      world_factory=world_factory, description=description)
+    _KINDS[kind] = entry
+    return entry
+
+
+def robot_kinds() -> dict[str, RobotKind]:
+    """All registered kinds by name."""
+    return dict(_KINDS)
+
+
+def get_robot_kind(kind: str) -> RobotKind:
+    try:
+        return _KINDS[kind]
+    except KeyError:
+        raise UnknownRobotKind(f"unknown robot kind '{kind}'; known kinds: {', '.join(sorted(_KINDS))}") from None
+
+
+def resolve_scene_path(scene: str | Path) -> Path:
+    """A scene given as a path (absolute or relative to the working directory) or a file under configs/."""
+    path = Path(scene)
+    if path.exists():
+        return path
+    try:
+        return builtin_config(str(scene))
+    except ConfigError:
+        raise ConfigError(str(scene), None, "no such scene file (neither a path nor a file under configs/)") from None
+
+
+def make_robot(config: RobotConfig, world: Any = None, *, scene: str | Path = "scenes/household.yaml",
+               time_scale: float | None = None) -> Robot:
+    """Build one robot from its config; ``world`` is shared state of its backend (built if ``None``)."""
+    entry = get_robot_kind(config.kind)
+    if world is None and entry.world_factory is not None:
+        world = _resolve(entry.world_factory)(resolve_scene_path(scene), time_scale)
+    return entry.resolve_factory()(config, world)
+
+
+def make_robots(configs: Sequence[RobotConfig], *, scene: str | Path = "scenes/household.yaml",
+                time_scale: float | None = None, worlds: dict[str, Any] | None = None) -> list[Robot]:
+    """Build several robots; robots of kinds with the same ``world`` key share one world object."""
+    worlds = {} if worlds is None else worlds
+    robots = []
+    for cfg in configs:
+        entry = get_robot_kind(cfg.kind)
+        world = None
+        if entry.world is not None:
+            if entry.world not in worlds:
+                worlds[entry.world] = _resolve(entry.world_factory)(resolve_scene_path(scene), time_scale)
+            world = worlds[entry.world]
+        robots.append(make_robot(cfg, world, scene=scene, time_scale=time_scale))
+    return robots
+
+
+def validate_options(kind: str, options: dict[str, Any]) -> BaseModel | dict[str, Any]:
+    """Validate a robot's options with its kind's model (raises ``pydantic.ValidationError``)."""
+    entry = get_robot_kind(kind)
+    return entry.options.model_validate(options) if entry.options is not None else options
+
+
+def _resolve(target: Any) -> Any:
+    if not isinstance(target, str):
+        return target
+    module, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+# ------------------------------------------------------------------------- built-in kinematic kinds
+class _KinematicOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    at: str | None = None  # start place; default: the scene's robots.<name>.at
+    inject_failures: dict[str, int] = Field(default_factory=dict)  # skill -> how many calls fail
+
+
+class SimArmOptions(_KinematicOptions):
+    """Options of ``sim_arm``: where it stands and which places it reaches."""
+
+    reach: list[str] | None = None  # default: the scene's robots.<name>.reach (else just ``at``)
+
+
+class SimMobileOptions(_KinematicOptions):
+    """Options of ``sim_mobile_manipulator``: where it starts and how fast it drives."""
+
+    speed_m_s: float = Field(default=1.0, gt=0)
+
+
+def _kinematic_world(scene: Path, time_scale: float | None) -> Any:
+    from roboos.sim.kinematic.world import World
+
+    return World.from_file(scene, time_scale=time_scale)
+
+
+def _make_kinematic(config: RobotConfig, world: Any) -> Robot:
+    from roboos.robot import RobotError
+    from roboos.sim.kinematic.robots import SimArm, SimMobileManipulator
+
+    opts = validate_options(config.kind, config.options)
+    station = world.scene.robots.get(config.name)
+    places = world.place_names()
+    at = opts.at or (station.at if station else None)
+    if at is None:  # no station in the scene: the first station place for a mobile robot, else the first place
+        stations = [p.name for p in world.scene.places if p.kind.value == "station"]
+        at = (stations or places)[0] if config.kind == "sim_mobile_manipulator" else places[0]
+    kwargs: dict[str, Any] = {"at": at}
+    if config.embodiment:
+        kwargs["embodiment"] = config.embodiment
+    for place in [at, *(getattr(opts, "reach", None) or [])]:
+        if place not in places:
+            raise RobotError(f"robot '{config.name}': unknown place '{place}' in scene '{world.scene.name}'")
+    if config.kind == "sim_arm":
+        reach = opts.reach if opts.reach is not None else (station.reach if station and station.reach else [at])
+        robot: Robot = SimArm(config.name, world, reach=reach, **kwargs)
+    else:
+        robot = SimMobileManipulator(config.name, world, speed_m_s=opts.speed_m_s, **kwargs)
+    for skill_name, times in opts.inject_failures.items():
+        world.inject_failure(skill_name, times, robot=config.name)
+    return robot
+
+
+register_robot_kind("sim_arm", _make_kinematic, embodiment="arm", options=SimArmOptions, world="kinematic",
+                    world_factory=_kinematic_world,
+                    description="kinematic fixed single arm with a parallel gripper (household scene)")
+register_robot_kind("sim_mobile_manipulator", _make_kinematic, embodiment="mobile_manipulator",
+                    options=SimMobileOptions, world="kinematic", world_factory=_kinematic_world,
+                    description="kinematic wheeled base with one arm (household scene)")
