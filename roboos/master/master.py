@@ -1,40 +1,227 @@
-"""The cloud master: robot registry, task intake, planning, execution and task event streams."""
+"""The cloud master: robot registry, task intake, planning, execution, replanning and task event streams.
+
+One :class:`Master` owns a :class:`~roboos.channel.CloudChannel` (edges connect to it), a
+:class:`~roboos.master.registry.RobotRegistry` fed by the channel's hooks, a
+:class:`~roboos.master.world.WorldModel` started from the scene file and updated from skill effects and
+robot state, a :class:`~roboos.master.planning.Planner` and an :class:`~roboos.master.executor.Executor`.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import uuid
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+from pathlib import Path
 
+from roboos.channel import ChannelRejected, CloudChannel
+from roboos.config import builtin_config
 from roboos.master.config import CloudConfig
-from roboos.master.models import RobotInfo, TaskEvent, TaskRecord
+from roboos.master.executor import Executor
+from roboos.master.models import Plan, PlanningError, RobotInfo, Step, TaskEvent, TaskRecord, TaskStatus, UnknownTaskError
+from roboos.master.planning import OfflinePlanner, Planner, PlanRequest
+from roboos.master.registry import RegistrationError, RobotRegistry
+from roboos.master.tasks import TaskLog, error_text, step_summary
+from roboos.master.world import WorldModel
+from roboos.protocol import Envelope
+from roboos.sim.kinematic.scene import SceneConfig, load_scene
 
-if TYPE_CHECKING:
-    from roboos.channel import CloudChannel
-    from roboos.master.planning import Planner
+log = logging.getLogger("roboos.master")
+
+
+def make_planner(config: CloudConfig) -> Planner:
+    """The planner named by ``planner.kind``: the offline rule-based planner or the LLM planner."""
+    if config.planner.kind == "llm":
+        from roboos.master.planning.llm import LLMPlanner
+
+        return LLMPlanner(config.planner.llm)
+    return OfflinePlanner()
+
+
+def load_cloud_scene(config: CloudConfig) -> SceneConfig:
+    """The scene named by ``config.scene``: a file path, or a file under the package's ``configs/``."""
+    path = Path(config.scene)
+    return load_scene(path if path.exists() else builtin_config(config.scene))
 
 
 class Master:
-    """Owns the CloudChannel, the robot registry, the world model and the tasks."""
+    """The brain of RoboOS: takes instructions, plans them onto robots, runs and watches the plans."""
 
     channel: CloudChannel
 
     def __init__(self, config: CloudConfig, *, planner: Planner | None = None) -> None:
-        raise NotImplementedError  # implementation lands in the next commit
+        self.config = config
+        self.planner: Planner = planner or make_planner(config)
+        self.world = WorldModel(load_cloud_scene(config))
+        self.channel = CloudChannel(config.bind, name=config.name,
+                                    heartbeat_interval_s=config.heartbeat.interval_s,
+                                    heartbeat_timeout_s=config.heartbeat.timeout_s)
+        self.registry = RobotRegistry(self.world, link_age=self._link_age)
+        self.executor = Executor(self.channel, self.registry, self.world, config.executor)
+        self._tasks: dict[str, TaskLog] = {}
+        self._runners: dict[str, asyncio.Task[None]] = {}
+        self.channel.on_hello = self._on_hello
+        self.channel.on_message = self._on_message
+        self.channel.on_disconnect = self._on_disconnect
+        self._started = False
 
-    async def start(self) -> None: ...
+    # ------------------------------------------------------------------------------ life cycle
+    async def start(self) -> None:
+        """Bind the channel (``channel.endpoint`` then holds the actual address)."""
+        await self.channel.start()
+        self._started = True
+        log.info("master %s listening on %s (planner: %s)", self.config.name, self.channel.endpoint,
+                 getattr(self.planner, "name", type(self.planner).__name__))
 
-    async def stop(self) -> None: ...
+    async def stop(self) -> None:
+        """Cancel unfinished tasks, close the channel and the planner's connections."""
+        for task_id, runner in list(self._runners.items()):
+            if not runner.done():
+                await self.cancel(task_id, reason="master shutting down")
+        if self._started:
+            await self.channel.close()
+            self._started = False
+        close = getattr(self.planner, "aclose", None)
+        if close is not None:
+            await close()
 
-    async def submit(self, instruction: str, *, task_id: str | None = None) -> str: ...
+    async def __aenter__(self) -> Master:
+        await self.start()
+        return self
 
-    def watch(self, task_id: str) -> AsyncIterator[TaskEvent]: ...
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
 
-    async def cancel(self, task_id: str) -> bool: ...
+    # ---------------------------------------------------------------------------------- tasks
+    async def submit(self, instruction: str, *, task_id: str | None = None) -> str:
+        """Accept an instruction and start planning it; returns the task id at once."""
+        instruction = instruction.strip()
+        if not instruction:
+            raise ValueError("the instruction is empty")
+        task_id = task_id or uuid.uuid4().hex[:12]
+        if task_id in self._tasks:
+            raise ValueError(f"task id '{task_id}' is already used")
+        task = TaskLog(TaskRecord(id=task_id, instruction=instruction))
+        self._tasks[task_id] = task
+        task.emit("status", f"task accepted: {instruction}")
+        self._runners[task_id] = asyncio.create_task(self._run(task), name=f"task-{task_id}")
+        return task_id
 
-    async def wait(self, task_id: str, timeout: float | None = None) -> TaskRecord: ...
+    def watch(self, task_id: str) -> AsyncIterator[TaskEvent]:
+        """The task's events: all past ones, then live ones; ends after the terminal status event."""
+        return self._task(task_id).follow()
 
-    def get_task(self, task_id: str) -> TaskRecord: ...
+    async def cancel(self, task_id: str, *, reason: str = "cancelled by request") -> bool:
+        """Cancel an unfinished task (running steps get a CANCEL); ``False`` if it already ended."""
+        task = self._task(task_id)
+        runner = self._runners.get(task_id)
+        if task.record.status.terminal or runner is None:
+            return False
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)
+        if not task.record.status.terminal:
+            task.set_status(TaskStatus.cancelled, reason=reason)
+        return True
 
-    def list_tasks(self) -> list[TaskRecord]: ...
+    async def wait(self, task_id: str, timeout: float | None = None) -> TaskRecord:
+        """Wait for the task to end (``TimeoutError`` after ``timeout``) and return its record."""
+        task = self._task(task_id)
+        await asyncio.wait_for(task.done.wait(), timeout)
+        return task.record
 
-    def list_robots(self) -> list[RobotInfo]: ...
+    def get_task(self, task_id: str) -> TaskRecord:
+        return self._task(task_id).record
+
+    def list_tasks(self) -> list[TaskRecord]:
+        return [t.record for t in self._tasks.values()]
+
+    def list_robots(self) -> list[RobotInfo]:
+        return self.registry.list()
+
+    def _task(self, task_id: str) -> TaskLog:
+        try:
+            return self._tasks[task_id]
+        except KeyError:
+            raise UnknownTaskError(task_id) from None
+
+    # ------------------------------------------------------------------------------- running
+    async def _run(self, task: TaskLog) -> None:
+        try:
+            await self._plan_and_execute(task)
+        except asyncio.CancelledError:
+            if not task.record.status.terminal:
+                task.set_status(TaskStatus.cancelled, reason="cancelled by request")
+            raise
+        except Exception as exc:  # a bug must fail the task visibly, never leave it hanging
+            log.exception("task %s crashed", task.record.id)
+            task.set_status(TaskStatus.failed, reason=f"internal error: {type(exc).__name__}: {exc}")
+
+    async def _plan_and_execute(self, task: TaskLog) -> None:
+        record = task.record
+        plan = await self._make_plan(task, PlanRequest(instruction=record.instruction, task_id=record.id))
+        if plan is None:
+            return
+        while True:
+            task.set_status(TaskStatus.running, f"running {len(plan.steps)} steps")
+            failed = await self.executor.run_plan(task, plan)
+            task.emit("plan", "plan finished" if failed is None else "plan stopped", plan=plan)
+            if failed is None:
+                task.set_status(TaskStatus.succeeded, f"all {len(plan.steps)} steps succeeded")
+                return
+            why = f"step {step_summary(failed)} failed: {error_text(failed.error)}"
+            if record.replans >= self.config.executor.max_replans:
+                task.set_status(TaskStatus.failed, reason=f"{why} (gave up after {record.replans} replans)")
+                return
+            record.replans += 1
+            task.emit("log", f"{why}; replanning ({record.replans}/{self.config.executor.max_replans})")
+            request = PlanRequest(instruction=record.instruction, task_id=record.id, replan=record.replans,
+                                  previous_plan=plan, failed_step=failed, error=failed.error,
+                                  history=[e.message for e in task.events[-20:] if e.message])
+            plan = await self._make_plan(task, request, failure=why)
+            if plan is None:
+                return
+
+    async def _make_plan(self, task: TaskLog, request: PlanRequest, failure: str = "") -> Plan | None:
+        """Plan (or replan); on a planning error the task fails with the reason and ``None`` is returned."""
+        task.set_status(TaskStatus.planning, f"planning with the {getattr(self.planner, 'name', 'planner')}")
+        request.robots = self.registry.list(online_only=True)
+        request.world = self.world.snapshot()
+        try:
+            plan = await self.planner.plan(request)
+        except PlanningError as exc:
+            reason = f"{failure}; replanning failed: {exc}" if failure else f"planning failed: {exc}"
+            task.set_status(TaskStatus.failed, reason=reason)
+            return None
+        if request.replan:
+            _prefix_ids(plan, f"r{request.replan}-")
+        task.record.plan = plan
+        task.emit("plan", plan.notes or f"{len(plan.steps)} steps", plan=plan)
+        return plan
+
+    # --------------------------------------------------------------------------- channel hooks
+    async def _on_hello(self, env: Envelope) -> dict | None:
+        try:
+            info = self.registry.register(env.body)
+        except RegistrationError as exc:
+            raise ChannelRejected(str(exc)) from None
+        return {"master": self.config.name, "skills_accepted": len(info.skills)}
+
+    async def _on_message(self, env: Envelope) -> None:
+        self.registry.on_message(env)
+
+    async def _on_disconnect(self, robot: str, reason: str) -> None:
+        self.registry.mark_offline(robot, reason)
+
+    def _link_age(self, robot: str) -> float | None:
+        link = self.channel.links().get(robot)
+        return round(link.age_s, 3) if link is not None else None
+
+
+def _prefix_ids(plan: Plan, prefix: str) -> None:
+    """Make a replan's step ids distinct from the previous plan's (``s1`` -> ``r1-s1``)."""
+    for step in plan.steps:
+        step.id = prefix + step.id
+        step.depends_on = [prefix + d for d in step.depends_on]
+
+
+__all__ = ["Master", "Step", "load_cloud_scene", "make_planner"]
