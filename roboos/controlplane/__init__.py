@@ -1,0 +1,1 @@
+"""The gRPC control plane: submit, watch and cancel tasks and list robots of a running cloud master."""
