@@ -76,6 +76,7 @@ class Executor:
         for step in plan.steps:
             if failed is not None and step.status is StepStatus.pending:
                 step.status = StepStatus.skipped
+                task.emit("step", f"{step_summary(step)} skipped", step=step)
         return failed
 
     async def run_step(self, task: TaskLog, step: Step) -> bool:

@@ -164,7 +164,6 @@ class Master:
         while True:
             task.set_status(TaskStatus.running, f"running {len(plan.steps)} steps")
             failed = await self.executor.run_plan(task, plan)
-            task.emit("plan", "plan finished" if failed is None else "plan stopped", plan=plan)
             if failed is None:
                 task.set_status(TaskStatus.succeeded, f"all {len(plan.steps)} steps succeeded")
                 return
