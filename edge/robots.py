@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from roboos.config import ConfigError, builtin_config
 from roboos.robot import Robot
@@ -153,42 +153,11 @@ class SimMobileOptions(_KinematicOptions):
     speed_m_s: float = Field(default=1.0, gt=0)
 
 
-def _kinematic_world(scene: Path, time_scale: float | None) -> Any:
-    from roboos.sim.kinematic.world import World
-
-    return World.from_file(scene, time_scale=time_scale)
-
-
-def _make_kinematic(config: RobotConfig, world: Any) -> Robot:
-    from roboos.robot import RobotError
-    from roboos.sim.kinematic.robots import SimArm, SimMobileManipulator
-
-    opts = validate_options(config.kind, config.options)
-    station = world.scene.robots.get(config.name)
-    places = world.place_names()
-    at = opts.at or (station.at if station else None)
-    if at is None:  # no station in the scene: the first station place for a mobile robot, else the first place
-        stations = [p.name for p in world.scene.places if p.kind.value == "station"]
-        at = (stations or places)[0] if config.kind == "sim_mobile_manipulator" else places[0]
-    kwargs: dict[str, Any] = {"at": at}
-    if config.embodiment:
-        kwargs["embodiment"] = config.embodiment
-    for place in [at, *(getattr(opts, "reach", None) or [])]:
-        if place not in places:
-            raise RobotError(f"robot '{config.name}': unknown place '{place}' in scene '{world.scene.name}'")
-    if config.kind == "sim_arm":
-        reach = opts.reach if opts.reach is not None else (station.reach if station and station.reach else [at])
-        robot: Robot = SimArm(config.name, world, reach=reach, **kwargs)
-    else:
-        robot = SimMobileManipulator(config.name, world, speed_m_s=opts.speed_m_s, **kwargs)
-    for skill_name, times in opts.inject_failures.items():
-        world.inject_failure(skill_name, times, robot=config.name)
-    return robot
-
-
-register_robot_kind("sim_arm", _make_kinematic, embodiment="arm", options=SimArmOptions, world="kinematic",
-                    world_factory=_kinematic_world,
+_KINEMATIC = "roboos.sim.kinematic.factory"
+register_robot_kind("sim_arm", f"{_KINEMATIC}:make_sim_arm", embodiment="arm", options=SimArmOptions,
+                    world="kinematic", world_factory=f"{_KINEMATIC}:make_world",
                     description="kinematic fixed single arm with a parallel gripper (household scene)")
-register_robot_kind("sim_mobile_manipulator", _make_kinematic, embodiment="mobile_manipulator",
-                    options=SimMobileOptions, world="kinematic", world_factory=_kinematic_world,
+register_robot_kind("sim_mobile_manipulator", f"{_KINEMATIC}:make_sim_mobile_manipulator",
+                    embodiment="mobile_manipulator", options=SimMobileOptions, world="kinematic",
+                    world_factory=f"{_KINEMATIC}:make_world",
                     description="kinematic wheeled base with one arm (household scene)")
