@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -51,7 +51,9 @@ class ChannelCore:
         self.name = name
         self.limits = limits or DEFAULT_LIMITS
         self.stats = ChannelStats()
-        self._pending: dict[str, asyncio.Future[Envelope]] = {}
+        self._pending: dict[str, Waiter] = {}
+        self._deadline_timer: asyncio.TimerHandle | None = None
+        self._deadline_at = float("inf")
         self._handlers: set[asyncio.Task[Any]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._log_budget = 50  # warnings about dropped input; then every 1000th
@@ -90,11 +92,44 @@ class ChannelCore:
             log.warning("%s: " + msg, self.name, *args)
 
     # --------------------------------------------------------------------------------- correlation
+    def _expect(self, msg_id: str, timeout: float, what: str, robot_id: str = "",
+                frames: list[Any] | None = None) -> Waiter:
+        """Register a waiter for the reply to ``msg_id`` (one shared deadline timer, not one per call)."""
+        assert self._loop is not None
+        w = Waiter(self._loop.create_future(), self._loop.time() + timeout, what, timeout, robot_id, frames)
+        self._pending[msg_id] = w
+        if w.deadline < self._deadline_at:
+            self._arm_deadlines(w.deadline)
+        return w
+
+    def _arm_deadlines(self, at: float) -> None:
+        assert self._loop is not None
+        if self._deadline_timer is not None:
+            self._deadline_timer.cancel()
+        self._deadline_at = at
+        self._deadline_timer = self._loop.call_at(at, self._expire_due)
+
+    def _expire_due(self) -> None:
+        assert self._loop is not None
+        self._deadline_timer, self._deadline_at = None, float("inf")
+        t = self._loop.time()
+        nxt = float("inf")
+        for w in list(self._pending.values()):
+            if w.future.done():
+                continue
+            if w.deadline <= t:
+                w.future.set_exception(CallTimeout(f"{w.what}: no reply within {w.timeout:g} s"))
+            elif w.deadline < nxt:
+                nxt = w.deadline
+        if nxt < float("inf"):
+            self._arm_deadlines(nxt)
+
     def _resolve(self, env: Envelope) -> bool:
         """Complete the waiter of ``env.reply_to``; ``True`` when ``env`` was a reply to a pending request."""
-        fut = self._pending.get(env.reply_to) if env.reply_to else None
-        if fut is None:
+        w = self._pending.get(env.reply_to) if env.reply_to else None
+        if w is None:
             return False
+        fut = w.future
         if not fut.done():
             if env.type is MsgType.ERROR:
                 fut.set_exception(remote_error(env))
@@ -102,27 +137,29 @@ class ChannelCore:
                 fut.set_result(env)
         return True
 
-    async def _wait_reply(self, msg_id: str, fut: asyncio.Future[Envelope], timeout: float,
-                          what: str) -> Envelope:
-        loop = asyncio.get_running_loop()
-        timer = loop.call_later(timeout, _expire, fut, what, timeout)
-        try:
-            return await fut
-        finally:
-            timer.cancel()
-            if self._pending.get(msg_id) is fut:
-                del self._pending[msg_id]
-
     # ------------------------------------------------------------------------------------ handlers
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> bool:
-        """Run a handler coroutine as a task; refuses (closing it) when too many are running."""
+        """Run a handler coroutine *eagerly*: it runs now, up to its first real suspension.
+
+        A handler that never suspends (the common case for STATE bookkeeping or a cached result)
+        costs no task and no loop hop; one that does continues as a task. Refused, and closed, when
+        too many handlers are already suspended.
+        """
         if len(self._handlers) >= MAX_HANDLERS:
             coro.close()
             self.stats.dropped_overload += 1
             self._warn("overloaded: %d handlers running, message dropped", len(self._handlers))
             return False
+        try:
+            yielded = coro.send(None)
+        except StopIteration:
+            return True
+        except Exception:
+            self.stats.handler_errors += 1
+            log.exception("%s: handler failed", self.name)
+            return True
         assert self._loop is not None
-        task = self._loop.create_task(coro)
+        task = self._loop.create_task(_resume(coro, yielded))
         self._handlers.add(task)
         task.add_done_callback(self._handler_done)
         return True
@@ -139,10 +176,52 @@ class ChannelCore:
             t.cancel()
         if tasks:
             await asyncio.wait(tasks, timeout=1.0)
-        for fut in self._pending.values():
-            if not fut.done():
-                fut.set_exception(ChannelError(f"channel {self.name!r} closed"))
+        for w in self._pending.values():
+            if not w.future.done():
+                w.future.set_exception(ChannelError(f"channel {self.name!r} closed"))
         self._pending.clear()
+        if self._deadline_timer is not None:
+            self._deadline_timer.cancel()
+
+
+class Waiter:
+    """A pending request: its reply future, deadline and (cloud side) what to re-send on re-registration."""
+
+    __slots__ = ("future", "deadline", "what", "timeout", "robot_id", "frames")
+
+    def __init__(self, future: asyncio.Future[Envelope], deadline: float, what: str, timeout: float,
+                 robot_id: str, frames: list[Any] | None) -> None:
+        self.future, self.deadline, self.what, self.timeout = future, deadline, what, timeout
+        self.robot_id, self.frames = robot_id, frames
+
+
+class _Resumer:
+    """Awaitable continuing a coroutine that was started eagerly and suspended on ``yielded``."""
+
+    __slots__ = ("coro", "yielded")
+
+    def __init__(self, coro: Coroutine[Any, Any, Any], yielded: Any) -> None:
+        self.coro, self.yielded = coro, yielded
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        value = self.yielded
+        while True:
+            try:
+                sent = yield value
+            except BaseException as exc:  # cancellation and errors go into the handler
+                try:
+                    value = self.coro.throw(exc)
+                except StopIteration as stop:
+                    return stop.value
+            else:
+                try:
+                    value = self.coro.send(sent)
+                except StopIteration as stop:
+                    return stop.value
+
+
+async def _resume(coro: Coroutine[Any, Any, Any], yielded: Any) -> Any:
+    return await _Resumer(coro, yielded)
 
 
 def remote_error(env: Envelope) -> RemoteError:
@@ -155,11 +234,6 @@ def remote_error(env: Envelope) -> RemoteError:
 
 def error_body(code: str, message: str, **details: Any) -> dict[str, Any]:
     return {"code": code, "message": message, "details": details}
-
-
-def _expire(fut: asyncio.Future[Any], what: str, timeout: float) -> None:
-    if not fut.done():
-        fut.set_exception(CallTimeout(f"{what}: no reply within {timeout:g} s"))
 
 
 async def maybe_await(handler: Callable[..., Awaitable[Any] | Any] | None, *args: Any) -> Any:

@@ -50,13 +50,6 @@ class RobotLink:
         return time.monotonic() - self.last_seen
 
 
-@dataclass
-class _PendingCall:
-    robot_id: str
-    frames: list[Any]
-    future: asyncio.Future[Envelope]
-
-
 class CloudChannel(ChannelCore):
     """Binds a ROUTER; registers robots (HELLO/WELCOME), tracks liveness, sends correlated calls.
 
@@ -84,7 +77,6 @@ class CloudChannel(ChannelCore):
         self.on_request: Callable[[Envelope], Awaitable[dict[str, Any] | None]] | None = None
         self._links: dict[str, RobotLink] = {}
         self._identities: dict[str, bytes] = {}
-        self._calls: dict[str, _PendingCall] = {}
         self._link_waiters: dict[str, list[asyncio.Future[None]]] = {}
         self._ctx: zmq.Context | None = None
         self._sock: zmq.Socket | None = None
@@ -133,9 +125,6 @@ class CloudChannel(ChannelCore):
                                                    src=self.name, dst=link.robot_id))
         if self._ticker:
             self._ticker.cancel()
-        for call in self._calls.values():
-            if not call.future.done():
-                call.future.set_exception(ChannelError(f"channel {self.name!r} closed"))
         await self._cancel_handlers()
         assert self._pump is not None
         self._pump.stop()
@@ -175,22 +164,19 @@ class CloudChannel(ChannelCore):
         same message id is re-sent whenever the robot re-registers (the edge de-duplicates by id).
         """
         mid = msg_id or new_id()
-        existing = self._calls.get(mid)
+        existing = self._pending.get(mid)
         if existing is not None:  # the same idempotency key twice: share the outcome
             return await asyncio.shield(existing.future)
-        if not self.connected(robot_id):
+        link = self._links.get(robot_id)
+        if link is None or not link.connected:
             await self._wait_link(robot_id, min(timeout, self.offline_grace_s))
-        env = Envelope(type=type, body=body, id=mid, src=self.name, dst=robot_id)
-        frames = encode(env)
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future[Envelope] = loop.create_future()
-        self._calls[mid] = _PendingCall(robot_id, frames, fut)
-        self._pending[mid] = fut
+        frames = encode(Envelope(type, body, mid, None, self.name, robot_id))
+        w = self._expect(mid, timeout, f"{type.value} to {robot_id!r}", robot_id, frames)
         try:
             self._send_frames(robot_id, frames)  # if this fails, the re-registration re-sends it
-            return await self._wait_reply(mid, fut, timeout, f"{type.value} to {robot_id!r}")
+            return await w.future
         finally:
-            self._calls.pop(mid, None)
+            del self._pending[mid]
 
     async def send(self, robot_id: str, env: Envelope) -> None:
         """Fire-and-forget a message to a robot; :class:`RobotOffline` when it cannot be delivered."""
@@ -323,9 +309,9 @@ class CloudChannel(ChannelCore):
         for fut in self._link_waiters.pop(robot_id, []):
             if not fut.done():
                 fut.set_result(None)
-        for call in list(self._calls.values()):  # re-send pending calls with the same ids
-            if call.robot_id == robot_id and not call.future.done():
-                self._send_frames(robot_id, call.frames)
+        for w in list(self._pending.values()):  # re-send pending calls with the same ids
+            if w.robot_id == robot_id and w.frames is not None and not w.future.done():
+                self._send_frames(robot_id, w.frames)
         log.info("%s: robot %s registered (session %s)", self.name, robot_id, hello.session or "-")
 
     async def _answer(self, env: Envelope) -> None:

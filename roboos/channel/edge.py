@@ -135,13 +135,14 @@ class EdgeChannel(ChannelCore):
         """Send a request (CALL, OBSERVATION, ...) to the cloud and await the correlated reply."""
         if not self.connected:
             raise ChannelError(f"{self.robot_id}: the cloud link is down")
-        env = Envelope(type, body, src=self.robot_id)
-        fut: asyncio.Future[Envelope] = asyncio.get_running_loop().create_future()
-        self._pending[env.id] = fut
-        if not self._send(env):
-            del self._pending[env.id]
-            raise ChannelError(f"{self.robot_id}: could not send {type.value} (link down or queue full)")
-        return await self._wait_reply(env.id, fut, timeout, f"{type.value} to the cloud")
+        mid = new_id()
+        w = self._expect(mid, timeout, f"{type.value} to the cloud")
+        try:
+            if not self._send_frames(encode(Envelope(type, body, mid, None, self.robot_id, ""))):
+                raise ChannelError(f"{self.robot_id}: could not send {type.value} (link down or queue full)")
+            return await w.future
+        finally:
+            del self._pending[mid]
 
     # --------------------------------------------------------------------------------- internals
     def _send(self, env: Envelope) -> bool:
@@ -233,23 +234,25 @@ class EdgeChannel(ChannelCore):
                 running.add_done_callback(lambda f: self._reply(env, f.result()))
             return
         fut: asyncio.Future[_Reply] = self._loop.create_future()  # type: ignore[union-attr]
-        if not self._spawn(self._run_call(env, fut)):
-            self._reply(env, (MsgType.ERROR, error_body("overloaded", "the edge is overloaded, retry")))
-            return
         self._calls[env.id] = fut
-        while len(self._calls) > self.result_cache:
+        if len(self._calls) > self.result_cache:
             self._calls.popitem(last=False)
+        if not self._spawn(self._run_call(env, fut)):
+            del self._calls[env.id]
+            self._reply(env, (MsgType.ERROR, error_body("overloaded", "the edge is overloaded, retry")))
 
     async def _run_call(self, env: Envelope, fut: asyncio.Future[_Reply]) -> None:
-        if self.on_call is None:
+        handler = self.on_call
+        if handler is None:
             reply: _Reply = (MsgType.ERROR, error_body("unsupported", f"this edge takes no {env.type.value}"))
         else:
             try:
-                body = await maybe_await(self.on_call, env)
+                body = handler(env)
+                if asyncio.iscoroutine(body) or isinstance(body, asyncio.Future):
+                    body = await body
                 reply = (MsgType.RESULT, body if isinstance(body, dict) else {"ok": True, "value": body})
             except asyncio.CancelledError:
-                reply = (MsgType.ERROR, error_body("cancelled", "the edge shut down during the call"))
-                fut.set_result(reply)
+                fut.set_result((MsgType.ERROR, error_body("cancelled", "the edge shut down during the call")))
                 raise
             except Exception as exc:
                 log.exception("%s: on_call failed", self.robot_id)

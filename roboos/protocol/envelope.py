@@ -10,6 +10,9 @@ numpy views, and every size is bounded by :class:`Limits`.
 from __future__ import annotations
 
 import enum
+import itertools
+import math
+import os
 import time
 import uuid
 from collections.abc import Sequence
@@ -25,6 +28,9 @@ ALLOWED_DTYPES = frozenset(
     ["bool", "uint8", "int8", "uint16", "int16", "uint32", "int32", "uint64", "int64",
      "float16", "float32", "float64"]
 )
+# dtype -> wire name for little-endian / native arrays (``dtype.name`` is slow on the hot path)
+_WIRE_NAMES = {np.dtype(n).newbyteorder("<"): n for n in ALLOWED_DTYPES}
+_WIRE_DTYPES = {n: np.dtype(n).newbyteorder("<") for n in ALLOWED_DTYPES}
 
 
 class MsgType(str, enum.Enum):
@@ -42,6 +48,9 @@ class MsgType(str, enum.Enum):
     EVENT = "event"  # edge -> cloud: something happened (watchdog stop, reconnect, ...)
     ERROR = "error"  # either way: a message was refused
     BYE = "bye"  # either way: orderly disconnect
+
+
+_MSG_TYPES = {m.value: m for m in MsgType}
 
 
 class ProtocolError(ValueError):
@@ -73,9 +82,31 @@ class Limits:
 DEFAULT_LIMITS = Limits()
 
 
+class _IdSource:
+    """Message ids: a random 64-bit prefix per process (renewed after fork) plus a counter, 32 hex digits.
+
+    Unique across processes and restarts like a UUID4, but ~10x cheaper (it is on every message's path).
+    """
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.prefix = uuid.uuid4().hex[:16]
+        self.counter = itertools.count(1)
+
+    def __call__(self) -> str:
+        return f"{self.prefix}{next(self.counter):016x}"
+
+
+_ids = _IdSource()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_ids.reset)
+
+
 def new_id() -> str:
-    """A fresh message id (hex UUID4)."""
-    return uuid.uuid4().hex
+    """A fresh, unique message id (32 hex digits)."""
+    return _ids()
 
 
 @dataclass
@@ -102,13 +133,15 @@ def encode(env: Envelope) -> list[bytes | memoryview]:
 
     def default(obj: Any) -> Any:
         if isinstance(obj, np.ndarray):
-            if obj.dtype.name not in ALLOWED_DTYPES:
-                raise TypeError(f"array dtype {obj.dtype} cannot travel on the wire")
-            arr = np.ascontiguousarray(obj)
-            if arr.dtype.byteorder == ">":
-                arr = arr.astype(arr.dtype.newbyteorder("<"))
+            name = _WIRE_NAMES.get(obj.dtype)
+            if name is None:
+                if obj.dtype.name not in ALLOWED_DTYPES:
+                    raise TypeError(f"array dtype {obj.dtype} cannot travel on the wire")
+                name = obj.dtype.name
+                obj = obj.astype(obj.dtype.newbyteorder("<"))  # big-endian -> little-endian
+            arr = obj if obj.flags.c_contiguous else np.ascontiguousarray(obj)
             arrays.append(arr)
-            meta = msgpack.packb([len(arrays), arr.dtype.name, list(arr.shape)])
+            meta = msgpack.packb([len(arrays), name, list(arr.shape)])
             return msgpack.ExtType(ARRAY_EXT, meta)
         if isinstance(obj, np.generic):
             return obj.item()
@@ -161,10 +194,9 @@ def decode(frames: Sequence[bytes | memoryview | Any], limits: Limits = DEFAULT_
     version, mtype, mid, reply_to, ts_ns, src, dst, body = head
     if version != PROTOCOL_VERSION:
         raise VersionMismatch(f"protocol version {version!r}, this side speaks {PROTOCOL_VERSION}")
-    try:
-        msg_type = MsgType(mtype)
-    except ValueError:
-        raise ProtocolError(f"unknown message type {mtype!r}") from None
+    msg_type = _MSG_TYPES.get(mtype) if isinstance(mtype, str) else None
+    if msg_type is None:
+        raise ProtocolError(f"unknown message type {mtype!r}")
     for name, value in (("id", mid), ("src", src), ("dst", dst)):
         if not isinstance(value, str) or len(value) > 256:
             raise ProtocolError(f"field '{name}' must be a string of at most 256 characters")
@@ -204,8 +236,8 @@ def _decode_array(data: bytes, buffers: list[memoryview], used: set[int], limits
     buf = buffers[index]
     if len(buf) > limits.max_frame_bytes:
         raise MessageTooLarge(f"array frame of {len(buf)} bytes, limit {limits.max_frame_bytes}")
-    dt = np.dtype(dtype).newbyteorder("<")
-    expected = dt.itemsize * int(np.prod(shape, dtype=np.int64)) if shape else dt.itemsize
+    dt = _WIRE_DTYPES[dtype]
+    expected = dt.itemsize * math.prod(shape)
     if expected != len(buf):
         raise ProtocolError(f"array frame holds {len(buf)} bytes, dtype {dtype} shape {shape} needs {expected}")
     used.add(index)

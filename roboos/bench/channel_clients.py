@@ -1,0 +1,163 @@
+"""Client sides of ``roboos bench channel``: one timed request/reply loop per transport.
+
+Every client keeps its connection open across rounds; ``measure(kind, n, progress)`` runs ``n`` timed
+exchanges of ``kind`` (``"control"`` or ``"image"``) and returns the latencies in seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+from roboos.bench.channel_payloads import (
+    control_call,
+    frames_pack,
+    frames_unpack,
+    np_packb,
+    np_unpackb,
+    observation,
+)
+
+Progress = Callable[[int], None]
+PAYLOADS = {"control": control_call(), "image": observation()}
+
+
+def check_reply(kind: str, reply: dict[str, Any]) -> None:
+    key = "actions" if kind == "image" else "ok"
+    if key not in reply:
+        raise RuntimeError(f"benchmark server answered without {key!r}: {sorted(reply)}")
+
+
+class ZmqClient:
+    """Bare pyzmq DEALER + msgpack (arrays as raw frames): the floor for ZeroMQ from Python."""
+
+    def __init__(self, endpoint: str) -> None:
+        import zmq
+
+        self.ctx = zmq.Context()
+        self.sock = self.ctx.socket(zmq.DEALER)
+        self.sock.setsockopt(zmq.LINGER, 0)
+        self.sock.connect(endpoint)
+
+    def measure(self, kind: str, n: int, progress: Progress) -> list[float]:
+        payload, sock, out = PAYLOADS[kind], self.sock, []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            sock.send_multipart(frames_pack(payload), copy=False)
+            reply = frames_unpack(sock.recv_multipart(copy=kind != "image"))
+            out.append(time.perf_counter() - t0)
+            progress(1)
+        check_reply(kind, reply)
+        return out
+
+    def close(self) -> None:
+        self.sock.close()
+        self.ctx.term()
+
+
+class WebsocketClient:
+    """websockets sync client (as openpi's client) + msgpack-numpy."""
+
+    def __init__(self, endpoint: str) -> None:
+        from websockets.sync.client import connect
+
+        self.ws = connect(endpoint, compression=None, max_size=None)
+
+    def measure(self, kind: str, n: int, progress: Progress) -> list[float]:
+        payload, ws, out = PAYLOADS[kind], self.ws, []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            ws.send(np_packb(payload))
+            reply = np_unpackb(ws.recv())
+            out.append(time.perf_counter() - t0)
+            progress(1)
+        check_reply(kind, reply)
+        return out
+
+    def close(self) -> None:
+        self.ws.close()
+
+
+class GrpcClient:
+    """gRPC unary call (generic handler, bytes payloads carrying msgpack-numpy)."""
+
+    def __init__(self, endpoint: str) -> None:
+        import grpc
+
+        from roboos.bench.channel_servers import GRPC_METHOD
+
+        opts = [("grpc.max_receive_message_length", 64 << 20), ("grpc.max_send_message_length", 64 << 20)]
+        self.channel = grpc.insecure_channel(endpoint, options=opts)
+        self.call = self.channel.unary_unary(GRPC_METHOD)
+
+    def measure(self, kind: str, n: int, progress: Progress) -> list[float]:
+        payload, call, out = PAYLOADS[kind], self.call, []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            reply = np_unpackb(call(np_packb(payload), timeout=10.0))
+            out.append(time.perf_counter() - t0)
+            progress(1)
+        check_reply(kind, reply)
+        return out
+
+    def close(self) -> None:
+        self.channel.close()
+
+
+class RoboosChannelClient:
+    """The RoboOS channel, both directions of its real use, on a private event loop.
+
+    control: ``CloudChannel.call`` from here, answered by an ``EdgeChannel`` in a server process;
+    image: ``EdgeChannel.request(OBSERVATION)`` from here, answered by a ``CloudChannel`` (policy role).
+    """
+
+    EDGE_ID = "bench-edge"
+
+    def __init__(self, cloud_endpoint: str, start_edge_server: Callable[[str], Any]) -> None:
+        from roboos.channel import CloudChannel, EdgeChannel
+        from roboos.protocol.messages import HelloBody
+
+        self.loop = asyncio.new_event_loop()
+        self.cloud = CloudChannel("tcp://127.0.0.1:0", name="bench-cloud")
+        self.edge = EdgeChannel(cloud_endpoint, "bench-robot", HelloBody(robot="bench-robot", embodiment="arm"))
+        self.edge_server: Any = None
+        self.loop.run_until_complete(self._connect(start_edge_server))
+
+    async def _connect(self, start_edge_server: Callable[[str], Any]) -> None:
+        await self.cloud.start()
+        # The edge process is started off-loop so this loop can answer its HELLO meanwhile.
+        self.edge_server = await self.loop.run_in_executor(None, start_edge_server, self.cloud.endpoint)
+        await self.edge.start(wait_welcome=30.0)
+        for _ in range(300):
+            if self.cloud.connected(self.EDGE_ID):
+                return
+            await asyncio.sleep(0.1)
+        raise RuntimeError("the benchmark's edge process did not register")
+
+    def measure(self, kind: str, n: int, progress: Progress) -> list[float]:
+        return self.loop.run_until_complete(self._measure(kind, n, progress))
+
+    async def _measure(self, kind: str, n: int, progress: Progress) -> list[float]:
+        from roboos.protocol import MsgType
+
+        payload, out = PAYLOADS[kind], []
+        cloud, edge = self.cloud, self.edge
+        for _ in range(n):
+            t0 = time.perf_counter()
+            if kind == "control":
+                reply = await cloud.call(self.EDGE_ID, payload, timeout=10.0)
+            else:
+                reply = await edge.request(MsgType.OBSERVATION, payload, timeout=10.0)
+            out.append(time.perf_counter() - t0)
+            progress(1)
+        check_reply(kind, reply.body)
+        return out
+
+    def close(self) -> None:
+        if self.edge_server is not None:
+            self.edge_server.close()
+        self.loop.run_until_complete(self.edge.close())
+        self.loop.run_until_complete(self.cloud.close())
+        self.loop.close()
