@@ -56,7 +56,11 @@ def _console(stderr: bool = False) -> Any:
 
 
 def watch_task(client: ControlClient, task_id: str) -> int:
-    """Show the task live until it ends; return the exit code (0 succeeded, 1 otherwise)."""
+    """Show the task until it ends; return the exit code (0 succeeded, 1 otherwise).
+
+    On a terminal the plan and steps update in place (rich Live); piped output gets one line per event
+    and the final table, which reads well in logs.
+    """
     from rich.live import Live
 
     from roboos.controlplane.view import TaskView
@@ -64,12 +68,22 @@ def watch_task(client: ControlClient, task_id: str) -> int:
 
     console = _console()
     view = TaskView.from_record(client.get_task(task_id))
-    with Live(view, console=console, refresh_per_second=8, transient=False) as live:
+    if console.is_terminal:
+        with Live(view, console=console, refresh_per_second=8) as live:
+            for event in client.watch(task_id):
+                view.apply(event)
+                live.refresh()
+            view.update_from_record(client.get_task(task_id))
+            view.show_messages = False
+            live.refresh()
+    else:
         for event in client.watch(task_id):
             view.apply(event)
-            live.refresh()
+            if event.message:
+                console.print(f"[{event.seq:>3}] {event.status.value:<9} {event.message}", highlight=False)
         view.update_from_record(client.get_task(task_id))
-        live.refresh()
+        view.show_messages = False
+        console.print(view)
     succeeded = view.status == TaskStatus.succeeded
     console.print(f"task {task_id} {view.status.value if view.status else 'unknown'}"
                   + (f": {view.reason}" if view.reason and not succeeded else ""),

@@ -41,8 +41,10 @@ class _Abort(Exception):
 def _status_of(exc: Exception) -> tuple[grpc.StatusCode, str]:
     if isinstance(exc, _Abort):
         return exc.code, exc.message
-    if isinstance(exc, UnknownTaskError | KeyError):
-        return grpc.StatusCode.NOT_FOUND, str(exc).strip("'\"")
+    if isinstance(exc, UnknownTaskError):
+        return grpc.StatusCode.NOT_FOUND, str(exc)
+    if isinstance(exc, KeyError):
+        return grpc.StatusCode.NOT_FOUND, str(exc.args[0]) if exc.args else "not found"
     if isinstance(exc, convert.ConversionError | ValueError):
         return grpc.StatusCode.INVALID_ARGUMENT, str(exc)
     if isinstance(exc, MasterError):

@@ -67,7 +67,8 @@ class TaskView:
         self.status: TaskStatus | None = None
         self.planner = ""
         self.steps: dict[str, Step] = {}
-        self.plans = 0
+        self.plans = 0  # distinct plans seen (1 + replans)
+        self.show_messages = True  # the last few event messages under the table (live view)
         self.reason = ""
         self.messages: deque[str] = deque(maxlen=5)
         self.last_seq = 0
@@ -79,10 +80,11 @@ class TaskView:
         view.reason = record.reason
         if record.plan is not None:
             view._set_plan(record.plan)
-        view.plans = record.replans + (1 if record.plan is not None else 0)
         return view
 
     def _set_plan(self, plan: Plan) -> None:
+        if set(self.steps) != {s.id for s in plan.steps}:  # a replan (ids change), not an update of the plan
+            self.plans += 1
         self.planner = plan.planner
         self.steps = {s.id: s for s in plan.steps}
 
@@ -94,12 +96,11 @@ class TaskView:
         self.status = event.status
         if event.kind == "plan" and event.plan is not None:
             self._set_plan(event.plan)
-            self.plans += 1
         elif event.kind == "step" and event.step is not None:
             self.steps[event.step.id] = event.step
         if event.message:
             self.messages.append(event.message)
-            if event.status is not None and event.status.terminal and event.kind == "status":
+            if event.kind == "status" and event.status not in (TaskStatus.succeeded, None) and event.status.terminal:
                 self.reason = event.message
 
     def update_from_record(self, record: TaskRecord) -> None:
@@ -130,7 +131,7 @@ class TaskView:
     def __rich__(self) -> RenderableType:
         header = Text.assemble(("task ", "bold"), (self.task_id, "bold cyan"), "  ", status_text(self.status))
         if self.plans > 1:
-            header.append(f"  (plan {self.plans})", style="dim")
+            header.append(f"  (replanned {self.plans - 1}×)", style="dim")
         parts: list[RenderableType] = [header]
         if self.instruction:
             parts.append(Text(f"“{self.instruction}”", style="italic"))
@@ -139,10 +140,10 @@ class TaskView:
             parts.append(self.steps_table())
         elif self.status in (None, TaskStatus.pending, TaskStatus.planning):
             parts.append(Text("planning…", style="dim"))
-        for message in self.messages:
-            parts.append(Text(f"  {message}", style="dim"))
-        if self.status is not None and self.status.terminal and self.reason:
-            parts.append(Text(f"reason: {self.reason}", style="red" if self.status != TaskStatus.succeeded else ""))
+        if self.show_messages:
+            parts.extend(Text(f"  {message}", style="dim") for message in self.messages)
+        if self.status is not None and self.status.terminal and self.status != TaskStatus.succeeded and self.reason:
+            parts.append(Text(f"reason: {self.reason}", style="red"))
         return Group(*parts)
 
 

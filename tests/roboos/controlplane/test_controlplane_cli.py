@@ -1,0 +1,91 @@
+"""`roboos task ...` and `roboos robots` as a user runs them: subprocesses against a running control plane."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+
+
+def roboos(*args: str, address: str | None = None, env: dict[str, str] | None = None,
+           timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", **(env or {})}
+    full_env.pop("ROBOOS_TOKEN", None)
+    extra = ["--address", address] if address else []
+    return subprocess.run([sys.executable, "-m", "roboos.cli.main", *args, *extra], capture_output=True, text=True,
+                          timeout=timeout, env=full_env)
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_submit_watch_shows_plan_and_steps_and_exits_0(cloud) -> None:
+    proc = roboos("task", "submit", "put the sponge on the kitchen counter", "--watch", address=cloud.address)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout
+    assert "submitted task" in out and "succeeded" in out
+    for word in ("rover1", "navigate", "pick", "place", "offline rule-based planner"):
+        assert word in out
+
+
+def test_submit_then_watch_show_list_cancel(cloud) -> None:
+    proc = roboos("task", "submit", "put the toy block on the shelf", address=cloud.address)
+    assert proc.returncode == 0, proc.stderr
+    task_id = proc.stdout.strip()
+    assert task_id and " " not in task_id
+    watch = roboos("task", "watch", task_id, address=cloud.address)
+    assert watch.returncode == 0 and f"task {task_id} succeeded" in watch.stdout
+    shown = json.loads(roboos("task", "show", task_id, "--json", address=cloud.address).stdout)
+    assert shown["id"] == task_id and shown["status"] == "succeeded" and shown["plan"]["steps"]
+    listed = json.loads(roboos("task", "list", "--json", address=cloud.address).stdout)
+    assert task_id in [t["id"] for t in listed]
+    table = roboos("task", "list", address=cloud.address)
+    assert task_id in table.stdout and "put the toy block on the shelf" in table.stdout
+    cancel = roboos("task", "cancel", task_id, address=cloud.address)
+    assert cancel.returncode == 0 and "already succeeded" in cancel.stdout
+
+
+def test_a_failed_task_exits_1_with_its_reason(cloud) -> None:
+    proc = roboos("task", "submit", "fly the spaceship to the moon", "--watch", address=cloud.address)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "failed" in proc.stdout and "planning failed" in proc.stdout
+
+
+def test_robots_table_and_json(cloud) -> None:
+    proc = roboos("robots", address=cloud.address)
+    assert proc.returncode == 0, proc.stderr
+    for word in ("arm1", "rover1", "mobile_manipulator", "online", "ago"):
+        assert word in proc.stdout
+    robots = json.loads(roboos("robots", "--json", address=cloud.address).stdout)
+    assert {r["name"] for r in robots} == {"arm1", "rover1"} and all(r["skills"] for r in robots)
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("task", "watch", "ghost"), "unknown task 'ghost'"),
+    (("task", "cancel", "ghost"), "unknown task 'ghost'"),
+    (("task", "submit", "   "), "instruction is empty"),
+])
+def test_bad_requests_get_a_message_and_exit_3(cloud, args, message) -> None:
+    proc = roboos(*args, address=cloud.address)
+    assert proc.returncode == 3
+    assert message in " ".join(proc.stderr.split())
+    assert "Traceback" not in proc.stderr
+
+
+def test_no_cloud_running_is_a_friendly_error() -> None:
+    proc = roboos("robots", address=f"127.0.0.1:{_closed_port()}")
+    assert proc.returncode == 3
+    err = " ".join(proc.stderr.split())
+    assert "no RoboOS control plane answers" in err and "roboos cloud" in err and "Traceback" not in err
+
+
+def test_address_from_the_environment(cloud) -> None:
+    proc = roboos("robots", "--json", env={"ROBOOS_CONTROL_ADDRESS": cloud.address})
+    assert proc.returncode == 0 and "arm1" in proc.stdout
