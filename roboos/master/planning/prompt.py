@@ -19,23 +19,27 @@ can only manipulate places it can reach (a mobile robot must navigate there firs
 still left to do in the current world."""
 
 
-def skill_signature(card: SkillCard) -> str:
-    """``pick(object: red_cup|apple) - Grasp an object within reach`` (enums inline, optional args with '?')."""
+def skill_signature(card: SkillCard, world: dict[str, Any] | None = None) -> str:
+    """``pick(object: <object>) - Grasp an object within reach``: enums inline, or ``<place>``/``<object>``
+    when an enum lists exactly the world's places/objects (listed once below); optional args get '?'."""
     props: dict[str, Any] = card.parameters.get("properties", {})
     required = set(card.parameters.get("required", []))
+    names = {"<place>": set((world or {}).get("places", {})), "<object>": set((world or {}).get("objects", {}))}
     params = []
     for name, schema in props.items():
-        params.append(f"{name}{'' if name in required else '?'}: {_type(schema)}")
+        params.append(f"{name}{'' if name in required else '?'}: {_type(schema, names)}")
     return f"{card.name}({', '.join(params)}) - {card.description}"
 
 
-def _type(schema: dict[str, Any]) -> str:
+def _type(schema: dict[str, Any], names: dict[str, set[str]]) -> str:
     if "enum" in schema:
-        return "|".join(str(v) for v in schema["enum"])
+        values = [str(v) for v in schema["enum"]]
+        alias = next((a for a, known in names.items() if known and set(values) == known), None)
+        return alias or "|".join(values)
     if "const" in schema:
         return str(schema["const"])
     if "anyOf" in schema:
-        return "|".join(_type(s) for s in schema["anyOf"])
+        return "|".join(_type(s, names) for s in schema["anyOf"])
     return str(schema.get("type", "any"))
 
 
@@ -48,7 +52,7 @@ def describe_robots(robots: list[RobotInfo], world: dict[str, Any]) -> str:
         reach_txt = f", reaches {','.join(reach)}" if reach else ", mobile" if robot.skill("navigate") else ""
         holding = f", holding {known['holding']}" if known.get("holding") else ""
         lines.append(f"- {robot.name} ({robot.embodiment}, {where}{reach_txt}{holding}):")
-        lines.extend(f"    {skill_signature(card)}" for card in robot.skills)
+        lines.extend(f"    {skill_signature(card, world)}" for card in robot.skills)
     return "\n".join(lines) or "(no robots online)"
 
 
@@ -58,7 +62,7 @@ def describe_world(world: dict[str, Any]) -> str:
         flag = "" if not info.get("openable") else " (open)" if info.get("open") else " (closed)"
         places.append(f"{name}{flag}")
     objects = [f"{name}@{info.get('location')}" for name, info in world.get("objects", {}).items()]
-    return f"Places: {', '.join(places)}\nObjects (name@location): {', '.join(objects)}"
+    return f"Places (<place>): {', '.join(places)}\nObjects (<object>, name@location): {', '.join(objects)}"
 
 
 def _step_line(step: Step) -> str:
