@@ -2,7 +2,11 @@
 # `pip install`: setup.py maps brain/ -> roboos.brain, skills/ -> roboos.skills, ...; this script rebuilds that
 # mapping as a folder of symbolic links and puts it first on PYTHONPATH.
 #
-# Usage (from the repository root):   source scripts/device_env.sh && python -m roboos.brain.engine.bench ...
+# Usage (from the repository root):
+#     source scripts/device_env.sh && roboos_py -m roboos.brain.engine.bench --out "$OUT/x.json"
+# `roboos_py` is python run from inside the link folder: `python -m`/`-c` put the current directory first on
+# sys.path, and in the repository root the real roboos/ folder (which has no brain/, skills/ ...) would
+# shadow the mapping. Use absolute paths for files (e.g. $OUT); $ROBOOS_ROOT is the repository root.
 # Override the link folder with ROBOOS_SITE=/some/dir.
 
 _roboos_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,4 +23,6 @@ for _area in brain skills edge sim configs protos; do      # the folder -> roboo
 done
 export PYTHONPATH="$_roboos_site${PYTHONPATH:+:$PYTHONPATH}"
 export PYTHONUNBUFFERED=1
+export ROBOOS_SITE="$_roboos_site" ROBOOS_ROOT="$_roboos_root"
+roboos_py() { (cd "$ROBOOS_SITE" && python "$@"); }
 unset _roboos_root _roboos_site _f _area
