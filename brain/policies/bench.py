@@ -1,0 +1,221 @@
+"""GPU latency benchmark of π0 at real size (random bf16 weights): eager vs CUDA-graphed vs W8A16.
+
+Imports only torch and transformers (rich is used for the table when present), so it runs on a bare GPU
+machine: ``python -m roboos.brain.policies.bench --out results.json``. ``roboos bench policy`` wraps it.
+Each variant samples full chunks (prefix + ``num_steps`` Euler steps) on fixed random inputs and reports
+per-chunk latency percentiles measured with a device synchronisation around every call.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from roboos.brain.policies.pi0.config import Pi0Config, preset
+from roboos.brain.policies.pi0.model import Pi0Model, count_parameters
+from roboos.brain.policies.pi0.runner import GraphSampler
+
+
+def _inputs(cfg: Pi0Config, batch: int, device: torch.device, dtype: torch.dtype, seed: int) -> dict[str, Any]:
+    g = torch.Generator(device=device).manual_seed(seed)
+    s = cfg.vision.image_size
+    return {
+        "images": (torch.rand(batch, len(cfg.cameras), 3, s, s, device=device, generator=g) * 2 - 1).to(dtype),
+        "image_masks": torch.ones(batch, len(cfg.cameras), dtype=torch.bool, device=device),
+        "tokens": torch.randint(0, cfg.vlm.vocab_size, (batch, cfg.max_token_len), device=device, generator=g),
+        "token_masks": torch.ones(batch, cfg.max_token_len, dtype=torch.bool, device=device),
+        "state": torch.randn(batch, cfg.state_dim, device=device, generator=g),
+        "noise": torch.randn(batch, cfg.chunk_size, cfg.action_dim, device=device, generator=g),
+    }
+
+
+def _time(fn: Callable[[], torch.Tensor], warmup: int, iters: int) -> list[float]:
+    for _ in range(warmup):
+        fn()
+    torch.cuda.synchronize()
+    times = []
+    for _ in range(iters):
+        t0 = time.perf_counter()
+        fn()
+        torch.cuda.synchronize()
+        times.append((time.perf_counter() - t0) * 1e3)
+    return times
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+def _summary(name: str, cams: int, times: list[float], extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    row = {"variant": name, "cameras": cams, "iters": len(times), "p50_ms": round(_pct(times, 0.5), 3),
+           "p99_ms": round(_pct(times, 0.99), 3), "mean_ms": round(statistics.fmean(times), 3),
+           "min_ms": round(min(times), 3)}
+    row.update(extra or {})
+    return row
+
+
+def _rel_err(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a.float() - b.float()).norm() / b.float().norm().clamp_min(1e-12))
+
+
+def _floor(cfg: Pi0Config, cams: int) -> dict[str, float]:
+    """Lower bound on work per chunk: matmul FLOPs and weight bytes read (prefix once, expert per step)."""
+    v, g, e = cfg.vision, cfg.vlm, cfg.expert
+
+    def layer_params(w: int, mlp: int, heads: int, kv: int, hd: int) -> int:
+        return w * heads * hd * 2 + w * kv * hd * 2 + 3 * w * mlp
+
+    vis = v.num_layers * (4 * v.hidden_size ** 2 + 2 * v.hidden_size * v.intermediate_size)
+    vlm = g.depth * layer_params(g.width, g.mlp_dim, g.num_heads, g.num_kv_heads, g.head_dim)
+    exp = e.depth * layer_params(e.width, e.mlp_dim, e.num_heads, e.num_kv_heads, e.head_dim)
+    img_tokens = cams * v.tokens_per_image
+    prefix = img_tokens + cfg.max_token_len
+    flops = 2 * (vis * img_tokens + vlm * prefix + exp * cfg.suffix_len * cfg.num_steps)
+    weight_bytes = 2 * (vis + vlm + exp * cfg.num_steps)
+    return {"gflop": round(flops / 1e9, 1), "weight_gbytes_read": round(weight_bytes / 1e9, 2)}
+
+
+def _w8a16(model: Pi0Model) -> str | None:
+    """Quantise the model's linear layers in place with the project's W8A16 kernels, if available."""
+    try:
+        from roboos.brain.quant import quantize  # issue 6
+    except Exception as exc:  # not landed / triton missing
+        return f"W8A16 unavailable: {type(exc).__name__}: {exc}"
+    quantize(model)
+    return None
+
+
+def run_policy_bench(cameras: tuple[int, ...] = (1, 3), iters: int = 50, eager_iters: int = 10,
+                     batch: int = 1, compile: bool = False, w8a16: bool = True, seed: int = 0,
+                     command: str = "", log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Run all variants and return the result document (also see :func:`main`)."""
+    if not torch.cuda.is_available():
+        raise RuntimeError("the policy benchmark needs a CUDA GPU")
+    dev = torch.device("cuda")
+    torch.manual_seed(seed)
+    base = preset("pi0")
+    t0 = time.perf_counter()
+    with torch.device(dev):
+        model = Pi0Model(base).to(torch.bfloat16).eval()
+    log(f"built π0 ({count_parameters(model) / 1e9:.2f}B params) in {time.perf_counter() - t0:.1f}s")
+    rows: list[dict[str, Any]] = []
+    notes: list[str] = []
+    refs: dict[int, torch.Tensor] = {}
+
+    def graphed(name: str, cams: int, compiled: bool) -> None:
+        model.config = base.with_cameras(cams)
+        x = _inputs(model.config, batch, dev, torch.bfloat16, seed)
+        t1 = time.perf_counter()
+        sampler = GraphSampler(model, buckets=(batch,), compile=compiled)
+        sampler.prepare(batch)
+        setup = time.perf_counter() - t1
+        err = _rel_err(sampler(**x), refs[cams])
+        rows.append(_summary(name, cams, _time(lambda: sampler(**x), 5, iters),
+                             {"rel_err_vs_eager": round(err, 5), "setup_s": round(setup, 1)}))
+        log(f"[{cams} cam] {name} p50 {rows[-1]['p50_ms']} ms (rel err vs eager {err:.4f}, setup {setup:.0f}s)")
+
+    for cams in cameras:  # the baseline: plain PyTorch, unfused, one launch per op
+        model.config = base.with_cameras(cams)
+        x = _inputs(model.config, batch, dev, torch.bfloat16, seed)
+        rows.append(_summary("eager_bf16", cams, _time(lambda: model.sample_actions(**x), 2, eager_iters)))
+        refs[cams] = model.sample_actions(**x)
+        log(f"[{cams} cam] eager bf16 p50 {rows[-1]['p50_ms']} ms")
+    model.fuse()
+    graphed("graph_bf16", cameras[0], False)
+    variants = [("graph_compile_bf16", True)] if compile else []
+    for name, compiled in variants:
+        for cams in cameras:
+            try:
+                graphed(name, cams, compiled)
+            except Exception as exc:
+                notes.append(f"{name} failed: {type(exc).__name__}: {str(exc)[:300]}")
+    if w8a16:
+        problem = _w8a16(model)
+        if problem:
+            notes.append(problem)
+        else:
+            for cams in cameras:
+                try:
+                    graphed("graph_compile_w8a16" if compile else "graph_w8a16", cams, compile)
+                except Exception as exc:
+                    notes.append(f"W8A16 variant failed: {type(exc).__name__}: {str(exc)[:300]}")
+    for row in rows:
+        eager_row = next(r for r in rows if r["variant"] == "eager_bf16" and r["cameras"] == row["cameras"])
+        row["speedup_vs_eager"] = round(eager_row["p50_ms"] / row["p50_ms"], 2)
+        row.update(_floor(base, row["cameras"]))
+    props = torch.cuda.get_device_properties(0)
+    import transformers
+
+    try:
+        import triton
+
+        triton_version = triton.__version__
+    except ImportError:
+        triton_version = None
+    return {
+        "benchmark": "policy", "policy": "pi0", "params": count_parameters(model),
+        "config": {"chunk_size": base.chunk_size, "action_dim": base.action_dim, "num_steps": base.num_steps,
+                   "image_size": base.vision.image_size, "max_token_len": base.max_token_len, "batch": batch},
+        "machine": {"gpu": props.name, "gpu_memory_gb": round(props.total_memory / 2 ** 30, 1),
+                    "host": platform.node(), "python": platform.python_version()},
+        "versions": {"torch": torch.__version__, "cuda": torch.version.cuda,
+                     "transformers": transformers.__version__, "triton": triton_version},
+        "command": command or " ".join(sys.argv),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "target": {"p50_ms_one_camera": 10.0, "speedup_vs_eager": 5.0},
+        "results": rows, "notes": notes,
+    }
+
+
+def print_table(doc: dict[str, Any]) -> None:
+    """A rich table of the results (plain text when rich is missing)."""
+    cols = ["variant", "cameras", "p50_ms", "p99_ms", "mean_ms", "speedup_vs_eager"]
+    try:
+        from rich.console import Console
+        from rich.table import Table
+    except ImportError:
+        print(" | ".join(cols))
+        for r in doc["results"]:
+            print(" | ".join(str(r.get(c, "")) for c in cols))
+        return
+    table = Table(title=f"π0 chunk latency on {doc['machine']['gpu']} ({doc['params'] / 1e9:.2f}B params)")
+    for c in cols:
+        table.add_column(c)
+    for r in doc["results"]:
+        table.add_row(*(str(r.get(c, "")) for c in cols))
+    Console().print(table)
+    for note in doc.get("notes", []):
+        Console().print(f"[yellow]note:[/] {note}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--cameras", default="1,3")
+    ap.add_argument("--iters", type=int, default=50)
+    ap.add_argument("--eager-iters", type=int, default=10)
+    ap.add_argument("--batch", type=int, default=1)
+    ap.add_argument("--compile", action="store_true")
+    ap.add_argument("--no-w8a16", action="store_true")
+    ap.add_argument("--out", type=Path, required=True)
+    args = ap.parse_args(argv)
+    doc = run_policy_bench(tuple(int(c) for c in args.cameras.split(",")), args.iters, args.eager_iters,
+                           args.batch, args.compile, not args.no_w8a16,
+                           command="python -m roboos.brain.policies.bench " + " ".join(argv or sys.argv[1:]))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(doc, indent=2))
+    print_table(doc)
+
+
+if __name__ == "__main__":
+    main()

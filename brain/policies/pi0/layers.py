@@ -1,0 +1,127 @@
+"""Building blocks of π0's mixture of two Gemma stacks: rotary embedding, per-stack QKV and MLP, masks.
+
+The VLM (PaliGemma's Gemma) and the action expert keep separate weights but attend jointly: at every
+layer each stack projects its own tokens to queries, keys and values, attention runs over the union, and
+each stack applies its own output projection and MLP. These helpers work on transformers'
+``GemmaDecoderLayer`` modules (their ``q_proj`` … ``mlp`` submodules), so checkpoints keep HF key names.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def rope_cos_sin(positions: torch.Tensor, head_dim: int, theta: float, dtype: torch.dtype
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rotary tables for integer ``positions`` (B, T): cos and sin of shape (B, 1, T, head_dim)."""
+    inv_freq = 1.0 / (theta ** (torch.arange(0, head_dim, 2, device=positions.device, dtype=torch.float32)
+                                / head_dim))
+    freqs = positions.to(torch.float32)[..., None] * inv_freq
+    emb = torch.cat([freqs, freqs], dim=-1)[:, None]
+    return emb.cos().to(dtype), emb.sin().to(dtype)
+
+
+def _rotate_half(x: torch.Tensor) -> torch.Tensor:
+    half = x.shape[-1] // 2
+    return torch.cat([-x[..., half:], x[..., :half]], dim=-1)
+
+
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    return x * cos + _rotate_half(x) * sin
+
+
+def project_qkv(layer: nn.Module, hidden: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, head_dim: int
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Pre-norm and project ``hidden`` (B, T, W) to rotated q (B, H, T, D) and k, v (B, KV, T, D).
+
+    Uses the fused ``qkv_proj`` that :func:`fuse_layer` adds, when present (one GEMM instead of three).
+    """
+    h = layer.input_layernorm(hidden)
+    b, t, _ = h.shape
+    attn = layer.self_attn
+    fused = getattr(attn, "qkv_proj", None)
+    if fused is not None:
+        heads, kv = attn.roboos_heads
+        q, k, v = fused(h).split([heads * head_dim, kv * head_dim, kv * head_dim], dim=-1)
+    else:
+        q, k, v = attn.q_proj(h), attn.k_proj(h), attn.v_proj(h)
+    q = q.view(b, t, -1, head_dim).transpose(1, 2)
+    k = k.view(b, t, -1, head_dim).transpose(1, 2)
+    v = v.view(b, t, -1, head_dim).transpose(1, 2)
+    return apply_rope(q, cos, sin), apply_rope(k, cos, sin), v
+
+
+def fold_mask(mask: torch.Tensor, groups: int) -> torch.Tensor:
+    """Repeat a (B, 1, Tq, Tk) mask for queries folded as (B, KV, groups * Tq, D) (see :func:`attend`)."""
+    return mask if groups == 1 else mask.repeat(1, 1, groups, 1)
+
+
+def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, folded_mask: torch.Tensor) -> torch.Tensor:
+    """Grouped-query attention without copying keys: the query heads that share a KV head are folded
+    into the query axis. ``folded_mask`` is :func:`fold_mask` of a (B, 1, Tq, Tk) boolean mask
+    (True = may attend). Returns (B, Tq, H * D)."""
+    b, h, tq, d = q.shape
+    kv = k.shape[1]
+    g = h // kv
+    qf = q.reshape(b, kv, g * tq, d)
+    out = F.scaled_dot_product_attention(qf, k, v, attn_mask=folded_mask, scale=1.0 / math.sqrt(d))
+    return out.reshape(b, h, tq, d).transpose(1, 2).reshape(b, tq, h * d)
+
+
+def finish_layer(layer: nn.Module, hidden: torch.Tensor, attn_out: torch.Tensor) -> torch.Tensor:
+    """Output projection, residual, post-norm MLP and residual of one Gemma layer."""
+    hidden = hidden + layer.self_attn.o_proj(attn_out)
+    h = layer.post_attention_layernorm(hidden)
+    mlp = layer.mlp
+    fused = getattr(mlp, "gate_up_proj", None)
+    if fused is not None:
+        gate, up = fused(h).chunk(2, dim=-1)
+        return hidden + mlp.down_proj(mlp.act_fn(gate) * up)
+    return hidden + mlp(h)
+
+
+@torch.no_grad()
+def fuse_layer(layer: nn.Module, num_heads: int, num_kv_heads: int) -> None:
+    """Inference-time fusion of one Gemma layer: q/k/v into ``qkv_proj``, gate/up into ``gate_up_proj``.
+
+    The separate projections are removed, so the state dict changes: fuse after loading a checkpoint.
+    """
+    attn, mlp = layer.self_attn, layer.mlp
+    if getattr(attn, "qkv_proj", None) is None:
+        w = torch.cat([attn.q_proj.weight, attn.k_proj.weight, attn.v_proj.weight], dim=0)
+        attn.qkv_proj = nn.Linear(w.shape[1], w.shape[0], bias=False, device=w.device, dtype=w.dtype)
+        attn.qkv_proj.weight.copy_(w)
+        attn.roboos_heads = (num_heads, num_kv_heads)
+        del attn.q_proj, attn.k_proj, attn.v_proj
+    if getattr(mlp, "gate_up_proj", None) is None:
+        w = torch.cat([mlp.gate_proj.weight, mlp.up_proj.weight], dim=0)
+        mlp.gate_up_proj = nn.Linear(w.shape[1], w.shape[0], bias=False, device=w.device, dtype=w.dtype)
+        mlp.gate_up_proj.weight.copy_(w)
+        del mlp.gate_proj, mlp.up_proj
+
+
+def block_mask(pad: torch.Tensor, ar: torch.Tensor) -> torch.Tensor:
+    """2-D attention mask from padding (B, T) and block-causal markers ``ar`` (T,) as in π0.
+
+    Token i may attend to token j when both are real and j's block starts no later than i's. Each token
+    may always attend to itself, so padded rows stay finite (their outputs are never used).
+    """
+    blocks = torch.cumsum(ar.to(torch.int32), dim=0)
+    causal = blocks[None, :] <= blocks[:, None]
+    mask = causal[None] & pad[:, None, :] & pad[:, :, None]
+    eye = torch.eye(pad.shape[1], dtype=torch.bool, device=pad.device)
+    return mask | eye[None]
+
+
+def time_embedding(t: torch.Tensor, width: int, min_period: float, max_period: float) -> torch.Tensor:
+    """Sine-cosine embedding of flow-matching times ``t`` (B,) → (B, width), computed in float32."""
+    if width % 2:
+        raise ValueError("time embedding width must be even")
+    fraction = torch.linspace(0.0, 1.0, width // 2, dtype=torch.float32, device=t.device)
+    period = min_period * (max_period / min_period) ** fraction
+    angle = t.to(torch.float32)[:, None] * (2.0 * math.pi / period)[None, :]
+    return torch.cat([torch.sin(angle), torch.cos(angle)], dim=-1)
