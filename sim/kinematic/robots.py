@@ -9,16 +9,14 @@ nothing in the world (an interrupted drive leaves the base between places).
 from __future__ import annotations
 
 import math
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
-from roboos.robot import Pose2D, RobotError, RobotState
+from roboos.robot import Pose2D, RobotState
+from roboos.sim.household.activity import RobotActivity
 from roboos.sim.household.base import HouseholdRobot
 from roboos.sim.kinematic.world import World
-from roboos.skills.errors import SkillCancelledError
 from roboos.skills.sdk import SkillContext
 
 _POLL_S = 0.01
@@ -37,11 +35,7 @@ class KinematicRobot(HouseholdRobot):
                  reach: list[str] | None = None) -> None:
         self.name, self.embodiment, self.world = name, embodiment, world
         self._at, self._reach = at, reach
-        self._busy = threading.Lock()
-        self._status = "idle"
-        self._current: str | None = None
-        self._last_error: str | None = None
-        self._stop_gen = 0
+        self.activity = RobotActivity(name, before=lambda skill: world.take_failure(skill, name))
         self._joints = [0.0] * _ARM_JOINTS
         self._connected = False
 
@@ -58,22 +52,20 @@ class KinematicRobot(HouseholdRobot):
             self._connected = False
 
     def stop(self) -> None:
-        self._stop_gen += 1
-        if self._current is not None or self._status == "busy":
-            self._status = "stopped"
+        self.activity.stop()
 
     def get_state(self) -> RobotState:
         body = self.world.body(self.name)
         return RobotState(
             robot=self.name,
             embodiment=self.embodiment,
-            status=self._status,
+            status=self.activity.status,
             location=body.location,
             pose=body.pose if self.mobile else None,
             joints=[round(j, 4) for j in self._joints],
             holding=body.holding,
-            extra={"gripper": "closed" if body.gripper_closed else "open", "skill": self._current,
-                   "reach": self.world.reachable(self.name), "last_error": self._last_error},
+            extra={"gripper": "closed" if body.gripper_closed else "open", "skill": self.activity.current,
+                   "reach": self.world.reachable(self.name), "last_error": self.activity.last_error},
         )
 
     def profile(self) -> dict[str, Any]:
@@ -97,37 +89,18 @@ class KinematicRobot(HouseholdRobot):
         return self.world.object_names()
 
     # ----------------------------------------------------------------------------------- motions
-    @contextmanager
-    def action(self, skill: str, context: SkillContext | None) -> Iterator[None]:
-        """Run one skill exclusively: refuse while another runs, apply planted failures, track status."""
-        if not self._busy.acquire(timeout=1.0):
-            raise RobotError(f"{self.name} is busy running '{self._current}'")
-        try:
-            self._current, self._status, self._last_error = skill, "busy", None
-            if context is not None:
-                context.check_cancelled()
-            self.world.take_failure(skill, self.name)
-            yield
-            self._status = "idle"
-        except BaseException as exc:
-            self._status = "stopped" if self._status == "stopped" else "idle"
-            self._last_error = f"{skill}: {exc}"
-            raise
-        finally:
-            self._current = None
-            self._busy.release()
+    def action(self, skill: str, context: SkillContext | None):  # noqa: ANN201 - a context manager
+        """Run one skill exclusively (see :class:`RobotActivity`)."""
+        return self.activity.action(skill, context)
 
     def move(self, duration_s: float, context: SkillContext | None,
              progress: Callable[[float], None] | None = None) -> None:
         """Spend ``duration_s`` × time_scale seconds moving; raise if cancelled or stopped meanwhile."""
-        gen = self._stop_gen
+        gen = self.activity.stop_gen
         total = max(0.0, duration_s * self.world.time_scale)
         start = time.monotonic()
         while True:
-            if context is not None and context.cancel_event.is_set():
-                raise SkillCancelledError(f"{self.name}: motion cancelled", call_id=context.call_id)
-            if self._stop_gen != gen:
-                raise RobotError(f"{self.name} was stopped")
+            self.activity.check(gen, context)
             elapsed = time.monotonic() - start
             frac = 1.0 if total <= 0 else min(1.0, elapsed / total)
             if progress is not None:
