@@ -1,0 +1,56 @@
+"""Shared spatiotemporal memory (world, robots, tasks) and the history log; SQLite, Redis or in-process."""
+
+from __future__ import annotations
+
+from roboos.memory.base import (
+    Change,
+    Entry,
+    HistoryEntry,
+    HistoryLog,
+    MemoryBackend,
+    MemoryStoreError,
+    Record,
+    VersionConflict,
+)
+from roboos.memory.config import HistoryConfig, MemoryConfig
+
+__all__ = [
+    "Change",
+    "Entry",
+    "HistoryConfig",
+    "HistoryEntry",
+    "HistoryLog",
+    "MemoryBackend",
+    "MemoryConfig",
+    "MemoryStoreError",
+    "Record",
+    "VersionConflict",
+    "open_history",
+    "open_memory",
+]
+
+
+def open_memory(config: MemoryConfig) -> MemoryBackend:
+    """The memory backend named by ``config.backend``."""
+    if config.backend == "redis":
+        from roboos.memory.redis_backend import RedisMemory
+
+        return RedisMemory(config.redis_url, config.namespace)
+    if config.backend == "sqlite":
+        from roboos.memory.sqlite import SQLiteMemory
+
+        return SQLiteMemory(config.path)
+    from roboos.memory.local import LocalMemory
+
+    return LocalMemory()
+
+
+def open_history(config: MemoryConfig) -> HistoryLog:
+    """The history log of ``config.backend`` (the local backend keeps it in a private SQLite memory db)."""
+    if config.backend == "redis":
+        from roboos.memory.redis_backend import RedisHistory
+
+        return RedisHistory(config.redis_url, config.namespace)
+    from roboos.memory.sqlite import SQLiteHistory
+
+    return SQLiteHistory(config.path if config.backend == "sqlite" else ":memory:")

@@ -1,0 +1,34 @@
+"""Configuration of the shared memory and the history log (the ``memory`` section of ``cloud.yaml``)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class HistoryConfig(_Model):
+    """What goes into the history log and how long it is kept."""
+
+    enabled: bool = True
+    state_sample_s: float | None = Field(default=1.0, gt=0)  # one STATE per robot per interval; null = none
+    max_entries: int | None = Field(default=1_000_000, gt=0)  # retention: oldest entries dropped beyond this
+    max_age_days: float | None = Field(default=30.0, gt=0)  # retention: entries older than this dropped
+    prune_every: int = Field(default=5000, gt=0)  # appends between retention passes
+
+
+class MemoryConfig(_Model):
+    """Where the cloud keeps its world model, task state and history."""
+
+    backend: Literal["sqlite", "redis", "local"] = "sqlite"  # local: in-process only, nothing persists
+    path: str = "~/.roboos/cloud.db"  # SQLite file (WAL); ":memory:" for a throwaway store
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    namespace: str = Field(default="roboos", pattern=r"^[A-Za-z0-9_.-]{1,64}$")  # key prefix in Redis
+    reset_world: bool = False  # re-seed objects/places/robots from the scene at start (fresh sim edges)
+    recovery: Literal["resume", "fail"] = "resume"  # unfinished tasks found at start
+    recovery_wait_s: float = Field(default=10.0, ge=0)  # how long a resumed task waits for its robots
+    history: HistoryConfig = Field(default_factory=HistoryConfig)

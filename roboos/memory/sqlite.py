@@ -1,0 +1,223 @@
+"""SQLite backends (WAL): the embedded default. No server; survives restarts; safe across threads and
+processes (``BEGIN IMMEDIATE`` transactions, busy timeout)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from roboos.memory.base import (
+    KINDS,
+    Change,
+    Entry,
+    HistoryEntry,
+    HistoryLog,
+    MemoryBackend,
+    Record,
+    VersionConflict,
+    blob_hash,
+    check_kind,
+    dumps,
+    group_changes,
+)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS entities (
+    kind TEXT NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL, version INTEGER NOT NULL,
+    updated_at REAL NOT NULL, PRIMARY KEY (kind, name)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS history (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, ts REAL NOT NULL, kind TEXT NOT NULL, task TEXT NOT NULL DEFAULT '',
+    robot TEXT NOT NULL DEFAULT '', data TEXT NOT NULL, blobs TEXT NOT NULL DEFAULT '');
+CREATE INDEX IF NOT EXISTS history_task ON history (task, seq) WHERE task != '';
+CREATE INDEX IF NOT EXISTS history_robot ON history (robot, seq) WHERE robot != '';
+CREATE INDEX IF NOT EXISTS history_kind ON history (kind, seq);
+CREATE INDEX IF NOT EXISTS history_ts ON history (ts);
+CREATE TABLE IF NOT EXISTS blobs (digest TEXT PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID;
+"""
+
+
+class _SQLite:
+    """One connection per object, serialised by a lock; WAL journal, NORMAL sync, 10 s busy timeout."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            self.path = str(Path(self.path).expanduser())
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(self.path, timeout=10.0, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA busy_timeout=10000")
+        with self._lock:
+            self._db.executescript(_SCHEMA)
+
+    def _tx(self) -> _Tx:
+        return _Tx(self._db, self._lock)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+class _Tx:
+    """``with self._tx() as db:`` — a ``BEGIN IMMEDIATE`` transaction (rolled back on error)."""
+
+    def __init__(self, db: sqlite3.Connection, lock: threading.RLock) -> None:
+        self.db, self.lock = db, lock
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.lock.acquire()
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self.lock.release()
+            raise
+        return self.db
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        try:
+            self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+        finally:
+            self.lock.release()
+
+
+class SQLiteMemory(_SQLite, MemoryBackend):
+    """Entities in one SQLite table; merges and CAS run in ``BEGIN IMMEDIATE`` transactions."""
+
+    name = "sqlite"
+
+    def get(self, kind: str, name: str) -> Entry | None:
+        with self._lock:
+            row = self._db.execute("SELECT value, version, updated_at FROM entities WHERE kind=? AND name=?",
+                                   (check_kind(kind), name)).fetchone()
+        return None if row is None else Entry(kind, name, json.loads(row[0]), row[1], row[2])
+
+    def all(self, kind: str) -> dict[str, Entry]:
+        with self._lock:
+            rows = self._db.execute("SELECT name, value, version, updated_at FROM entities WHERE kind=?",
+                                    (check_kind(kind),)).fetchall()
+        return {r[0]: Entry(kind, r[0], json.loads(r[1]), r[2], r[3]) for r in rows}
+
+    def apply(self, changes: Iterable[Change]) -> dict[tuple[str, str], int]:
+        grouped = group_changes(changes)
+        now, out = time.time(), {}
+        with self._tx() as db:
+            for (kind, name), attrs in grouped.items():
+                row = db.execute("SELECT value, version FROM entities WHERE kind=? AND name=?", (kind, name)).fetchone()
+                value = json.loads(row[0]) if row else {}
+                value.update(attrs)
+                version = (row[1] if row else 0) + 1
+                db.execute("INSERT OR REPLACE INTO entities VALUES (?,?,?,?,?)", (kind, name, dumps(value), version, now))
+                out[(kind, name)] = version
+        return out
+
+    def put(self, kind: str, name: str, value: Mapping[str, Any], *, expect_version: int | None = None) -> int:
+        check_kind(kind)
+        text = dumps(dict(value))
+        with self._tx() as db:
+            row = db.execute("SELECT version FROM entities WHERE kind=? AND name=?", (kind, name)).fetchone()
+            actual = row[0] if row else 0
+            if expect_version is not None and expect_version != actual:
+                raise VersionConflict(kind, name, expect_version, actual)
+            db.execute("INSERT OR REPLACE INTO entities VALUES (?,?,?,?,?)", (kind, name, text, actual + 1, time.time()))
+        return actual + 1
+
+    def delete(self, kind: str, name: str) -> bool:
+        with self._tx() as db:
+            return db.execute("DELETE FROM entities WHERE kind=? AND name=?", (check_kind(kind), name)).rowcount > 0
+
+    def clear(self, kinds: Iterable[str] = KINDS) -> None:
+        wanted = [check_kind(k) for k in kinds]
+        with self._tx() as db:
+            db.executemany("DELETE FROM entities WHERE kind=?", [(k,) for k in wanted])
+
+
+class SQLiteHistory(_SQLite, HistoryLog):
+    """History rows with indexes on task, robot, kind and time; blobs keyed by SHA-256."""
+
+    name = "sqlite"
+
+    def append_many(self, records: Iterable[Record]) -> list[int]:
+        now = time.time()
+        seqs = []
+        with self._tx() as db:
+            for rec in records:
+                digests = {}
+                for label, payload in rec.blobs.items():
+                    digest = blob_hash(payload)
+                    db.execute("INSERT OR IGNORE INTO blobs VALUES (?, ?)", (digest, payload))
+                    digests[label] = digest
+                cur = db.execute("INSERT INTO history (ts, kind, task, robot, data, blobs) VALUES (?,?,?,?,?,?)",
+                                 (rec.ts if rec.ts is not None else now, rec.kind, rec.task, rec.robot,
+                                  dumps(rec.data), dumps(digests) if digests else ""))
+                seqs.append(int(cur.lastrowid))
+        return seqs
+
+    def get(self, seq: int) -> HistoryEntry | None:
+        with self._lock:
+            row = self._db.execute("SELECT seq, ts, kind, task, robot, data, blobs FROM history WHERE seq=?",
+                                   (seq,)).fetchone()
+        return None if row is None else _entry(row)
+
+    def query(self, *, task: str | None = None, robot: str | None = None, kind: str | None = None,
+              after_seq: int = 0, start_ts: float | None = None, end_ts: float | None = None,
+              limit: int = 1000, newest_first: bool = False) -> list[HistoryEntry]:
+        where, args = ["seq > ?"], [after_seq]
+        for column, value in (("task", task), ("robot", robot), ("kind", kind)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
+        if start_ts is not None:
+            where.append("ts >= ?")
+            args.append(start_ts)
+        if end_ts is not None:
+            where.append("ts < ?")
+            args.append(end_ts)
+        sql = (f"SELECT seq, ts, kind, task, robot, data, blobs FROM history WHERE {' AND '.join(where)} "
+               f"ORDER BY seq {'DESC' if newest_first else 'ASC'} LIMIT ?")
+        with self._lock:
+            rows = self._db.execute(sql, (*args, max(0, int(limit)))).fetchall()
+        return [_entry(r) for r in rows]
+
+    def last_seq(self) -> int:
+        with self._lock:
+            row = self._db.execute("SELECT seq FROM sqlite_sequence WHERE name='history'").fetchone()
+        return int(row[0]) if row else 0
+
+    def count(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM history").fetchone()[0])
+
+    def get_blob(self, digest: str) -> bytes | None:
+        with self._lock:
+            row = self._db.execute("SELECT data FROM blobs WHERE digest=?", (digest,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def prune(self, *, max_entries: int | None = None, max_age_s: float | None = None) -> int:
+        removed = 0
+        with self._tx() as db:
+            if max_age_s is not None:
+                removed += db.execute("DELETE FROM history WHERE ts < ?", (time.time() - max_age_s,)).rowcount
+            if max_entries is not None:
+                cut = db.execute("SELECT seq FROM history ORDER BY seq DESC LIMIT 1 OFFSET ?",
+                                 (max(0, max_entries),)).fetchone()
+                if cut is not None:
+                    removed += db.execute("DELETE FROM history WHERE seq <= ?", (cut[0],)).rowcount
+            if removed:
+                referenced: set[str] = set()
+                for (text,) in db.execute("SELECT blobs FROM history WHERE blobs != ''"):
+                    referenced.update(json.loads(text).values())
+                stored = [d for (d,) in db.execute("SELECT digest FROM blobs")]
+                db.executemany("DELETE FROM blobs WHERE digest=?", [(d,) for d in stored if d not in referenced])
+        return removed
+
+
+def _entry(row: tuple[Any, ...]) -> HistoryEntry:
+    return HistoryEntry(seq=row[0], ts=row[1], kind=row[2], task=row[3], robot=row[4], data=json.loads(row[5]),
+                        blobs=json.loads(row[6]) if row[6] else {})
