@@ -125,7 +125,7 @@ class Pi0Policy(Policy):
             for j, img in enumerate(item.images):
                 if img is None:
                     continue
-                t = torch.from_numpy(np.ascontiguousarray(img)).to(self.device).permute(2, 0, 1).float() / 255.0
+                t = torch.from_numpy(np.array(img, copy=True)).to(self.device).permute(2, 0, 1).float() / 255.0
                 out[i, j] = resize_with_pad(t, size)
                 valid[i, j] = True
         return out * 2.0 - 1.0, valid.to(self.device)

@@ -1,0 +1,61 @@
+"""The policy server: one inference worker behind the openpi websocket and the native ZeroMQ endpoints."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+from roboos.brain.policies.base import Policy
+from roboos.brain.policy_server.websocket_endpoint import WebsocketEndpoint
+from roboos.brain.policy_server.worker import InferenceWorker
+from roboos.brain.policy_server.zmq_endpoint import ZmqEndpoint
+
+
+@dataclass
+class ServerAddresses:
+    websocket: str | None
+    zmq: str | None
+
+
+class PolicyServer:
+    """Serve ``policy`` on ``ws://host:port`` (openpi protocol) and ``zmq_bind`` (RoboOS envelopes)."""
+
+    def __init__(self, policy: Policy, *, host: str = "127.0.0.1", port: int | None = 8000,
+                 zmq_bind: str | None = "tcp://127.0.0.1:7710", max_batch: int | None = None,
+                 gather_ms: float = 2.0):
+        self.policy = policy
+        self.worker = InferenceWorker(policy, max_batch=max_batch, gather_ms=gather_ms)
+        self.ws = WebsocketEndpoint(policy, self.worker, host, port) if port is not None else None
+        self.zmq = ZmqEndpoint(policy, self.worker, zmq_bind) if zmq_bind else None
+
+    async def start(self) -> ServerAddresses:
+        self.worker.start()
+        if self.ws:
+            await self.ws.start()
+        if self.zmq:
+            await self.zmq.start()
+        return self.addresses
+
+    @property
+    def addresses(self) -> ServerAddresses:
+        return ServerAddresses(f"ws://{self.ws.host}:{self.ws.port}" if self.ws else None,
+                               self.zmq.endpoint if self.zmq else None)
+
+    async def close(self) -> None:
+        if self.ws:
+            await self.ws.close()
+        if self.zmq:
+            await self.zmq.close()
+        await asyncio.get_running_loop().run_in_executor(None, self.worker.stop)
+
+    async def serve_forever(self, stop: asyncio.Event | None = None) -> None:
+        await self.start()
+        try:
+            await (stop or asyncio.Event()).wait()
+        finally:
+            await self.close()
+
+    def stats(self) -> dict[str, Any]:
+        s = self.worker.stats
+        return {"requests": s.requests, "batches": s.batches, "errors": s.errors, "max_batch": s.max_batch}
