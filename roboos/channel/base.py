@@ -39,6 +39,7 @@ class ChannelStats:
     handler_errors: int = 0
     registrations: int = 0
     disconnects: int = 0
+    reconnects: int = 0  # sockets re-created after a long unanswered registration
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -130,11 +131,12 @@ class ChannelCore:
         if w is None:
             return False
         fut = w.future
-        if not fut.done():
-            if env.type is MsgType.ERROR:
-                fut.set_exception(remote_error(env))
-            else:
-                fut.set_result(env)
+        if fut.done():
+            self.stats.dropped_unroutable += 1  # a second reply (retransmission) to an answered request
+        elif env.type is MsgType.ERROR:
+            fut.set_exception(remote_error(env))
+        else:
+            fut.set_result(env)
         return True
 
     # ------------------------------------------------------------------------------------ handlers

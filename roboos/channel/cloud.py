@@ -159,9 +159,10 @@ class CloudChannel(ChannelCore):
                    timeout: float = 30.0, msg_id: str | None = None) -> Envelope:
         """Send a request to a robot and await its correlated reply.
 
-        An ERROR reply raises :class:`RemoteError`; :class:`RobotOffline` when the robot is unknown or
-        not back within ``offline_grace_s``; :class:`CallTimeout` after ``timeout``. While pending, the
-        same message id is re-sent whenever the robot re-registers (the edge de-duplicates by id).
+        An ERROR reply raises :class:`RemoteError`; :class:`RobotOffline` when the robot is unknown, or
+        offline and not back within ``offline_grace_s`` (also while the call is pending: BYE or heartbeat
+        timeout, then the grace period); :class:`CallTimeout` after ``timeout``. While pending, the same
+        message id is re-sent whenever the robot re-registers (the edge de-duplicates by id).
         """
         mid = msg_id or new_id()
         existing = self._pending.get(mid)
@@ -334,8 +335,18 @@ class CloudChannel(ChannelCore):
         link.connected = False
         self.stats.disconnects += 1
         log.info("%s: robot %s offline (%s)", self.name, link.robot_id, reason)
+        assert self._loop is not None
+        self._loop.call_later(self.offline_grace_s, self._fail_calls_if_offline, link.robot_id, reason)
         if self.on_disconnect is not None:
             self._spawn(maybe_await(self.on_disconnect, link.robot_id, reason))
+
+    def _fail_calls_if_offline(self, robot_id: str, reason: str) -> None:
+        """Pending calls to a robot that did not come back within the grace period fail now."""
+        if self.connected(robot_id):
+            return
+        for w in self._pending.values():
+            if w.robot_id == robot_id and not w.future.done():
+                w.future.set_exception(RobotOffline(f"robot {robot_id!r} went offline ({reason})"))
 
     async def _tick(self) -> None:
         """Heartbeat every connected robot and mark silent ones offline."""

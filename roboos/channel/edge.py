@@ -12,8 +12,8 @@ from typing import Any
 import zmq
 from pydantic import ValidationError
 
-from roboos.channel.base import ChannelCore, configure_socket, error_body, maybe_await, now
-from roboos.channel.errors import CallTimeout, ChannelError
+from roboos.channel.base import ChannelCore, configure_socket, error_body, maybe_await, now, remote_error
+from roboos.channel.errors import CallTimeout, ChannelError, RemoteError
 from roboos.channel.security import ChannelSecurity
 from roboos.channel.transport import SocketPump
 from roboos.protocol import DEFAULT_LIMITS, Envelope, Limits, MsgType, ProtocolError, encode, new_id
@@ -62,15 +62,31 @@ class EdgeChannel(ChannelCore):
         self._hb_seq = 0
         self._echo: tuple[int, int] | None = None  # (cloud's sent_ns, our receive time)
         self._hello_frames: list[Any] | None = None
+        self._socket_since = 0.0
+        self.reopen_after_s = max(3.0, 3 * cloud_timeout_s)  # unregistered this long: new socket
+        self._hello_id = ""
+        self._last_hello = 0.0
+        self.refusal: RemoteError | None = None  # the cloud's last answer refusing our HELLO
 
     # ------------------------------------------------------------------------------ life cycle
     async def start(self, wait_welcome: float | None = 10.0) -> WelcomeBody | None:
         """Connect and register. Waits up to ``wait_welcome`` seconds for WELCOME (``None``: don't wait).
 
-        On timeout :class:`CallTimeout` is raised but the channel keeps trying in the background
-        (call :meth:`close` to stop it, or :meth:`wait_connected` to keep waiting).
+        On timeout :class:`CallTimeout` is raised, and :class:`RemoteError` (code ``rejected``, ...) when
+        the cloud refuses the HELLO; either way the channel keeps trying in the background (call
+        :meth:`close` to stop it, or :meth:`wait_connected` to keep waiting).
         """
         self._loop = asyncio.get_running_loop()
+        self._open_socket()
+        self._send_hello()
+        self._ticker = self._loop.create_task(self._tick())
+        if wait_welcome is None:
+            return None
+        await self.wait_connected(wait_welcome)
+        return self.welcome
+
+    def _open_socket(self) -> None:
+        assert self._loop is not None
         sock = zmq.Context.instance().socket(zmq.DEALER)
         configure_socket(sock, self.limits)
         sock.setsockopt(zmq.IDENTITY, self.robot_id.encode())
@@ -83,12 +99,17 @@ class EdgeChannel(ChannelCore):
         self._sock = sock
         self._pump = SocketPump(sock, self._on_frames, name=self.robot_id, copied_parts=1)
         self._pump.start(self._loop)
-        self._send_hello()
-        self._ticker = self._loop.create_task(self._tick())
-        if wait_welcome is None:
-            return None
-        await self.wait_connected(wait_welcome)
-        return self.welcome
+        self._socket_since = now()
+
+    def _reopen_socket(self) -> None:
+        """Replace the DEALER: ZeroMQ stops reconnecting after some handshake failures (e.g. a CURVE
+        key that was refused and has since been allowed)."""
+        if self._pump is not None:
+            self._pump.stop()
+        if self._sock is not None:
+            self._sock.close(0)
+        self.stats.reconnects += 1
+        self._open_socket()
 
     async def wait_connected(self, timeout: float | None = None) -> None:
         """Wait until the cloud has welcomed this robot."""
@@ -129,7 +150,10 @@ class EdgeChannel(ChannelCore):
     # ------------------------------------------------------------------------------- public API
     async def send(self, type: MsgType, body: dict[str, Any]) -> None:
         """Fire-and-forget a message to the cloud (dropped, and counted, while the link is down)."""
-        self._send(Envelope(type, body, src=self.robot_id))
+        if not self.connected:
+            self.stats.send_failed += 1
+            return
+        self._send(Envelope(type, body, new_id(), None, self.robot_id, ""))
 
     async def request(self, type: MsgType, body: dict[str, Any], timeout: float = 5.0) -> Envelope:
         """Send a request (CALL, OBSERVATION, ...) to the cloud and await the correlated reply."""
@@ -158,9 +182,14 @@ class EdgeChannel(ChannelCore):
             self.stats.send_failed += 1
         return ok
 
-    def _send_hello(self) -> None:
+    def _send_hello(self, *, unless_recent: bool = False) -> None:
+        t = now()
+        if unless_recent and t - self._last_hello < min(0.05, self.heartbeat_interval_s):
+            return  # a burst of not_registered errors must not become a burst of HELLOs
+        self._last_hello = t
         if self._hello_frames is None:
             env = Envelope(MsgType.HELLO, self.hello.model_dump(), src=self.robot_id)
+            self._hello_id = env.id
             self._hello_frames = encode(env)
         self._send_frames(self._hello_frames)
 
@@ -182,7 +211,13 @@ class EdgeChannel(ChannelCore):
             self.stats.errors_received += 1
             if env.body.get("code") == "not_registered":
                 self._link_lost("the cloud does not know this robot")
-                self._send_hello()
+                self._send_hello(unless_recent=True)
+            elif env.reply_to == self._hello_id and env.reply_to:
+                self.refusal = remote_error(env)  # rejected / bad HELLO: fail start(), keep retrying
+                log.warning("%s: the cloud refused the registration: %s", self.robot_id, self.refusal)
+                for fut in self._up_waiters:
+                    if not fut.done():
+                        fut.set_exception(self.refusal)
             else:
                 log.warning("%s: ERROR from the cloud: %s", self.robot_id, env.body)
         elif mtype is MsgType.BYE:
@@ -284,6 +319,8 @@ class EdgeChannel(ChannelCore):
                 continue
             next_beat = t + self.heartbeat_interval_s
             if not self.connected:
+                if t - max(self._socket_since, self.last_heard) > self.reopen_after_s:
+                    self._reopen_socket()
                 self._send_hello()
                 continue
             self._hb_seq += 1

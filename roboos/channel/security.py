@@ -19,6 +19,7 @@ import zmq
 
 log = logging.getLogger("roboos.channel.security")
 
+ZAP_DOMAIN = "roboos"
 SECRET_SUFFIX = ".key_secret"
 PUBLIC_SUFFIX = ".key"
 
@@ -66,7 +67,7 @@ class ChannelSecurity:
         sock.curve_secretkey = self.server.secret
         sock.curve_publickey = self.server.public
         sock.curve_server = True
-        sock.zap_domain = b"roboos"
+        sock.zap_domain = ZAP_DOMAIN.encode()
 
     def apply_client(self, sock: zmq.Socket) -> None:
         """Make ``sock`` a CURVE client of the cloud (edge side)."""
@@ -106,7 +107,7 @@ def start_authenticator(ctx: zmq.Context, security: ChannelSecurity) -> tuple[ob
     allow = AllowList(security.allowed_clients)
     auth = ThreadAuthenticator(ctx, log=logging.getLogger("roboos.channel.zap"))
     auth.start()
-    auth.configure_curve_callback(domain="*", credentials_provider=allow)
+    auth.configure_curve_callback(domain=ZAP_DOMAIN, credentials_provider=allow)
     return auth, allow
 
 

@@ -241,4 +241,6 @@ def _decode_array(data: bytes, buffers: list[memoryview], used: set[int], limits
     if expected != len(buf):
         raise ProtocolError(f"array frame holds {len(buf)} bytes, dtype {dtype} shape {shape} needs {expected}")
     used.add(index)
-    return np.frombuffer(buf, dtype=dt).reshape(shape)
+    arr = np.frombuffer(buf, dtype=dt).reshape(shape)
+    arr.flags.writeable = False  # a view of the received frame (or of the sender's array, in-process)
+    return arr

@@ -1,0 +1,167 @@
+"""Channel reliability: idempotent calls, heartbeats, re-registration, cloud restarts."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from roboos.channel import CloudChannel, EdgeChannel, RobotOffline
+from roboos.protocol import Envelope, MsgType
+from roboos.protocol.messages import HelloBody
+
+
+def test_retransmitted_call_executes_once(run, pair, until) -> None:
+    executed: list[str] = []
+    release = asyncio.Event
+
+    async def main() -> None:
+        gate = release()
+
+        async def on_call(env: Envelope) -> dict:
+            executed.append(env.id)
+            await gate.wait()
+            return {"ok": True, "value": len(executed)}
+
+        async with pair(on_call=on_call) as (cloud, edge):
+            first = asyncio.create_task(cloud.call("r1", {"skill": "move"}, msg_id="call-1", timeout=5))
+            await until(lambda: executed == ["call-1"], what="call running")
+            # a retransmission of the same id while it runs: answered from the same execution
+            await cloud.send("r1", Envelope(MsgType.CALL, {"skill": "move"}, id="call-1"))
+            await until(lambda: edge.stats.duplicate_calls == 1, what="duplicate seen")
+            gate.set()
+            assert (await first).body == {"ok": True, "value": 1}
+            await until(lambda: cloud.stats.dropped_unroutable == 1, what="second reply (late) dropped")
+            # after completion: the stored result, no second execution
+            again = await cloud.call("r1", {"skill": "move"}, msg_id="call-1", timeout=5)
+            assert again.body == {"ok": True, "value": 1}
+            assert executed == ["call-1"] and edge.stats.duplicate_calls == 2
+            # the same id twice at the cloud at once shares one request
+            a, b = await asyncio.gather(cloud.call("r1", {}, msg_id="call-2", timeout=5),
+                                        cloud.call("r1", {}, msg_id="call-2", timeout=5))
+            assert a is b and executed == ["call-1", "call-2"]
+
+    run(main())
+
+
+def test_result_cache_is_bounded(run, pair) -> None:
+    executed: list[str] = []
+
+    async def main() -> None:
+        async with pair(on_call=lambda env: executed.append(env.id) or {"ok": True}, edge_kw={"result_cache": 3}
+                        ) as (cloud, edge):
+            for i in range(5):
+                await cloud.call("r1", {}, msg_id=f"id{i}", timeout=5)
+            assert len(edge._calls) == 3
+            await cloud.call("r1", {}, msg_id="id4", timeout=5)  # still cached
+            await cloud.call("r1", {}, msg_id="id0", timeout=5)  # evicted: runs again
+            assert executed == ["id0", "id1", "id2", "id3", "id4", "id0"]
+
+    run(main())
+
+
+def test_pending_call_is_resent_on_reregistration_and_runs_once(run, pair, until) -> None:
+    executed: list[str] = []
+
+    async def main() -> None:
+        async def on_call(env: Envelope) -> dict:
+            executed.append(env.id)
+            await asyncio.sleep(0.5)
+            return {"ok": True}
+
+        async with pair(on_call=on_call, cloud_kw={"offline_grace_s": 5.0}) as (cloud, edge):
+            task = asyncio.create_task(cloud.call("r1", {}, msg_id="c-7", timeout=10))
+            await until(lambda: executed == ["c-7"], what="call running")
+            cloud._mark_offline(cloud._links["r1"], "test: link dropped")  # as after a heartbeat timeout
+            # the edge's next heartbeat gets not_registered -> HELLO -> WELCOME -> the call is re-sent
+            await until(lambda: cloud.links()["r1"].registrations == 2, what="re-registration")
+            assert (await task).body == {"ok": True}
+            assert executed == ["c-7"] and edge.stats.duplicate_calls >= 1
+
+    run(main())
+
+
+def test_heartbeat_timeout_calls_on_disconnect(run, pair, until) -> None:
+    events: list[tuple[str, str]] = []
+    links: list[bool] = []
+
+    async def main() -> None:
+        async with pair(cloud_kw={"heartbeat_timeout_s": 0.3}, edge_kw={"cloud_timeout_s": 0.3}) as (cloud, edge):
+            cloud.on_disconnect = lambda rid, reason: events.append((rid, reason))
+            edge.on_link_change = lambda up: links.append(up)
+            edge._ticker.cancel()  # the edge falls silent
+            await until(lambda: events == [("r1", "heartbeat timeout")], what="on_disconnect")
+            assert not cloud.connected("r1")
+            with pytest.raises(RobotOffline):
+                await cloud.call("r1", {}, timeout=0.5)
+            cloud._ticker.cancel()  # now the cloud falls silent too
+            edge._ticker = asyncio.create_task(edge._tick())
+            await until(lambda: links == [False], what="edge sees the silent cloud")
+
+    run(main())
+
+
+def test_bye_calls_on_disconnect(run, pair, until) -> None:
+    events: list[tuple[str, str]] = []
+
+    async def main() -> None:
+        async with pair() as (cloud, edge):
+            cloud.on_disconnect = lambda rid, reason: events.append((rid, reason))
+            await edge.close()
+            await until(lambda: len(events) == 1, what="on_disconnect after BYE")
+            assert events[0][0] == "r1" and events[0][1].startswith("bye")
+
+    run(main())
+
+
+def test_edge_reregisters_after_cloud_restart(run, tcp_endpoint, until) -> None:
+    links: list[bool] = []
+
+    async def main() -> None:
+        cloud = CloudChannel(tcp_endpoint, heartbeat_interval_s=0.05, heartbeat_timeout_s=1.0)
+        await cloud.start()
+        edge = EdgeChannel(tcp_endpoint, "r1", HelloBody(robot="r1", embodiment="arm"),
+                           heartbeat_interval_s=0.05, cloud_timeout_s=0.3)
+        edge.on_call = lambda env: {"ok": True, "value": "served"}
+        edge.on_link_change = lambda up: links.append(up)
+        await edge.start()
+        assert (await cloud.call("r1", {}, timeout=5)).body["value"] == "served"
+        await cloud.close()  # says BYE
+        await until(lambda: links == [True, False], what="link down")
+        cloud2 = CloudChannel(tcp_endpoint, heartbeat_interval_s=0.05)
+        await cloud2.start()
+        await until(lambda: cloud2.connected("r1"), what="re-registration with the new cloud")
+        assert (await cloud2.call("r1", {}, timeout=5)).body["value"] == "served"
+        assert links == [True, False, True]
+        await edge.close()
+        await cloud2.close()
+
+    run(main())
+
+
+def test_cloud_crash_without_bye_detected_by_silence(run, tcp_endpoint, until) -> None:
+    links: list[bool] = []
+
+    async def main() -> None:
+        cloud = CloudChannel(tcp_endpoint, heartbeat_interval_s=0.05)
+        await cloud.start()
+        edge = EdgeChannel(tcp_endpoint, "r1", HelloBody(robot="r1", embodiment="arm"),
+                           heartbeat_interval_s=0.05, cloud_timeout_s=0.2)
+        edge.on_link_change = lambda up: links.append(up)
+        await edge.start()
+        # simulate a crash: stop the cloud's loop-side machinery and socket without a BYE
+        cloud._ticker.cancel()
+        cloud._pump.stop()
+        cloud._sock.close(0)
+        cloud._sock = None
+        t0 = asyncio.get_running_loop().time()
+        await until(lambda: links == [True, False], what="edge notices the silence")
+        assert asyncio.get_running_loop().time() - t0 < 1.0
+        cloud._ctx.term()
+        cloud2 = CloudChannel(tcp_endpoint, heartbeat_interval_s=0.05)
+        await cloud2.start()
+        await until(lambda: cloud2.connected("r1") and edge.connected, what="back")
+        await edge.close()
+        await cloud2.close()
+
+    run(main())
