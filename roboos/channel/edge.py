@@ -319,7 +319,8 @@ class EdgeChannel(ChannelCore):
                 continue
             next_beat = t + self.heartbeat_interval_s
             if not self.connected:
-                if t - max(self._socket_since, self.last_heard) > self.reopen_after_s:
+                silent = t - max(self._socket_since, self.last_heard)
+                if silent > max(self.reopen_after_s, 3 * self.heartbeat_interval_s):
                     self._reopen_socket()
                 self._send_hello()
                 continue

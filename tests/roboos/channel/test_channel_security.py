@@ -43,7 +43,7 @@ def test_curve_allow_list_accepts_known_and_rejects_unknown_keys(run, until) -> 
             await plain.start(wait_welcome=0.5)
         # keys can be added while serving (roboos deploy registers a new robot)
         cloud.allow_list.add(unknown.public)
-        bad.reopen_after_s = 0.3  # the refused socket is replaced soon (default: a few seconds)
+        bad.reopen_after_s = 1.0  # the refused socket is replaced soon (default: a few seconds)
         await bad.wait_connected(10)
         for e in (good, bad, plain):
             await e.close()
