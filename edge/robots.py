@@ -161,3 +161,28 @@ register_robot_kind("sim_mobile_manipulator", f"{_KINEMATIC}:make_sim_mobile_man
                     embodiment="mobile_manipulator", options=SimMobileOptions, world="kinematic",
                     world_factory=f"{_KINEMATIC}:make_world",
                     description="kinematic wheeled base with one arm (household scene)")
+
+# ROS 2 bridge kinds ros2_arm / ros2_household_arm (options are pydantic only; rclpy loads when built)
+from roboos.edge.ros2.kinds import register_ros2_kinds  # noqa: E402
+
+register_ros2_kinds()
+
+
+# ---------------------------------------------------------------------------- MuJoCo kinds (lazy imports)
+class MujocoOptions(BaseModel):
+    """Options of the MuJoCo kinds (the robot's name must match a robot of the MuJoCo scene)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    inject_failures: dict[str, int] = Field(default_factory=dict)
+    speed_m_s: float = Field(default=0.8, gt=0)  # mobile base only
+
+
+_MUJOCO = "roboos.sim.mujoco.factory"
+register_robot_kind("mujoco_arm", f"{_MUJOCO}:make_mujoco_arm", embodiment="arm", options=MujocoOptions,
+                    world="mujoco", world_factory=f"{_MUJOCO}:make_world",
+                    description="MuJoCo 6-DoF arm + parallel gripper (physics; needs roboos[sim])")
+register_robot_kind("mujoco_mobile_manipulator", f"{_MUJOCO}:make_mujoco_mobile_manipulator",
+                    embodiment="mobile_manipulator", options=MujocoOptions, world="mujoco",
+                    world_factory=f"{_MUJOCO}:make_world",
+                    description="MuJoCo holonomic base + 6-DoF arm (physics; needs roboos[sim])")
