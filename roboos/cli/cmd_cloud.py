@@ -62,7 +62,8 @@ def up(
 
     Then submit work from another terminal: `roboos task submit "put the apple in the sink" --watch`.
     """
-    _serve(config, overrides, planner, log_level, with_edges=True, edge_config=edge_config,
+    fresh = ["memory.reset_world=true", "memory.recovery=fail"]  # the sim robots start from the scene again
+    _serve(config, fresh + list(overrides), planner, log_level, with_edges=True, edge_config=edge_config,
            edge_overrides=edge_overrides, time_scale=time_scale)
 
 

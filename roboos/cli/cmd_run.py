@@ -51,10 +51,15 @@ def run(
     from roboos.cli.cmd_cloud import load_cloud_or_exit
 
     console = Console()
-    cloud_overrides = ["bind=tcp://127.0.0.1:0", "control_plane.bind=127.0.0.1:0", *overrides]
+    # A run is self-contained: its world and tasks live in this process (fresh sim robots, nothing to
+    # resume, no clash with other runs), while its history goes to the shared history file (`roboos history`).
+    cloud_overrides = ["bind=tcp://127.0.0.1:0", "control_plane.bind=127.0.0.1:0", "memory.backend=local",
+                       *overrides]
     if planner is not None:
         cloud_overrides.append(f"planner.kind={planner}")
     cfg = load_cloud_or_exit(config, cloud_overrides, console)
+    if cfg.memory.backend == "local" and cfg.memory.history.path is None:
+        cfg.memory.history.path = cfg.memory.path
     try:
         code = asyncio.run(_run(console, cfg, instruction, edge_config, edge_overrides, time_scale, timeout,
                                 no_edges, quiet))

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from roboos.config import load_config
+from roboos.memory.config import MemoryConfig
 
 
 class _Model(BaseModel):
@@ -68,6 +69,7 @@ class CloudConfig(_Model):
     control_plane: ControlPlaneConfig = Field(default_factory=ControlPlaneConfig)
     planner: PlannerConfig = Field(default_factory=PlannerConfig)
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
+    memory: MemoryConfig = Field(default_factory=MemoryConfig)
 
 
 def load_cloud_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> CloudConfig:

@@ -87,6 +87,7 @@ class Executor:
             error = await self._attempt(task, step)
             if error is None:
                 return True
+            step.call_id = None  # a retry is a new call (the edge would return the stored failure)
             step.error = error
             final = step.attempts >= attempts or error.get("code") in NOT_RETRYABLE
             if final:
@@ -103,8 +104,9 @@ class Executor:
             return {"code": "robot_offline", "message": f"robot '{step.robot}' is offline"}
         async with self.robot_lock(step.robot):
             step.status, step.started_at, step.finished_at, step.error = StepStatus.running, time.time(), None, None
+            call_id = step.call_id = step.call_id or new_id()  # a resumed step re-sends its call id
+            self.world.update_robot(step.robot, current_task=task.record.id, current_step=step.id)
             task.emit("step", f"{step_summary(step)} started (attempt {step.attempts})", step=step)
-            call_id = new_id()
             try:
                 reply = await self._call(task, step, call_id)
             except asyncio.CancelledError:
@@ -113,6 +115,8 @@ class Executor:
                 step.error = {"code": "cancelled", "message": "task cancelled"}
                 task.emit("step", f"{step_summary(step)} cancelled", step=step)
                 raise
+            finally:
+                self.world.update_robot(step.robot, current_task=None, current_step=None)
             if isinstance(reply, dict):
                 return reply
             try:

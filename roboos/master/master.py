@@ -18,12 +18,24 @@ from roboos.channel import ChannelRejected, CloudChannel
 from roboos.config import builtin_config
 from roboos.master.config import CloudConfig
 from roboos.master.executor import Executor
-from roboos.master.models import Plan, PlanningError, RobotInfo, Step, TaskEvent, TaskRecord, TaskStatus, UnknownTaskError
+from roboos.master.persistence import Persistence
+from roboos.master.models import (
+    Plan,
+    PlanningError,
+    RobotInfo,
+    Step,
+    StepStatus,
+    TaskEvent,
+    TaskRecord,
+    TaskStatus,
+    UnknownTaskError,
+)
 from roboos.master.planning import OfflinePlanner, Planner, PlanRequest
 from roboos.master.registry import RegistrationError, RobotRegistry
 from roboos.master.tasks import TaskLog, error_text, step_summary
 from roboos.master.world import WorldModel
-from roboos.protocol import Envelope
+from roboos.memory import HistoryLog, MemoryBackend
+from roboos.protocol import Envelope, MsgType
 from roboos.sim.kinematic.scene import SceneConfig, load_scene
 
 log = logging.getLogger("roboos.master")
@@ -49,14 +61,17 @@ class Master:
 
     channel: CloudChannel
 
-    def __init__(self, config: CloudConfig, *, planner: Planner | None = None) -> None:
+    def __init__(self, config: CloudConfig, *, planner: Planner | None = None, memory: MemoryBackend | None = None,
+                 history: HistoryLog | None = None) -> None:
         self.config = config
         self.planner: Planner = planner or make_planner(config)
-        self.world = WorldModel(load_cloud_scene(config))
+        self.persistence = Persistence(config.memory, memory, history)
+        self.world = WorldModel(load_cloud_scene(config), self.persistence.memory, reset=config.memory.reset_world)
         self.channel = CloudChannel(config.bind, name=config.name,
                                     heartbeat_interval_s=config.heartbeat.interval_s,
                                     heartbeat_timeout_s=config.heartbeat.timeout_s)
         self.registry = RobotRegistry(self.world, link_age=self._link_age)
+        self.registry.listeners.append(self._on_robot_change)
         self.executor = Executor(self.channel, self.registry, self.world, config.executor)
         self._tasks: dict[str, TaskLog] = {}
         self._runners: dict[str, asyncio.Task[None]] = {}
@@ -70,6 +85,7 @@ class Master:
         """Bind the channel (``channel.endpoint`` then holds the actual address)."""
         await self.channel.start()
         self._started = True
+        self._recover()
         log.info("master %s listening on %s (planner: %s)", self.config.name, self.channel.endpoint,
                  getattr(self.planner, "name", type(self.planner).__name__))
 
@@ -84,6 +100,7 @@ class Master:
         close = getattr(self.planner, "aclose", None)
         if close is not None:
             await close()
+        self.persistence.close()
 
     async def __aenter__(self) -> Master:
         await self.start()
@@ -101,7 +118,9 @@ class Master:
         task_id = task_id or uuid.uuid4().hex[:12]
         if task_id in self._tasks:
             raise ValueError(f"task id '{task_id}' is already used")
-        task = TaskLog(TaskRecord(id=task_id, instruction=instruction))
+        if self.persistence.memory.get("task", task_id) is not None:
+            raise ValueError(f"task id '{task_id}' is already used")
+        task = TaskLog(TaskRecord(id=task_id, instruction=instruction), sink=self.persistence.task_event)
         self._tasks[task_id] = task
         task.emit("status", f"task accepted: {instruction}")
         self._runners[task_id] = asyncio.create_task(self._run(task), name=f"task-{task_id}")
@@ -145,9 +164,12 @@ class Master:
             raise UnknownTaskError(task_id) from None
 
     # ------------------------------------------------------------------------------- running
-    async def _run(self, task: TaskLog) -> None:
+    async def _run(self, task: TaskLog, *, resume: bool = False) -> None:
         try:
-            await self._plan_and_execute(task)
+            if resume:
+                await self._resume(task)
+            else:
+                await self._plan_and_execute(task)
         except asyncio.CancelledError:
             if not task.record.status.terminal:
                 task.set_status(TaskStatus.cancelled, reason="cancelled by request")
@@ -159,8 +181,12 @@ class Master:
     async def _plan_and_execute(self, task: TaskLog) -> None:
         record = task.record
         plan = await self._make_plan(task, PlanRequest(instruction=record.instruction, task_id=record.id))
-        if plan is None:
-            return
+        if plan is not None:
+            await self._execute(task, plan)
+
+    async def _execute(self, task: TaskLog, plan: Plan) -> None:
+        """Run ``plan``; on a failed step replan (bounded) with the failure and recent history fed back."""
+        record = task.record
         while True:
             task.set_status(TaskStatus.running, f"running {len(plan.steps)} steps")
             failed = await self.executor.run_plan(task, plan)
@@ -175,7 +201,8 @@ class Master:
             task.emit("log", f"{why}; replanning ({record.replans}/{self.config.executor.max_replans})")
             request = PlanRequest(instruction=record.instruction, task_id=record.id, replan=record.replans,
                                   previous_plan=plan, failed_step=failed, error=failed.error,
-                                  history=[e.message for e in task.events[-20:] if e.message])
+                                  history=self.persistence.recent_lines(record.id)
+                                  or [e.message for e in task.events[-12:] if e.message])
             plan = await self._make_plan(task, request, failure=why)
             if plan is None:
                 return
@@ -197,6 +224,41 @@ class Master:
         task.emit("plan", plan.notes or f"{len(plan.steps)} steps", plan=plan)
         return plan
 
+    # ------------------------------------------------------------------------------- recovery
+    def _recover(self) -> None:
+        """Load tasks from memory; unfinished ones are resumed or failed (``memory.recovery``)."""
+        for record in self.persistence.load_tasks():
+            if record.id in self._tasks:
+                continue
+            task = TaskLog(record, sink=self.persistence.task_event, events=self.persistence.task_events(record.id))
+            self._tasks[record.id] = task
+            if record.status.terminal:
+                task.done.set()
+            elif self.config.memory.recovery == "fail":
+                task.set_status(TaskStatus.failed, reason=f"the cloud restarted while the task was "
+                                f"{record.status.value}; not resumed (memory.recovery=fail)")
+            else:
+                self._runners[record.id] = asyncio.create_task(self._run(task, resume=True), name=f"task-{record.id}")
+                log.info("resuming task %s (%s)", record.id, record.status.value)
+
+    async def _resume(self, task: TaskLog) -> None:
+        """Continue a task found unfinished at start: wait for its robots, re-send interrupted calls with
+        their ids (the edges return stored results instead of moving twice), then go on as usual."""
+        record, plan = task.record, task.record.plan
+        task.emit("log", "resuming after a cloud restart")
+        if plan is None or record.status in (TaskStatus.pending, TaskStatus.planning):
+            await self._plan_and_execute(task)
+            return
+        robots = sorted({s.robot for s in plan.steps if not s.status.terminal})
+        missing = await self.registry.wait_for(robots, self.config.memory.recovery_wait_s)
+        if missing:
+            task.emit("log", f"robots not back after the restart: {', '.join(missing)}")
+        for step in plan.steps:
+            if step.status is StepStatus.running:
+                step.status = StepStatus.pending
+                step.attempts = max(0, step.attempts - 1)
+        await self._execute(task, plan)
+
     # --------------------------------------------------------------------------- channel hooks
     async def _on_hello(self, env: Envelope) -> dict | None:
         try:
@@ -207,6 +269,14 @@ class Master:
 
     async def _on_message(self, env: Envelope) -> None:
         self.registry.on_message(env)
+        if env.type is MsgType.STATE and isinstance(env.body.get("state"), dict):
+            self.persistence.robot_state(env.src, env.body["state"])
+
+    def _on_robot_change(self, robot: str, kind: str, data: dict) -> None:
+        if kind in ("online", "offline"):
+            self.world.update_robot(robot, online=kind == "online", **({"embodiment": data["embodiment"]}
+                                                                       if "embodiment" in data else {}))
+        self.persistence.robot_event(robot, kind, data)
 
     async def _on_disconnect(self, robot: str, reason: str) -> None:
         self.registry.mark_offline(robot, reason)

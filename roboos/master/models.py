@@ -65,6 +65,7 @@ class Step(BaseModel):
     result: Any = None  # the skill result value on success
     started_at: float | None = None
     finished_at: float | None = None
+    call_id: str | None = None  # message id of the current call: re-sent unchanged when a task resumes
 
 
 class Plan(BaseModel):

@@ -13,9 +13,11 @@ from roboos.master.models import EventKind, Plan, Step, TaskEvent, TaskRecord, T
 class TaskLog:
     """One task: its :class:`TaskRecord` and the ordered :class:`TaskEvent` list (seq from 1)."""
 
-    def __init__(self, record: TaskRecord, sink: Callable[[TaskRecord, TaskEvent], None] | None = None) -> None:
+    def __init__(self, record: TaskRecord, sink: Callable[[TaskRecord, TaskEvent], None] | None = None,
+                 events: list[TaskEvent] | None = None) -> None:
         self.record = record
-        self.events: list[TaskEvent] = []
+        self.events: list[TaskEvent] = list(events or [])  # past events (a task restored after a restart)
+        self._next_seq = (self.events[-1].seq + 1) if self.events else 1
         self.done = asyncio.Event()
         self._changed = asyncio.Event()
         self._sink = sink
@@ -23,10 +25,11 @@ class TaskLog:
     def emit(self, kind: EventKind, message: str = "", *, step: Step | None = None,
              plan: Plan | None = None) -> TaskEvent:
         """Append an event (snapshots of ``step`` / ``plan`` are copied) and wake the watchers."""
-        event = TaskEvent(task_id=self.record.id, seq=len(self.events) + 1, kind=kind, status=self.record.status,
+        event = TaskEvent(task_id=self.record.id, seq=self._next_seq, kind=kind, status=self.record.status,
                           step=step.model_copy(deep=True) if step else None,
                           plan=plan.model_copy(deep=True) if plan else None, message=message)
         self.events.append(event)
+        self._next_seq += 1
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()
         if self._sink is not None:

@@ -1,85 +1,122 @@
 """The master's world model: where objects are, which containers are open, where robots are.
 
-It starts from a scene file (:class:`~roboos.sim.kinematic.scene.SceneConfig`) and is updated only from
-explicit information: the effects a skill reports in its result (:func:`roboos.skills.effects.effects_of`)
-and the robot state in STATE messages. Planners read :meth:`WorldModel.snapshot`, a plain dict.
+It lives in the shared memory (:mod:`roboos.memory`: in-process, SQLite or Redis), seeded from a scene
+file (:class:`~roboos.sim.kinematic.scene.SceneConfig`) and updated only from explicit information: the
+effects a skill reports in its result (:func:`roboos.skills.effects.effects_of`) and the robot state in
+STATE messages. Each robot has its own entry (``robot:<name>``), so robots never write the same key.
+Planners read :meth:`WorldModel.snapshot`, a plain dict; :meth:`WorldModel.scene_graph` gives the
+relations (object *on* / *in* a place, *held by* a robot, robot *at* a place).
 """
 
 from __future__ import annotations
 
-import copy
 import threading
+import time
 from typing import Any
 
-from roboos.skills.effects import Effect
+from roboos.memory import Change, MemoryBackend
+from roboos.memory.local import LocalMemory
 from roboos.sim.kinematic.scene import SceneConfig
+from roboos.skills.effects import Effect
 
 ROBOT_STATE_KEYS = ("location", "holding", "status", "pose")
+WORLD_KINDS = ("place", "object", "robot")
 
 
 class WorldModel:
-    """A thread-safe, in-memory symbolic world: ``places``, ``objects`` and ``robots`` dicts."""
+    """A symbolic world kept in a :class:`MemoryBackend` (default: in-process)."""
 
-    def __init__(self, scene: SceneConfig | None = None) -> None:
-        self._lock = threading.Lock()
+    def __init__(self, scene: SceneConfig | None = None, store: MemoryBackend | None = None, *,
+                 reset: bool = False, last_seen_every_s: float = 1.0) -> None:
+        self.store = store if store is not None else LocalMemory()
         self.scene_name = scene.name if scene else ""
-        self._places: dict[str, dict[str, Any]] = {}
-        self._objects: dict[str, dict[str, Any]] = {}
-        self._robots: dict[str, dict[str, Any]] = {}
         self.version = 0
-        if scene is not None:
-            self._load(scene)
+        self.last_seen_every_s = last_seen_every_s
+        self._lock = threading.Lock()
+        self._robot_cache: dict[str, dict[str, Any]] = {}
+        self._last_seen: dict[str, float] = {}
+        meta = self.store.get("meta", "world")
+        if scene is not None and (reset or meta is None or meta.value.get("scene") != scene.name):
+            self.seed(scene)
 
-    def _load(self, scene: SceneConfig) -> None:
+    def seed(self, scene: SceneConfig) -> None:
+        """Replace places, objects and robots with the scene's initial state."""
+        self.store.clear(WORLD_KINDS)
+        changes: list[Change] = []
         for place in scene.places:
-            self._places[place.name] = {
-                "kind": place.kind.value,
-                "position": list(place.position),
-                "openable": place.openable,
-                "open": place.open,
-                "capacity": place.capacity,
-            }
+            changes += _entity("place", place.name, {"kind": place.kind.value, "position": list(place.position),
+                                                     "openable": place.openable, "open": place.open,
+                                                     "capacity": place.capacity})
         for obj in scene.objects:
-            self._objects[obj.name] = {
-                "kind": obj.kind,
-                "color": obj.color,
-                "location": obj.location,
-                "graspable": obj.graspable,
-            }
+            changes += _entity("object", obj.name, {"kind": obj.kind, "color": obj.color, "location": obj.location,
+                                                    "graspable": obj.graspable})
         for robot, station in scene.robots.items():
-            self._robots[robot] = {"location": station.at, "reach": list(station.reach), "holding": None}
+            changes += _entity("robot", robot, {"location": station.at, "reach": list(station.reach), "holding": None})
+        changes += _entity("meta", "world", {"scene": scene.name, "seeded_at": time.time()})
+        self.store.apply(changes)
+        self._robot_cache.clear()
+        self.version += 1
 
     def snapshot(self) -> dict[str, Any]:
-        """A deep copy: ``{"scene", "version", "places", "objects", "robots"}``."""
-        with self._lock:
-            return {
-                "scene": self.scene_name,
-                "version": self.version,
-                "places": copy.deepcopy(self._places),
-                "objects": copy.deepcopy(self._objects),
-                "robots": copy.deepcopy(self._robots),
-            }
+        """``{"scene", "version", "places", "objects", "robots"}`` (names sorted; values are copies)."""
+        out: dict[str, Any] = {"scene": self.scene_name, "version": self.version}
+        for kind in WORLD_KINDS:
+            values = self.store.values(kind)
+            out[f"{kind}s"] = {name: values[name] for name in sorted(values)}
+        return out
+
+    def scene_graph(self) -> dict[str, Any]:
+        """Nodes (places, objects, robots) and relation edges ``(subject, relation, object)``."""
+        snap = self.snapshot()
+        edges: list[tuple[str, str, str]] = []
+        for name, obj in snap["objects"].items():
+            loc = str(obj.get("location") or "")
+            if loc.startswith("robot:"):
+                edges.append((name, "held_by", loc.split(":", 1)[1]))
+            elif loc:
+                kind = snap["places"].get(loc, {}).get("kind")
+                edges.append((name, "in" if kind == "container" else "on", loc))
+        for name, robot in snap["robots"].items():
+            if robot.get("location"):
+                edges.append((name, "at", str(robot["location"])))
+        return {"places": snap["places"], "objects": snap["objects"], "robots": snap["robots"], "edges": edges}
 
     def apply_effects(self, effects: list[Effect]) -> int:
-        """Apply ``subject.attribute = value`` changes; returns how many were applied."""
+        """Apply ``subject.attribute = value`` changes atomically; returns how many were applied."""
         if not effects:
             return 0
+        changes = []
+        for effect in effects:
+            kind, name = effect.subject.split(":", 1)
+            changes.append(Change(kind, name, effect.attribute, effect.value))
+        self.store.apply(changes)
         with self._lock:
-            for effect in effects:
-                kind, name = effect.subject.split(":", 1)
-                table = {"object": self._objects, "place": self._places, "robot": self._robots}[kind]
-                table.setdefault(name, {})[effect.attribute] = copy.deepcopy(effect.value)
+            for change in changes:
+                if change.kind == "robot" and change.attribute in ROBOT_STATE_KEYS:
+                    self._robot_cache.setdefault(change.name, {})[change.attribute] = change.value
             self.version += 1
         return len(effects)
 
+    def update_robot(self, robot: str, **attributes: Any) -> None:
+        """Write attributes of one robot's own entry (registry and executor bookkeeping)."""
+        self.store.apply([Change("robot", robot, k, v) for k, v in attributes.items()])
+
     def apply_robot_state(self, robot: str, state: dict[str, Any]) -> None:
-        """Record the explicit fields of a robot's reported state (location, holding, status, pose)."""
+        """Record the explicit fields of a robot's reported state; writes only what changed (and
+        ``last_seen`` at most every ``last_seen_every_s``)."""
+        now = time.time()
         with self._lock:
-            entry = self._robots.setdefault(robot, {})
-            changed = False
-            for key in ROBOT_STATE_KEYS:
-                if key in state and entry.get(key) != state[key]:
-                    entry[key] = copy.deepcopy(state[key])
-                    changed = True
-            if changed:
-                self.version += 1
+            cache = self._robot_cache.setdefault(robot, {})
+            changed = {k: state[k] for k in ROBOT_STATE_KEYS if k in state and cache.get(k, ...) != state[k]}
+            if now - self._last_seen.get(robot, 0.0) >= self.last_seen_every_s:
+                self._last_seen[robot] = now
+                changed["last_seen"] = now
+            if not changed:
+                return
+            cache.update({k: v for k, v in changed.items() if k != "last_seen"})
+            self.version += 1
+        self.update_robot(robot, **changed)
+
+
+def _entity(kind: str, name: str, value: dict[str, Any]) -> list[Change]:
+    return [Change(kind, name, attribute, v) for attribute, v in value.items()]

@@ -46,11 +46,12 @@ def open_memory(config: MemoryConfig) -> MemoryBackend:
 
 
 def open_history(config: MemoryConfig) -> HistoryLog:
-    """The history log of ``config.backend`` (the local backend keeps it in a private SQLite memory db)."""
+    """The history log: Redis for the redis backend, else SQLite at ``history.path`` (default: ``path``
+    for the sqlite backend, an in-process database for the local one)."""
     if config.backend == "redis":
         from roboos.memory.redis_backend import RedisHistory
 
         return RedisHistory(config.redis_url, config.namespace)
     from roboos.memory.sqlite import SQLiteHistory
 
-    return SQLiteHistory(config.path if config.backend == "sqlite" else ":memory:")
+    return SQLiteHistory(config.history.path or (config.path if config.backend == "sqlite" else ":memory:"))

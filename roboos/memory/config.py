@@ -15,6 +15,7 @@ class HistoryConfig(_Model):
     """What goes into the history log and how long it is kept."""
 
     enabled: bool = True
+    path: str | None = None  # SQLite file of the history; null: memory.path (sqlite) or in-process (local)
     state_sample_s: float | None = Field(default=1.0, gt=0)  # one STATE per robot per interval; null = none
     max_entries: int | None = Field(default=1_000_000, gt=0)  # retention: oldest entries dropped beyond this
     max_age_days: float | None = Field(default=30.0, gt=0)  # retention: entries older than this dropped
@@ -24,7 +25,9 @@ class HistoryConfig(_Model):
 class MemoryConfig(_Model):
     """Where the cloud keeps its world model, task state and history."""
 
-    backend: Literal["sqlite", "redis", "local"] = "sqlite"  # local: in-process only, nothing persists
+    # local: in-process only, nothing persists (the code default, so a Master built in code or in a test
+    # never touches the disk); configs/cloud.yaml selects sqlite, the embedded default of a real cloud.
+    backend: Literal["sqlite", "redis", "local"] = "local"
     path: str = "~/.roboos/cloud.db"  # SQLite file (WAL); ":memory:" for a throwaway store
     redis_url: str = "redis://127.0.0.1:6379/0"
     namespace: str = Field(default="roboos", pattern=r"^[A-Za-z0-9_.-]{1,64}$")  # key prefix in Redis

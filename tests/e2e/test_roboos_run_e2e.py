@@ -3,19 +3,21 @@ and exits 0 on success, non-zero with the reason otherwise."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 from roboos.cli.cmd_run import DEMO_INSTRUCTION
 
 
-def roboos(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "roboos.cli.main", *args], capture_output=True, text=True,
-                          timeout=timeout, env={**__import__("os").environ, "COLUMNS": "160"})
+def roboos(*args: str, db: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "roboos.cli.main", *args, "--set", f"memory.path={db}"],
+                          capture_output=True, text=True, timeout=timeout, env={**os.environ, "COLUMNS": "160"})
 
 
-def test_roboos_run_demo_succeeds() -> None:
-    proc = roboos("run", DEMO_INSTRUCTION, "--time-scale", "0")
+def test_roboos_run_demo_succeeds(tmp_path: Path) -> None:
+    proc = roboos("run", DEMO_INSTRUCTION, "--time-scale", "0", db=tmp_path / "cloud.db")
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out
     assert "offline rule-based planner" in out
@@ -25,14 +27,14 @@ def test_roboos_run_demo_succeeds() -> None:
         assert skill in out
 
 
-def test_roboos_run_impossible_instruction_fails_with_the_reason() -> None:
-    proc = roboos("run", "put the piano on the shelf", "--time-scale", "0", "--quiet")
+def test_roboos_run_impossible_instruction_fails_with_the_reason(tmp_path: Path) -> None:
+    proc = roboos("run", "put the piano on the shelf", "--time-scale", "0", "--quiet", db=tmp_path / "cloud.db")
     out = " ".join((proc.stdout + proc.stderr).split())
     assert proc.returncode == 1, out
     assert "✘ task failed: planning failed: 'put the piano on the shelf': no object called 'piano'" in out
 
 
-def test_roboos_run_bad_planner_option_is_a_config_error() -> None:
-    proc = roboos("run", "--planner", "oracle")
+def test_roboos_run_bad_planner_option_is_a_config_error(tmp_path: Path) -> None:
+    proc = roboos("run", "--planner", "oracle", db=tmp_path / "cloud.db")
     assert proc.returncode == 2
     assert "planner.kind: Input should be 'offline' or 'llm'" in " ".join(proc.stdout.split())

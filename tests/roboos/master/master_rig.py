@@ -4,6 +4,7 @@ agents (each with its own ZeroMQ TCP connection on loopback) sharing one kinemat
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -21,7 +22,14 @@ from roboos.sim.kinematic.scene import load_scene
 from roboos.skills.card import SkillCard
 
 FAST_CLOUD = ["bind=tcp://127.0.0.1:0", "control_plane.enabled=false", "heartbeat.interval_s=0.1",
-              "heartbeat.timeout_s=0.6", "executor.wait_robot_s=0.5", "executor.timeout_margin_s=2"]
+              "heartbeat.timeout_s=0.6", "executor.wait_robot_s=0.5", "executor.timeout_margin_s=2", "memory.backend=local"]
+
+
+def free_port() -> int:
+    """An unused TCP port on loopback."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def household_robots(online: dict[str, bool] | None = None) -> list[RobotInfo]:

@@ -18,9 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from master_rig import FAST_CLOUD, wait_until
+from master_rig import FAST_CLOUD, free_port, wait_until
 
-from conftest import free_port
 from roboos.master.config import load_cloud_config
 from roboos.master.launch import EdgeProcess
 from roboos.master.master import Master
@@ -59,7 +58,8 @@ def roboos_up(tmp_path: Path) -> Iterator[str]:
     zmq_port, grpc_port = free_port(), free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "roboos.cli.main", "up", "--set", f"bind=tcp://127.0.0.1:{zmq_port}",
-         "--set", f"control_plane.bind=127.0.0.1:{grpc_port}", "--time-scale", "0", "--log-level", "WARNING"],
+         "--set", f"control_plane.bind=127.0.0.1:{grpc_port}", "--set", f"memory.path={tmp_path / 'cloud.db'}",
+         "--time-scale", "0", "--log-level", "WARNING"],
         stdout=open(tmp_path / "up.log", "wb"), stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.monotonic() + 60

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from master_rig import MasterRig, run_master, wait_until
 
-from roboos.channel import CallTimeout, EdgeChannel
+from roboos.channel import EdgeChannel, RemoteError
 from roboos.master.registry import RegistrationError, RobotRegistry
 from roboos.master.world import WorldModel
 from roboos.protocol import MsgType
@@ -46,8 +46,8 @@ def test_bad_robots_and_bad_messages_do_not_disturb_the_master() -> None:
         hello = HelloBody(robot="bad1", embodiment="arm", skills=[{"description": "a card without a name"}])
         bad = EdgeChannel(rig.master.channel.endpoint, "bad1", hello)
         try:
-            with pytest.raises(CallTimeout):
-                await bad.start(wait_welcome=0.5)  # refused: ERROR "rejected", never welcomed
+            with pytest.raises(RemoteError, match=r"rejected: robot 'bad1': skill card 0 \(name\): Field required"):
+                await bad.start(wait_welcome=2)  # refused with the reason, never welcomed
         finally:
             await bad.close()
         assert "bad1" not in rig.master.registry.names()

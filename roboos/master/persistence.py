@@ -1,0 +1,125 @@
+"""The master's link to shared memory and history: task records, the history log, recovery after restarts.
+
+Every task event is written twice: the task's :class:`TaskRecord` (with its plan and step statuses) to the
+memory entity ``task:<id>``, and the event itself to the history log (kind ``task.<event kind>``), so a
+restarted cloud can rebuild each task and its event stream. Robot arrivals, departures, EVENT messages
+and (sampled) STATE messages go to the history too. Retention runs every ``prune_every`` appends.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from pydantic import ValidationError
+
+from roboos.memory import HistoryLog, MemoryBackend, MemoryConfig, MemoryStoreError, open_history, open_memory
+from roboos.master.models import TaskEvent, TaskRecord
+
+log = logging.getLogger("roboos.master.persistence")
+
+TASK_EVENT_PREFIX = "task."
+
+
+class Persistence:
+    """Memory + history of one master; write failures are logged, never fatal to a running task."""
+
+    def __init__(self, config: MemoryConfig, memory: MemoryBackend | None = None,
+                 history: HistoryLog | None = None) -> None:
+        self.config = config
+        self.memory = memory if memory is not None else open_memory(config)
+        hist = config.history
+        self.history: HistoryLog | None = history if history is not None else (open_history(config) if hist.enabled else None)
+        self._appends = 0
+        self._state_at: dict[str, float] = {}
+
+    def close(self) -> None:
+        self.memory.close()
+        if self.history is not None:
+            self.history.close()
+
+    # ------------------------------------------------------------------------------------ writing
+    def task_event(self, record: TaskRecord, event: TaskEvent) -> None:
+        """Save the record and append the event (the TaskLog sink)."""
+        try:
+            self.memory.put("task", record.id, record.model_dump(mode="json"))
+        except MemoryStoreError as exc:  # Redis down: the task goes on, the problem is logged
+            log.error("cannot save task %s: %s", record.id, exc)
+        step = event.step
+        self.append(TASK_EVENT_PREFIX + event.kind, event.model_dump(mode="json"), task=record.id,
+                    robot=step.robot if step is not None else "")
+
+    def append(self, kind: str, data: dict[str, Any], *, task: str = "", robot: str = "") -> None:
+        if self.history is None:
+            return
+        try:
+            self.history.append(kind, data, task=task, robot=robot)
+        except MemoryStoreError as exc:
+            log.error("cannot append %s to the history: %s", kind, exc)
+            return
+        self._appends += 1
+        hist = self.config.history
+        if self._appends % hist.prune_every == 0 and (hist.max_entries or hist.max_age_days):
+            removed = self.history.prune(max_entries=hist.max_entries,
+                                         max_age_s=hist.max_age_days * 86400 if hist.max_age_days else None)
+            if removed:
+                log.info("history retention removed %d entries", removed)
+
+    def robot_event(self, robot: str, kind: str, data: dict[str, Any]) -> None:
+        self.append(f"robot.{kind}", data, robot=robot)
+
+    def robot_state(self, robot: str, state: dict[str, Any]) -> None:
+        """Append a STATE at most every ``history.state_sample_s`` per robot."""
+        every = self.config.history.state_sample_s
+        if every is None:
+            return
+        now = time.monotonic()
+        if now - self._state_at.get(robot, -1e9) >= every:
+            self._state_at[robot] = now
+            self.append("robot.state", state, robot=robot)
+
+    # ----------------------------------------------------------------------------------- reading
+    def load_tasks(self, recent: int = 200) -> list[TaskRecord]:
+        """Every unfinished task and the ``recent`` newest finished ones, oldest first."""
+        records = []
+        for name, entry in self.memory.all("task").items():
+            try:
+                records.append(TaskRecord.model_validate(entry.value))
+            except ValidationError as exc:
+                log.warning("ignoring unreadable task record %s: %s", name, exc.errors(include_url=False)[:1])
+        records.sort(key=lambda r: r.created_at)
+        done = [r for r in records if r.status.terminal][-recent:] if recent else []
+        keep = {r.id for r in done} | {r.id for r in records if not r.status.terminal}
+        return [r for r in records if r.id in keep]
+
+    def task_events(self, task_id: str) -> list[TaskEvent]:
+        """The task's past events from the history (empty without a history)."""
+        if self.history is None:
+            return []
+        events = []
+        after = 0
+        while True:
+            page = self.history.query(task=task_id, after_seq=after, limit=1000)
+            if not page:
+                break
+            after = page[-1].seq
+            for entry in page:
+                if entry.kind.startswith(TASK_EVENT_PREFIX):
+                    try:
+                        events.append(TaskEvent.model_validate(entry.data))
+                    except ValidationError:
+                        log.warning("ignoring unreadable history entry %d", entry.seq)
+        return events
+
+    def recent_lines(self, task_id: str, limit: int = 12) -> list[str]:
+        """Human-readable recent history of a task, oldest first (fed to planners on replans)."""
+        if self.history is None:
+            return []
+        entries = self.history.query(task=task_id, limit=limit, newest_first=True)
+        lines = []
+        for entry in reversed(entries):
+            message = entry.data.get("message") if isinstance(entry.data, dict) else None
+            if message:
+                lines.append(f"[{time.strftime('%H:%M:%S', time.localtime(entry.ts))}] {message}")
+        return lines
