@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,3 +60,59 @@ class PolicyServer:
     def stats(self) -> dict[str, Any]:
         s = self.worker.stats
         return {"requests": s.requests, "batches": s.batches, "errors": s.errors, "max_batch": s.max_batch}
+
+
+class BackgroundPolicyServer:
+    """A :class:`PolicyServer` running on its own event loop in a daemon thread (embedding, tests).
+
+    ``with BackgroundPolicyServer(policy, port=0, zmq_bind="tcp://127.0.0.1:0") as srv: srv.addresses``
+    """
+
+    def __init__(self, policy: Policy, **kwargs: Any):
+        self.server = PolicyServer(policy, **kwargs)
+        self.loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._stop: asyncio.Event | None = None
+        self._error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="policy-server", daemon=True)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+
+        async def main() -> None:
+            self._stop = asyncio.Event()
+            try:
+                await self.server.start()
+            except BaseException as exc:
+                self._error = exc
+                self._ready.set()
+                return
+            self._ready.set()
+            await self._stop.wait()
+            await self.server.close()
+
+        self.loop.run_until_complete(main())
+        self.loop.close()
+
+    def start(self, timeout: float = 30.0) -> BackgroundPolicyServer:
+        self.thread.start()
+        if not self._ready.wait(timeout):
+            raise RuntimeError("the policy server did not start in time")
+        if self._error is not None:
+            raise RuntimeError(f"the policy server failed to start: {self._error}") from self._error
+        return self
+
+    def stop(self, timeout: float = 15.0) -> None:
+        if self._stop is not None and self.thread.is_alive():
+            self.loop.call_soon_threadsafe(self._stop.set)
+        self.thread.join(timeout)
+
+    @property
+    def addresses(self) -> ServerAddresses:
+        return self.server.addresses
+
+    def __enter__(self) -> BackgroundPolicyServer:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
