@@ -126,6 +126,12 @@ def run_channel_bench(opts: ChannelBenchOptions, progress: Callable[[str, int], 
     rt = run_round_trips(opts, progress) if opts.samples > 0 and opts.transports else {}
     fleet = (run_fleet(opts.fleet_robots, opts.fleet_seconds, opts.fleet_state_hz, opts.fleet_call_hz,
                        opts.fleet_workers, progress) if opts.fleet_robots > 0 else None)
+    try:
+        import os
+
+        info["load_avg_at_end"] = list(os.getloadavg())
+    except OSError:
+        pass
     return {
         "bench": "channel",
         "date": started,
