@@ -169,6 +169,21 @@ class MujocoArmRobot(HouseholdRobot):
     def home(self, context: SkillContext | None) -> None:
         self.drive_joints(np.array(mjcf.ARM_HOME), context)
 
+    def assist_grasp(self, closing: bool) -> str | None:
+        """Low-level control (gym env): engage the grasp weld on an object both fingers touch while the
+        gripper closes; release it when the gripper opens. Returns the held object."""
+        if not closing:
+            self.world.detach(self.hand)
+            return None
+        if self.hand not in self.world.held:
+            for name in self.world.objects:
+                body = self.world.model.body(name).id
+                if self.world.holder_of(name) is None and all(self.world.touching(g, body)
+                                                              for g in self.kin.finger_geoms):
+                    self.world.attach(self.hand, name)
+                    break
+        return self.holding()
+
     # ------------------------------------------------------------------------------ reachability
     def can_reach(self, place: str) -> bool:
         return place in self.reach()

@@ -1,0 +1,1 @@
+"""The competition harness: episodes, agents (RoboOS stack or a VLA policy), worker pool, leaderboard."""
