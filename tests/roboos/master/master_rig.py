@@ -81,11 +81,16 @@ async def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, what:
 
 
 def run_master(check: Callable[[MasterRig], Awaitable[None]], *, cloud: list[str] = (), time_scale: float = 0.0,
-               planner: Any = None, timeout: float = 60.0) -> None:
-    """Start a master and the default sim edges, run ``check(rig)``, always shut everything down."""
+               planner: Any = None, timeout: float = 60.0, before_start: Callable[[Any], None] | None = None) -> None:
+    """Start a master and the default sim edges, run ``check(rig)``, always shut everything down.
+
+    ``before_start(config)`` runs after the config is loaded and before the master is built (e.g. to
+    prepare its memory as a crashed cloud would have left it)."""
 
     async def main() -> None:
         config = load_cloud_config(overrides=[*FAST_CLOUD, *cloud])
+        if before_start is not None:
+            before_start(config)
         master = Master(config, planner=planner)
         await master.start()
         edge_cfg = load_edge_config(overrides=[f"cloud={master.channel.endpoint}", f"time_scale={time_scale}",
