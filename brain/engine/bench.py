@@ -142,6 +142,38 @@ def check_kernels(device: str) -> dict:
     return errs
 
 
+def check_step_logits(model, engine, ids) -> dict:
+    """First decode-step logits of the engine (graph and eager) and of HF's cached decode, each compared
+    with an HF forward over prompt + first token (no cache): relative L2 error and argmax agreement."""
+    with torch.inference_mode():
+        first = model(input_ids=ids).logits[:, -1].argmax(-1, keepdim=True)
+        full = model(input_ids=torch.cat([ids, first], dim=1)).logits[:, -1].float()
+        pre = model(input_ids=ids, use_cache=True)
+        cached = model(input_ids=first, past_key_values=pre.past_key_values, use_cache=True).logits[:, -1].float()
+    report = {"ref_top2_gap": float((full.topk(2).values[:, 0] - full.topk(2).values[:, 1]).min())}
+    variants = {"hf_cached_decode": cached}
+    for name, use_graph in (("engine_graph", True), ("engine_eager", False)):
+        prefill, step = engine.first_step_logits(ids, use_graph=use_graph)
+        variants[name] = step
+        report[f"{name}_first_token_ok"] = bool((prefill.argmax(-1, keepdim=True) == first).all())
+    if engine.device.type == "cuda":  # isolate the Triton kernels: torch reference ops, eager and in a graph
+        from roboos.brain.engine.generator import FastGenerator
+
+        previous = os.environ.get("ROBOOS_ENGINE_TRITON")
+        os.environ["ROBOOS_ENGINE_TRITON"] = "0"
+        try:
+            ref_engine = FastGenerator(model, max_seq_len=engine.max_seq_len, max_batch_size=ids.shape[0])
+            variants["torchops_graph"] = ref_engine.first_step_logits(ids, use_graph=True)[1]
+            variants["torchops_eager"] = ref_engine.first_step_logits(ids, use_graph=False)[1]
+            del ref_engine
+        finally:
+            os.environ["ROBOOS_ENGINE_TRITON"] = previous or "1"
+    for name, logits in variants.items():
+        report[f"{name}_rel_err"] = float((logits - full).norm() / full.norm())
+        report[f"{name}_argmax_ok"] = bool((logits.argmax(-1) == full.argmax(-1)).all())
+    return report
+
+
 def check_engine(model, engine, ids, mask, steps: int = 32) -> dict:
     """Greedy agreement of the engine with transformers' dynamic-cache generate on the same prompt."""
     ref = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=steps, min_new_tokens=steps,
@@ -197,6 +229,11 @@ def run(args: argparse.Namespace, command: str, log=print) -> dict:
     max_b = max(args.batches)
     engine = FastGenerator(model, max_seq_len=args.prompt_len + max(args.new_tokens, 32) + 8, max_batch_size=max_b)
     prompts = torch.randint(0, vocab - 8, (max_b, args.prompt_len), generator=gen).to(device)
+    try:
+        doc["step_logits_check"] = check_step_logits(model, engine, prompts[:2])
+    except Exception as exc:
+        doc["step_logits_check"] = {"error": f"{type(exc).__name__}: {exc}"[:800]}
+    log(f"step logits check: {doc['step_logits_check']}")
     try:
         doc["engine_check"] = check_engine(model, engine, prompts[:1], torch.ones_like(prompts[:1]))
     except Exception as exc:  # report and still time the baselines

@@ -118,6 +118,9 @@ def find_decoder(model: nn.Module) -> DecoderParts:
 
 
 def _fuse(modules: list[nn.Module]) -> FusedLinear | None:
+    fuser = getattr(type(modules[0]), "fuse_group", None)  # e.g. roboos.brain.quant.W8A16Linear
+    if fuser is not None and all(type(m) is type(modules[0]) for m in modules):
+        return fuser(modules)
     if not all(type(m) is nn.Linear for m in modules):
         return None
     weights = [m.weight for m in modules]
@@ -143,10 +146,22 @@ def fuse_projections(parts: DecoderParts) -> int:
     count = 0
     for layer in parts.layers:
         a, m = layer.attn, layer.mlp
-        layer.qkv = layer.qkv or _fuse([a.q_proj, a.k_proj, a.v_proj])
-        layer.gate_up = layer.gate_up or _fuse([m.gate_proj, m.up_proj])
+        layer.qkv = layer.qkv or _fused_once(a, "_roboos_fused_qkv", [a.q_proj, a.k_proj, a.v_proj])
+        layer.gate_up = layer.gate_up or _fused_once(m, "_roboos_fused_gate_up", [m.gate_proj, m.up_proj])
         count += (layer.qkv is not None) + (layer.gate_up is not None)
     return count
+
+
+def _fused_once(owner: nn.Module, attr: str, modules: list[nn.Module]) -> FusedLinear | None:
+    """Fuse once per model: a second engine on the same model reuses the buffer if the modules still
+    point into it (they no longer do after e.g. a quantizer swapped them)."""
+    cached = owner.__dict__.get(attr)
+    if cached is not None and all(type(mod) is nn.Linear and mod.weight.untyped_storage().data_ptr()
+                                  == cached.weight.untyped_storage().data_ptr() for mod in modules):
+        return cached
+    fused = _fuse(modules)
+    owner.__dict__[attr] = fused
+    return fused
 
 
 @dataclass

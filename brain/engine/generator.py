@@ -53,6 +53,8 @@ class _Graph:
     out_buf: torch.Tensor
     step: torch.Tensor
     sample: bool
+    pool: object | None = None
+    logits: torch.Tensor | None = None  # the graph's logits output (valid after each replay)
 
 
 class FastGenerator:
@@ -83,7 +85,6 @@ class FastGenerator:
         self.k_cache = [torch.zeros(shape, device=self.device, dtype=self.dtype) for _ in range(n_layers)]
         self.v_cache = [torch.zeros(shape, device=self.device, dtype=self.dtype) for _ in range(n_layers)]
         self._graphs: dict[tuple[int, bool], _Graph] = {}
-        self._pool = None
 
     # ------------------------------------------------------------------------------------------ public
     @torch.inference_mode()
@@ -176,8 +177,8 @@ class FastGenerator:
         self._graphs[key] = g
         return g
 
-    def _step(self, g: _Graph) -> None:
-        """One decode step, all on device: forward, select, record, advance."""
+    def _step(self, g: _Graph) -> torch.Tensor:
+        """One decode step, all on device: forward, select, record, advance; returns the logits."""
         logits = decode_step(self.parts, g.state)
         new = select_tokens(logits, g.temperature, g.top_p, g.top_k, g.sample)
         new = torch.where(g.done, torch.zeros_like(new), new)
@@ -187,6 +188,7 @@ class FastGenerator:
         g.state.positions.add_(1)
         g.state.write_idx.add_(1)
         g.step.add_(1)
+        return logits
 
     def _capture(self, g: _Graph) -> None:
         saved = [t.clone() for t in (g.state.tokens, g.state.positions, g.state.write_idx, g.step, g.done)]
@@ -197,11 +199,10 @@ class FastGenerator:
             for _ in range(2):
                 self._step(g)
         torch.cuda.current_stream().wait_stream(stream)
-        if self._pool is None:
-            self._pool = torch.cuda.graph_pool_handle()
+        g.pool = torch.cuda.graph_pool_handle()  # one pool per graph: replays may interleave freely
         graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph, pool=self._pool):
-            self._step(g)
+        with torch.cuda.graph(graph, pool=g.pool):
+            g.logits = self._step(g)
         g.graph = graph
         for dst, src in zip((g.state.tokens, g.state.positions, g.state.write_idx, g.step, g.done), saved):
             dst.copy_(src)
@@ -230,15 +231,7 @@ class FastGenerator:
 
         sync = torch.cuda.synchronize if self.device.type == "cuda" else (lambda: None)
         t0 = time.perf_counter()
-        logits, next_pos = self._prefill(input_ids, attention_mask, model_inputs)
-        first = select_tokens(logits, g.temperature, g.top_p, g.top_k, sample)
-        g.out_buf[:, 0] = first
-        g.done.copy_(_is_stop(first, g.stop_ids))
-        g.state.tokens.copy_(first)
-        g.state.positions.copy_(next_pos)
-        g.state.start.copy_((length - attention_mask.sum(-1)).to(torch.int32))
-        g.state.write_idx.fill_(length)
-        g.step.fill_(1)
+        self._begin(g, input_ids, attention_mask, model_inputs)
         sync()
         t1 = time.perf_counter()
         stopped = [False] * bsz
@@ -261,6 +254,38 @@ class FastGenerator:
         t2 = time.perf_counter()
         rows, reasons = self._collect(g, bsz, steps, set(stops))
         yield GenerationOutput(rows, reasons, length, t1 - t0, t2 - t1, {"steps": steps})
+
+    def _begin(self, g: _Graph, input_ids, attention_mask, model_inputs) -> torch.Tensor:
+        """Prefill, pick the first token and load the step state; returns the prefill logits."""
+        length = input_ids.shape[1]
+        logits, next_pos = self._prefill(input_ids, attention_mask, model_inputs)
+        first = select_tokens(logits, g.temperature, g.top_p, g.top_k, g.sample)
+        g.out_buf[:, 0] = first
+        g.done.copy_(_is_stop(first, g.stop_ids))
+        g.state.tokens.copy_(first)
+        g.state.positions.copy_(next_pos)
+        g.state.start.copy_((length - attention_mask.sum(-1)).to(torch.int32))
+        g.state.write_idx.fill_(length)
+        g.step.fill_(1)
+        return logits
+
+    @torch.inference_mode()
+    def first_step_logits(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                          use_graph: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        """Diagnostics: greedy (prefill logits, first decode-step logits), through the graph or eagerly."""
+        input_ids = input_ids.to(self.device)
+        attention_mask = torch.ones_like(input_ids) if attention_mask is None else attention_mask.to(self.device)
+        self._check(input_ids, attention_mask, 2)
+        g = self._graph_for(input_ids.shape[0], False)
+        g.stop_ids.fill_(-1)
+        g.temperature.zero_()
+        prefill = self._begin(g, input_ids, attention_mask, None)
+        if use_graph and g.graph is not None:
+            g.graph.replay()
+            step = g.logits
+        else:
+            step = self._step(g)
+        return prefill.clone(), step.clone()
 
     def _collect(self, g: _Graph, bsz: int, steps: int, stops: set[int]):
         data = g.out_buf[:bsz, :steps].tolist()

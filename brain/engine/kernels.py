@@ -26,8 +26,15 @@ except Exception:  # pragma: no cover - depends on the environment
 
 
 def triton_enabled(t: torch.Tensor) -> bool:
-    """Whether the Triton path serves tensors like ``t``."""
-    return triton is not None and t.is_cuda and os.environ.get("ROBOOS_ENGINE_TRITON", "1") != "0"
+    """Whether the Triton path serves tensors like ``t``.
+
+    ``ROBOOS_ENGINE_TRITON=0`` forces the torch references; ``=interpret`` (with ``TRITON_INTERPRET=1``)
+    runs the kernels on CPU tensors through Triton's interpreter, for checking them without a GPU.
+    """
+    mode = os.environ.get("ROBOOS_ENGINE_TRITON", "1")
+    if triton is None or mode == "0":
+        return False
+    return t.is_cuda or mode == "interpret"
 
 
 # --------------------------------------------------------------------------------------------- references
