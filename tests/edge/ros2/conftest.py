@@ -1,0 +1,76 @@
+"""ROS 2 bridge test fixtures: a private ROS domain, the test controller and a connected bridge robot.
+
+Every test run gets its own ``ROS_DOMAIN_ID`` (from the process id) and localhost-only discovery, so
+parallel runs and other ROS graphs on the machine do not see each other. Subprocesses inherit both.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ["ROS_DOMAIN_ID"] = str(1 + os.getpid() % 100)
+os.environ["ROS_LOCALHOST_ONLY"] = "1"  # ROS 2 <= Iron
+os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"  # ROS 2 >= Jazzy
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+JOINTS = ["shoulder", "upper_arm", "elbow", "wrist_1", "wrist_2", "wrist_3"]
+COMMAND_TOPIC = "/test_arm_controller/joint_trajectory"
+STATE_TOPIC = "/test_arm/joint_states"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.ros)
+
+
+def wait_until(predicate: Callable[[], object], timeout: float = 10.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
+        time.sleep(0.01)
+
+
+@pytest.fixture
+def controller() -> Iterator[object]:
+    pytest.importorskip("rclpy")
+    from ros2_test_controller import TestTrajectoryController
+
+    ctrl = TestTrajectoryController(JOINTS, command_topic=COMMAND_TOPIC, state_topic=STATE_TOPIC)
+    try:
+        yield ctrl
+    finally:
+        ctrl.close()
+
+
+def arm_options(**overrides: object) -> object:
+    from roboos.edge.ros2.config import Ros2ArmOptions
+
+    base = dict(joints=JOINTS, joint_state_topic=STATE_TOPIC, trajectory_topic=COMMAND_TOPIC, max_velocity=8.0,
+                min_move_s=0.1, stale_after_s=0.3, controller_wait_s=1.0, goal_time_tolerance_s=0.5,
+                poses={"home": [0.0] * 6, "ready": [0.3, -0.5, 0.8, 0.0, 0.2, 0.0]})
+    base.update(overrides)
+    return Ros2ArmOptions(**base)
+
+
+@pytest.fixture
+def arm(controller: object) -> Iterator[object]:
+    """A connected ``Ros2Arm`` ('arm1') talking to the test controller."""
+    from roboos.edge.ros2.robot import Ros2Arm
+
+    robot = Ros2Arm("arm1", arm_options())
+    robot.connect()
+    try:
+        wait_until(lambda: robot.ros.controller_connected() and robot.ros.state_age() is not None, what="controller")
+        yield robot
+    finally:
+        robot.disconnect()
