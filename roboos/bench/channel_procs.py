@@ -10,11 +10,13 @@ import time
 
 
 class ServerProcess:
-    """``python -m <module> ARGS...`` that prints ``READY <endpoint>`` and exits when stdin closes."""
+    """``python -m <module> ARGS...`` (or ``python <script.py> ARGS...``) that prints ``READY <endpoint>``
+    and exits when its stdin closes."""
 
     def __init__(self, module: str, *args: str, ready_timeout: float = 60.0) -> None:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        self.proc = subprocess.Popen([sys.executable, "-m", module, *args], stdin=subprocess.PIPE,
+        target = [module] if module.endswith(".py") else ["-m", module]
+        self.proc = subprocess.Popen([sys.executable, *target, *args], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
         self.endpoint = self._wait_ready(ready_timeout)
 

@@ -269,6 +269,9 @@ class CloudChannel(ChannelCore):
         self._send(robot_id, env)
 
     def _on_heartbeat(self, link: RobotLink, env: Envelope) -> None:
+        if env.body.get("ping"):  # the edge's watchdog asks for proof of life right now
+            self._send(link.robot_id, Envelope(MsgType.HEARTBEAT, {"seq": self._hb_seq, "pong": True},
+                                               new_id(), env.id, self.name, link.robot_id))
         echo = env.body.get("echo_ns")
         held = env.body.get("held_ns", 0)
         if isinstance(echo, int) and isinstance(held, int) and echo > 0:

@@ -53,7 +53,7 @@ class EdgeChannel(ChannelCore):
         self.on_link_change: Callable[[bool], Awaitable[None]] | None = None
         self.connected = False
         self.welcome: WelcomeBody | None = None
-        self.last_heard = 0.0
+        self.last_heard = 0.0  # time.monotonic() of the last message from the cloud
         self._calls: OrderedDict[str, asyncio.Future[_Reply]] = OrderedDict()
         self._sock: zmq.Socket | None = None
         self._pump: SocketPump | None = None
@@ -167,6 +167,18 @@ class EdgeChannel(ChannelCore):
             return await w.future
         finally:
             del self._pending[mid]
+
+    def ping(self) -> bool:
+        """Ask the cloud for an immediate HEARTBEAT (refreshes :attr:`last_heard` within one round trip).
+
+        The safety watchdog pings every few tens of milliseconds while a motion skill runs, so a dead
+        cloud is noticed in well under the regular ``cloud_timeout_s``. ``False`` when it could not be sent.
+        """
+        if not self.connected:
+            return False
+        self._hb_seq += 1
+        return self._send(Envelope(MsgType.HEARTBEAT, {"seq": self._hb_seq, "ping": True}, new_id(), None,
+                                   self.robot_id, ""))
 
     # --------------------------------------------------------------------------------- internals
     def _send(self, env: Envelope) -> bool:

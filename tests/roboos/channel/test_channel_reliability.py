@@ -165,3 +165,14 @@ def test_cloud_crash_without_bye_detected_by_silence(run, tcp_endpoint, until) -
         await cloud2.close()
 
     run(main())
+
+
+def test_ping_gets_an_immediate_heartbeat(run, pair, until) -> None:
+    async def main() -> None:
+        async with pair(cloud_kw={"heartbeat_interval_s": 5.0}, edge_kw={"heartbeat_interval_s": 5.0}) as (cloud, edge):
+            before = edge.last_heard
+            await asyncio.sleep(0.05)
+            assert edge.ping()
+            await until(lambda: edge.last_heard > before, timeout=2, what="pong")
+
+    run(main())
