@@ -33,8 +33,8 @@ CREATE TABLE IF NOT EXISTS entities (
 CREATE TABLE IF NOT EXISTS history (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, ts REAL NOT NULL, kind TEXT NOT NULL, task TEXT NOT NULL DEFAULT '',
     robot TEXT NOT NULL DEFAULT '', data TEXT NOT NULL, blobs TEXT NOT NULL DEFAULT '');
-CREATE INDEX IF NOT EXISTS history_task ON history (task, seq) WHERE task != '';
-CREATE INDEX IF NOT EXISTS history_robot ON history (robot, seq) WHERE robot != '';
+CREATE INDEX IF NOT EXISTS history_task_seq ON history (task, seq);
+CREATE INDEX IF NOT EXISTS history_robot_seq ON history (robot, seq);
 CREATE INDEX IF NOT EXISTS history_kind ON history (kind, seq);
 CREATE INDEX IF NOT EXISTS history_ts ON history (ts);
 CREATE TABLE IF NOT EXISTS blobs (digest TEXT PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID;
@@ -179,7 +179,10 @@ class SQLiteHistory(_SQLite, HistoryLog):
         if end_ts is not None:
             where.append("ts < ?")
             args.append(end_ts)
-        sql = (f"SELECT seq, ts, kind, task, robot, data, blobs FROM history WHERE {' AND '.join(where)} "
+        # a pure time-range query reads the time index (SQLite would otherwise walk the log in seq order)
+        hint = " INDEXED BY history_ts" if (start_ts is not None or end_ts is not None) and task is None \
+            and robot is None else ""
+        sql = (f"SELECT seq, ts, kind, task, robot, data, blobs FROM history{hint} WHERE {' AND '.join(where)} "
                f"ORDER BY seq {'DESC' if newest_first else 'ASC'} LIMIT ?")
         with self._lock:
             rows = self._db.execute(sql, (*args, max(0, int(limit)))).fetchall()
