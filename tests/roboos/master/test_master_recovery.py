@@ -189,3 +189,71 @@ def _both_online(client) -> bool:  # noqa: ANN001
     except ControlPlaneError:  # the cloud process is still starting
         return False
     return len(robots) == 2 and all(r.online for r in robots)
+
+
+@pytest.mark.redis
+def test_two_cloud_masters_share_one_redis_memory(redis_url: str) -> None:
+    """The world a master changes is what another master process on the same Redis reads."""
+    import uuid
+
+    from roboos.master.config import load_cloud_config
+    from roboos.master.master import Master
+
+    redis = ["memory.backend=redis", f"memory.redis_url={redis_url}", f"memory.namespace=t{uuid.uuid4().hex[:8]}"]
+
+    async def check(rig: MasterRig) -> None:
+        other = Master(load_cloud_config(overrides=["bind=tcp://127.0.0.1:0", "control_plane.enabled=false", *redis]))
+        try:
+            assert other.world.snapshot()["objects"]["apple"]["location"] == "kitchen_counter"
+            record, _ = await rig.run_task("bring the apple to the sink")
+            assert record.status is TaskStatus.succeeded
+            assert other.world.snapshot()["objects"]["apple"]["location"] == "sink"
+            assert other.persistence.memory.get("task", record.id).value["status"] == "succeeded"
+            assert other.world.snapshot()["robots"]["rover1"]["location"] == "sink"
+            assert [e.kind for e in other.persistence.history.query(task=record.id, limit=3)] == \
+                ["task.status", "task.status", "task.plan"]
+        finally:
+            await other.stop()
+
+    run_master(check, cloud=[*redis, "memory.reset_world=true"])
+
+
+def test_many_robots_stream_state_into_their_own_memory_entries(tmp_path: Path) -> None:
+    """24 simulated robots drive at once; each robot's memory entry ends with its own place (SQLite)."""
+    from roboos.edge.config import EdgeConfig, RobotConfig
+    from roboos.edge.runner import build_agents
+    from roboos.master.config import load_cloud_config
+    from roboos.master.master import Master
+
+    places = ["workbench", "shelf", "bin", "kitchen_counter", "sink", "fridge", "drawer", "dining_table", "coffee_table"]
+
+    async def main() -> None:
+        master = Master(load_cloud_config(overrides=["bind=tcp://127.0.0.1:0", "control_plane.enabled=false",
+                                                     *sqlite(tmp_path)]))
+        await master.start()
+        config = EdgeConfig(cloud=master.channel.endpoint, time_scale=0.02, state_rate_hz=50,
+                            robots=[RobotConfig(name=f"bot{i}", kind="sim_mobile_manipulator", options={"at": "dock"})
+                                    for i in range(24)])
+        agents = build_agents(config)
+        runs = [asyncio.create_task(a.run()) for a in agents]
+        try:
+            assert not await master.registry.wait_for([a.name for a in agents], 20)
+            replies = await asyncio.gather(*(master.channel.call(f"bot{i}", {"skill": "navigate",
+                                                                             "args": {"target": places[i % 9]}})
+                                             for i in range(24)))
+            assert all(r.body["ok"] for r in replies)
+            deadline = time.monotonic() + 10
+            while True:
+                robots = master.persistence.memory.values("robot")
+                if all(robots.get(f"bot{i}", {}).get("location") == places[i % 9] for i in range(24)):
+                    break
+                assert time.monotonic() < deadline, {n: r.get("location") for n, r in robots.items()}
+                await asyncio.sleep(0.05)
+            assert all(robots[f"bot{i}"]["online"] is True for i in range(24))
+        finally:
+            for agent in agents:
+                await agent.stop()
+            await asyncio.gather(*runs, return_exceptions=True)
+            await master.stop()
+
+    asyncio.run(main())
