@@ -1,0 +1,206 @@
+"""Triton W8A16 kernels: int8 weights ``[N, K]`` with per-channel or group-wise scales, bf16/fp16
+activations ``[M, K]``, float32 accumulation, output in the activation dtype.
+
+* :func:`_w8a16_gemv_kernel` — decode path for M == 1: each program streams ``BLOCK_N`` weight rows over
+  its K range with wide int8 loads and reduces in registers (no tensor cores: the work is reading bytes).
+* :func:`_w8a16_gemm_kernel` — tiled GEMM (tensor cores via ``tl.dot`` on weights converted to the
+  activation dtype, which is exact for int8) for 2 <= M <= 16 (``BLOCK_M`` 16) and prefill; grouped tile
+  ordering for L2 reuse.
+
+Both take an optional split over K (``split_k > 1``): partial sums are atomically added into a zeroed
+float32 buffer that is cast afterwards. Group-wise scales need ``group_size`` to divide ``K`` and the
+block over K to be a multiple of the group (GEMM: equal to it).
+"""
+
+from __future__ import annotations
+
+import torch
+
+try:  # Triton is optional: CPU installs fall back to the torch path.
+    import triton
+    import triton.language as tl
+except Exception:  # pragma: no cover - depends on the environment
+    triton = None
+    tl = None
+
+SUPPORTED_DTYPES = (torch.bfloat16, torch.float16)
+
+
+class KernelLaunchError(ValueError):
+    """Inputs or config that the W8A16 kernels cannot run."""
+
+
+if triton is not None:
+
+    @triton.jit
+    def _w8a16_gemv_kernel(x_ptr, w_ptr, s_ptr, b_ptr, out_ptr, N, K, K_PER_SPLIT,
+                           stride_xm, stride_xk, stride_wn, stride_sn, stride_om,
+                           GROUP: tl.constexpr, HAS_BIAS: tl.constexpr, ATOMIC: tl.constexpr,
+                           EVEN_N: tl.constexpr, EVEN_K: tl.constexpr,
+                           BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr):
+        pid_n = tl.program_id(0)
+        row = tl.program_id(1)
+        pid_k = tl.program_id(2)
+        offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
+        n_mask = offs_n < N
+        k_start = pid_k * K_PER_SPLIT
+        k_end = tl.minimum(k_start + K_PER_SPLIT, K)
+        x_row = x_ptr + row.to(tl.int64) * stride_xm
+        w_rows = w_ptr + offs_n[:, None].to(tl.int64) * stride_wn
+        acc = tl.zeros([BLOCK_N], dtype=tl.float32)
+        for k0 in range(k_start, k_end, BLOCK_K):
+            offs_k = k0 + tl.arange(0, BLOCK_K)
+            if EVEN_K:
+                x = tl.load(x_row + offs_k * stride_xk)
+            else:
+                x = tl.load(x_row + offs_k * stride_xk, mask=offs_k < K, other=0.0)
+            if EVEN_N and EVEN_K:
+                w = tl.load(w_rows + offs_k[None, :])
+            else:
+                w = tl.load(w_rows + offs_k[None, :], mask=n_mask[:, None] & (offs_k[None, :] < K), other=0)
+            prod = w.to(tl.float32) * x.to(tl.float32)[None, :]
+            if GROUP > 0:
+                part = tl.sum(tl.reshape(prod, (BLOCK_N, BLOCK_K // GROUP, GROUP)), axis=2)
+                offs_g = k0 // GROUP + tl.arange(0, BLOCK_K // GROUP)
+                s = tl.load(s_ptr + offs_n[:, None] * stride_sn + offs_g[None, :],
+                            mask=n_mask[:, None] & (offs_g[None, :] < K // GROUP), other=0.0)
+                acc += tl.sum(part * s.to(tl.float32), axis=1)
+            else:
+                acc += tl.sum(prod, axis=1)
+        if GROUP == 0:
+            acc = acc * tl.load(s_ptr + offs_n * stride_sn, mask=n_mask, other=0.0).to(tl.float32)
+        if HAS_BIAS:
+            bias = tl.load(b_ptr + offs_n, mask=n_mask, other=0.0).to(tl.float32)
+            acc += tl.where(pid_k == 0, bias, 0.0)
+        out = out_ptr + row.to(tl.int64) * stride_om + offs_n
+        if ATOMIC:
+            tl.atomic_add(out, acc, mask=n_mask)
+        else:
+            tl.store(out, acc.to(out_ptr.dtype.element_ty), mask=n_mask)
+
+    @triton.jit
+    def _w8a16_gemm_kernel(x_ptr, w_ptr, s_ptr, b_ptr, out_ptr, M, N, K, K_PER_SPLIT,
+                           stride_xm, stride_xk, stride_wn, stride_sn, stride_om,
+                           GROUP: tl.constexpr, HAS_BIAS: tl.constexpr, ATOMIC: tl.constexpr,
+                           EVEN_K: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
+                           BLOCK_K: tl.constexpr, GROUP_M: tl.constexpr, UPCAST: tl.constexpr):
+        pid = tl.program_id(0)
+        pid_k = tl.program_id(1)
+        num_m = tl.cdiv(M, BLOCK_M)
+        num_n = tl.cdiv(N, BLOCK_N)
+        width = GROUP_M * num_n
+        first_m = (pid // width) * GROUP_M
+        group_rows = tl.minimum(num_m - first_m, GROUP_M)
+        pid_m = first_m + (pid % width) % group_rows
+        pid_n = (pid % width) // group_rows
+        offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
+        offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
+        m_mask = offs_m < M
+        n_mask = offs_n < N
+        rm = tl.where(m_mask, offs_m, 0).to(tl.int64)  # clamp: loads stay in bounds without M/N masks
+        rn = tl.where(n_mask, offs_n, 0).to(tl.int64)
+        k_start = pid_k * K_PER_SPLIT
+        k_end = tl.minimum(k_start + K_PER_SPLIT, K)
+        acc = tl.zeros([BLOCK_M, BLOCK_N], dtype=tl.float32)
+        for k0 in range(k_start, k_end, BLOCK_K):
+            offs_k = k0 + tl.arange(0, BLOCK_K)
+            x_ptrs = x_ptr + rm[:, None] * stride_xm + offs_k[None, :] * stride_xk
+            w_ptrs = w_ptr + rn[None, :] * stride_wn + offs_k[:, None]
+            if EVEN_K:
+                x = tl.load(x_ptrs)
+                w = tl.load(w_ptrs)
+            else:
+                x = tl.load(x_ptrs, mask=offs_k[None, :] < K, other=0.0)
+                w = tl.load(w_ptrs, mask=offs_k[:, None] < K, other=0)
+            if UPCAST:  # CPU interpreter only: its bf16 dot is wrong, so both operands go to fp32 (exact)
+                x = x.to(tl.float32)
+                w = w.to(tl.float32)
+            else:
+                w = w.to(x_ptr.dtype.element_ty)  # int8 -> bf16/fp16 is exact
+            if GROUP > 0:
+                s = tl.load(s_ptr + rn * stride_sn + k0 // GROUP).to(tl.float32)
+                acc += tl.dot(x, w, out_dtype=tl.float32) * s[None, :]
+            else:
+                acc = tl.dot(x, w, acc, out_dtype=tl.float32)
+        if GROUP == 0:
+            acc = acc * tl.load(s_ptr + rn * stride_sn).to(tl.float32)[None, :]
+        if HAS_BIAS:
+            bias = tl.load(b_ptr + rn).to(tl.float32)
+            acc += tl.where(pid_k == 0, bias, 0.0)[None, :]
+        out = out_ptr + offs_m[:, None].to(tl.int64) * stride_om + offs_n[None, :]
+        mask = m_mask[:, None] & n_mask[None, :]
+        if ATOMIC:
+            tl.atomic_add(out, acc, mask=mask)
+        else:
+            tl.store(out, acc.to(out_ptr.dtype.element_ty), mask=mask)
+
+
+def _check_inputs(x: torch.Tensor, qweight: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor | None,
+                  group_size: int) -> None:
+    if triton is None:
+        raise KernelLaunchError("Triton is not available")
+    if x.dim() != 2:
+        raise KernelLaunchError(f"x must be 2-D [M, K], got {tuple(x.shape)}")
+    if x.dtype not in SUPPORTED_DTYPES:
+        raise KernelLaunchError(f"activation dtype {x.dtype} not supported (bf16/fp16)")
+    if qweight.dtype != torch.int8 or qweight.dim() != 2 or qweight.stride(1) != 1:
+        raise KernelLaunchError("qweight must be a 2-D int8 tensor, contiguous along K")
+    n, k = qweight.shape
+    if x.shape[1] != k:
+        raise KernelLaunchError(f"x has K={x.shape[1]}, weight has K={k}")
+    groups = k // group_size if group_size else 1
+    if scale.shape != (n, groups) or scale.stride(1) != 1:
+        raise KernelLaunchError(f"scale must be [{n}, {groups}] contiguous along groups, got {tuple(scale.shape)}")
+    if bias is not None and (bias.shape != (n,) or not bias.is_contiguous()):
+        raise KernelLaunchError(f"bias must be contiguous [{n}]")
+    devices = {t.device for t in (x, qweight, scale) + ((bias,) if bias is not None else ())}
+    if len(devices) != 1:
+        raise KernelLaunchError(f"tensors on different devices: {devices}")
+
+
+def w8a16_triton(x: torch.Tensor, qweight: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor | None,
+                 group_size: int, cfg, out: torch.Tensor | None = None) -> torch.Tensor:
+    """Run ``x [M, K] @ (qweight * scale).T + bias`` with the kernel and blocks of ``cfg`` (a KernelConfig)."""
+    group_size = int(group_size or 0)
+    _check_inputs(x, qweight, scale, bias, group_size)
+    m, k = x.shape
+    n = qweight.shape[0]
+    block_k = cfg.block_k
+    if group_size:
+        if cfg.kind == "gemm":
+            block_k = group_size
+        elif block_k % group_size:
+            raise KernelLaunchError(f"block_k {block_k} is not a multiple of group_size {group_size}")
+    split_k = max(1, min(int(cfg.split_k), triton.cdiv(k, block_k)))
+    k_per_split = triton.cdiv(triton.cdiv(k, block_k), split_k) * block_k
+    split_k = triton.cdiv(k, k_per_split)
+    atomic = split_k > 1
+    if atomic:
+        target = torch.zeros((m, n), device=x.device, dtype=torch.float32)
+    else:
+        target = out if out is not None else torch.empty((m, n), device=x.device, dtype=x.dtype)
+    if m == 0:
+        return target.to(x.dtype) if atomic else target
+    b_arg = bias if bias is not None else scale  # any valid pointer; unused when HAS_BIAS is False
+    even_k = k % block_k == 0
+    common = dict(GROUP=group_size, HAS_BIAS=bias is not None, ATOMIC=atomic, EVEN_K=even_k,
+                  BLOCK_N=cfg.block_n, BLOCK_K=block_k, num_warps=cfg.num_warps, num_stages=cfg.num_stages)
+    if cfg.kind == "gemv":
+        grid = (triton.cdiv(n, cfg.block_n), m, split_k)
+        _w8a16_gemv_kernel[grid](x, qweight, scale, b_arg, target, n, k, k_per_split,
+                                 x.stride(0), x.stride(1), qweight.stride(0), scale.stride(0), target.stride(0),
+                                 EVEN_N=n % cfg.block_n == 0, **common)
+    elif cfg.kind == "gemm":
+        grid = (triton.cdiv(m, cfg.block_m) * triton.cdiv(n, cfg.block_n), split_k)
+        _w8a16_gemm_kernel[grid](x, qweight, scale, b_arg, target, m, n, k, k_per_split,
+                                 x.stride(0), x.stride(1), qweight.stride(0), scale.stride(0), target.stride(0),
+                                 BLOCK_M=cfg.block_m, GROUP_M=cfg.group_m,
+                                 UPCAST=x.device.type == "cpu" and x.dtype == torch.bfloat16, **common)
+    else:
+        raise KernelLaunchError(f"unknown kernel kind {cfg.kind!r}")
+    if atomic:
+        if out is not None:
+            out.copy_(target)
+            return out
+        return target.to(x.dtype)
+    return target
