@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from pydantic import ValidationError
+
 from roboos.master.models import Plan, RobotInfo, Step
 from roboos.master.planning.base import PlanRequest
 from roboos.skills.card import SkillCard
@@ -118,10 +120,11 @@ def parse_plan_json(text: str) -> Plan:
         unknown = set(raw) - {"id", "robot", "skill", "args", "depends_on"}
         if unknown:
             raise ValueError(f"steps[{i}] has unknown keys: {', '.join(sorted(unknown))}")
+        fields = {k: v for k, v in raw.items() if k != "id"}
         try:
-            steps.append(Step.model_validate({"id": str(raw.get("id", f"s{i + 1}")), **{k: v for k, v in raw.items() if k != "id"}}))
-        except Exception as exc:  # pydantic ValidationError: keep it short for the feedback message
-            first = getattr(exc, "errors", lambda: [{"loc": (), "msg": str(exc)}])()[0]
+            steps.append(Step.model_validate({"id": str(raw.get("id", f"s{i + 1}")), **fields}))
+        except ValidationError as exc:  # keep it short: it is fed back to the model
+            first = exc.errors(include_url=False)[0]
             loc = ".".join(str(p) for p in first["loc"])
             raise ValueError(f"steps[{i}].{loc}: {first['msg']}") from None
     notes = data.get("notes", "")

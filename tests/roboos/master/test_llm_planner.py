@@ -142,6 +142,7 @@ def test_retry_exhaustion_raises_with_the_last_problem(chat) -> None:
     ([{"id": "s1", "robot": "arm1", "skill": "pick", "args": {"object": "apple", "force": 3}}],
      "Additional properties are not allowed"),
     ([{"id": "s1", "robot": "arm1", "skill": "pick", "args": {"object": "apple"}, "when": "now"}], "unknown keys: when"),
+    ([{"id": "s1", "robot": "arm1", "skill": "pick", "args": ["apple"]}], r"steps\[0\]\.args: Input should be a valid dict"),
 ])
 def test_each_validation_problem_is_reported(chat, steps: list, problem: str) -> None:
     server = chat([json.dumps({"steps": steps})])

@@ -16,7 +16,7 @@ import pytest
 from master_rig import MasterRig, free_port, run_master
 
 from roboos.master.models import Plan, Step, StepStatus, TaskRecord, TaskStatus
-from roboos.memory import MemoryConfig, open_memory
+from roboos.memory import open_memory
 
 DEMO = "put the screwdriver on the shelf and bring the apple to the dining table"
 
