@@ -12,6 +12,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from roboos.config import KeyedConfigError, load_config
+from roboos.edge.limits import LimitsConfig
+from roboos.edge.watchdog import WatchdogConfig
 
 RobotName = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_\-]*$", max_length=64)]
 
@@ -28,6 +30,7 @@ class RobotConfig(_Model):
     embodiment: str | None = None  # default: the kind's embodiment
     options: dict[str, Any] = Field(default_factory=dict)  # validated by the kind's options model
     state_rate_hz: float | None = Field(default=None, gt=0, le=1000)  # default: EdgeConfig.state_rate_hz
+    limits: LimitsConfig | None = None  # joint / velocity / workspace limits enforced on the edge
 
 
 class HeartbeatConfig(_Model):
@@ -53,6 +56,7 @@ class EdgeConfig(_Model):
     call_timeout_margin_s: float = Field(default=0.0, ge=0)  # added to each skill's own timeout
     heartbeat: HeartbeatConfig = Field(default_factory=HeartbeatConfig)
     security: SecurityConfig | None = None
+    watchdog: WatchdogConfig = Field(default_factory=WatchdogConfig)  # stops robots when the cloud is silent
     robots: list[RobotConfig] = Field(min_length=1)
 
     @model_validator(mode="after")

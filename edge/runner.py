@@ -16,6 +16,8 @@ from typing import Any
 
 from roboos.edge.agent import EdgeAgent
 from roboos.edge.config import EdgeConfig
+from roboos.edge.limits import install_limits
+from roboos.edge.watchdog import attach_watchdog
 from roboos.edge.robots import make_robots
 
 log = logging.getLogger("roboos.edge")
@@ -53,6 +55,10 @@ def build_agents(config: EdgeConfig, worlds: dict[str, Any] | None = None) -> li
             call_timeout_margin_s=config.call_timeout_margin_s,
             security=security,
         ))
+        if config.watchdog.enabled:
+            attach_watchdog(agents[-1], config.watchdog)
+        if robot_cfg.limits is not None:
+            install_limits(agents[-1], robot_cfg.limits)
     return agents
 
 
