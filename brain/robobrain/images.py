@@ -41,7 +41,7 @@ def _decode_bytes(data: bytes, limits: ImageLimits) -> Image.Image:
             probe.load()
             return probe.convert("RGB")
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError, SyntaxError) as exc:
-        raise BadImageError(f"not a decodable image: {exc}") from exc
+        raise BadImageError(f"not a decodable image ({type(exc).__name__}); send PNG, JPEG or WebP") from exc
 
 
 def _from_data_url(url: str, limits: ImageLimits) -> Image.Image:

@@ -110,7 +110,7 @@ def load_brain(source: str, *, device: str | None = None, dtype: str | None = No
         if flaggems:
             from roboos.brain.server.flaggems import enable_flaggems
 
-            info["flaggems"] = enable_flaggems()
+            info["flaggems"] = enable_flaggems(strict=False)
             step("flaggems")
         bar.update(task, completed=len(stages), description="ready")
     config = model.config

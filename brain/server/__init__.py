@@ -1,0 +1,1 @@
+"""RoboBrain server: OpenAI-compatible API, task endpoints, batching, transformers/vLLM backends."""
