@@ -41,20 +41,22 @@ class KeyPair:
 class ChannelSecurity:
     """CURVE settings of one channel end.
 
-    Cloud: ``server=KeyPair`` and ``allowed_clients`` (Z85 public keys; ``None`` accepts any CURVE
-    client, which still encrypts but does not authenticate). Edge: ``client=KeyPair`` and
-    ``server_public_key``.
+    Cloud: ``server=KeyPair`` and ``allowed_clients`` (Z85 public keys) and/or ``allow_dir`` (a folder
+    of ``*.key`` files); with neither, any CURVE client is accepted (encrypted, not authenticated).
+    Edge: ``client=KeyPair`` and ``server_public_key``.
     """
 
     server: KeyPair | None = None
     client: KeyPair | None = None
     server_public_key: bytes | None = None
     allowed_clients: frozenset[bytes] | None = field(default=None)
+    allow_dir: Path | None = None  # folder of allowed ``*.key`` files, re-read for unknown keys
 
     @classmethod
-    def for_cloud(cls, server: KeyPair, allowed_clients: Iterable[bytes | str] | None = None) -> ChannelSecurity:
+    def for_cloud(cls, server: KeyPair, allowed_clients: Iterable[bytes | str] | None = None,
+                  allow_dir: str | Path | None = None) -> ChannelSecurity:
         allowed = None if allowed_clients is None else frozenset(_key_bytes(k) for k in allowed_clients)
-        return cls(server=server, allowed_clients=allowed)
+        return cls(server=server, allowed_clients=allowed, allow_dir=Path(allow_dir) if allow_dir else None)
 
     @classmethod
     def for_edge(cls, client: KeyPair, server_public_key: bytes | str) -> ChannelSecurity:
@@ -79,10 +81,15 @@ class ChannelSecurity:
 
 
 class AllowList:
-    """ZAP credentials provider: a set of allowed Z85 public keys, editable while serving."""
+    """ZAP credentials provider: allowed Z85 public keys, editable while serving.
 
-    def __init__(self, keys: Iterable[bytes] | None) -> None:
-        self._keys = None if keys is None else set(keys)
+    With ``directory`` set, a key not yet known is looked up again in that folder's ``*.key`` files
+    before being refused, so ``roboos deploy`` can register a robot while the cloud runs.
+    """
+
+    def __init__(self, keys: Iterable[bytes] | None, directory: str | Path | None = None) -> None:
+        self._keys = None if keys is None and directory is None else set(keys or ())
+        self.directory = Path(directory) if directory is not None else None
         self._lock = threading.Lock()
         self.rejected = 0
 
@@ -94,6 +101,16 @@ class AllowList:
     def callback(self, domain: str, key: bytes) -> bool:
         with self._lock:
             ok = self._keys is None or key in self._keys
+        if not ok and self.directory is not None:
+            try:
+                fresh = load_allow_list(self.directory)
+            except (OSError, ValueError) as exc:
+                log.warning("cannot read the allow-list folder %s: %s", self.directory, exc)
+                fresh = []
+            with self._lock:
+                assert self._keys is not None
+                self._keys.update(fresh)
+                ok = key in self._keys
         if not ok:
             self.rejected += 1
             log.warning("refused an edge with unknown CURVE key %s", key.decode("ascii", "replace"))
@@ -104,7 +121,7 @@ def start_authenticator(ctx: zmq.Context, security: ChannelSecurity) -> tuple[ob
     """Start a ZAP handler thread on ``ctx`` enforcing ``security.allowed_clients``."""
     from zmq.auth.thread import ThreadAuthenticator
 
-    allow = AllowList(security.allowed_clients)
+    allow = AllowList(security.allowed_clients, security.allow_dir)
     auth = ThreadAuthenticator(ctx, log=logging.getLogger("roboos.channel.zap"))
     auth.start()
     auth.configure_curve_callback(domain=ZAP_DOMAIN, credentials_provider=allow)

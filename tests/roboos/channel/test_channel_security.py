@@ -85,3 +85,28 @@ def test_key_files_are_private_and_checked(tmp_path) -> None:
         load_allow_list(tmp_path)
     with pytest.raises(ValueError):
         ChannelSecurity().apply_server(None)  # type: ignore[arg-type]
+
+
+def test_keystore_allow_dir_picked_up_while_serving(run, tmp_path) -> None:
+    from roboos.channel.keystore import CloudSecurityConfig, KeyStore
+
+    store = KeyStore(tmp_path / "keys")
+    cfg = CloudSecurityConfig(mode="on", key_dir=str(store.root))
+    assert CloudSecurityConfig().channel_kwargs("tcp://127.0.0.1:1") == {"security": None}
+    assert CloudSecurityConfig(mode="off").channel_kwargs("tcp://0.0.0.0:1")["allow_insecure"] is True
+    assert CloudSecurityConfig().enabled_for("tcp://0.0.0.0:1")
+    robot = KeyPair.generate()
+
+    async def main() -> None:
+        cloud = CloudChannel("tcp://127.0.0.1:0", **cfg.channel_kwargs("tcp://127.0.0.1:0"))
+        await cloud.start()
+        assert stat.S_IMODE(os.stat(store.root / "cloud.key_secret").st_mode) == 0o600
+        store.allow("arm1", robot.public)  # registered after the cloud started
+        edge = EdgeChannel(cloud.endpoint, "arm1", HelloBody(robot="arm1", embodiment="arm"),
+                           security=ChannelSecurity.for_edge(robot, store.cloud_keys().public))
+        await edge.start(wait_welcome=10)
+        assert cloud.connected("arm1") and store.allowed("arm1")
+        await edge.close()
+        await cloud.close()
+
+    run(main())
