@@ -88,6 +88,7 @@ def create_app(backend, settings: ServerSettings) -> FastAPI:
         await backend.close()
 
     app = FastAPI(title="RoboOS brain (RoboBrain 2.0)", version="0.1.0", lifespan=lifespan)
+    app.state.backend = backend
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     limits = ImageLimits(max_bytes=settings.max_image_bytes, max_pixels=settings.max_image_pixels,
                          allow_files=settings.allow_file_images, roots=tuple(settings.image_roots))

@@ -25,10 +25,3 @@ def build_app(settings: ServerSettings, progress: bool = True):
 
     return create_app(build_backend(settings, progress), settings)
 
-
-def serve(settings: ServerSettings, progress: bool = True) -> None:
-    """Load, then serve with uvicorn until interrupted."""
-    import uvicorn
-
-    app = build_app(settings, progress)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", timeout_keep_alive=30)
