@@ -138,7 +138,7 @@ def view(
 
     console = Console()
     if task:
-        from roboos.sim.competition.episode import build_world
+        from roboos.sim.tasks.build import build_world
         from roboos.sim.tasks.spec import load_suite, sample_episode
 
         suite_name, _, task_name = task.partition("/")

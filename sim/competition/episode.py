@@ -24,9 +24,10 @@ import numpy as np
 import yaml
 
 from roboos.sim.kinematic.scene import StationConfig
-from roboos.sim.mujoco.robots import MujocoArm, MujocoArmRobot, MujocoMobileManipulator
+from roboos.sim.mujoco.robots import MujocoArmRobot
 from roboos.sim.mujoco.scene_io import scene_of
 from roboos.sim.mujoco.world import MujocoWorld
+from roboos.sim.tasks.build import build_world
 from roboos.sim.tasks.predicates import evaluate
 from roboos.sim.tasks.spec import Episode, TaskSpec, sample_episode
 
@@ -74,17 +75,6 @@ def versions() -> dict[str, str]:
 
     return {"roboos": __version__, "mujoco": mujoco.__version__, "numpy": np.__version__,
             "python": platform.python_version()}
-
-
-def build_world(episode: Episode) -> tuple[MujocoWorld, list[MujocoArmRobot]]:
-    """The world of an episode with its objects scattered (seeded) and the scene's robots."""
-    world = MujocoWorld(episode.task.scene, list(episode.objects))
-    rng = np.random.default_rng([episode.seed, 7919])
-    world.scatter(episode.placements, rng, drawers=episode.drawers)
-    robots: list[MujocoArmRobot] = []
-    for spec in world.layout.robots:
-        robots.append(MujocoArm(spec.name, world) if spec.kind == "arm" else MujocoMobileManipulator(spec.name, world))
-    return world, robots
 
 
 class FrameRecorder:
