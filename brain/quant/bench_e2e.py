@@ -51,14 +51,31 @@ def hf_static_tps(model, prompt: torch.Tensor, new_tokens: int, compile_: bool =
                   cache_implementation="static", pad_token_id=0)
     if not compile_:
         kwargs["disable_compile"] = True
-    model.generate(prompt, **{**kwargs, "max_new_tokens": 4, "min_new_tokens": 4})
+    t0 = time.perf_counter()  # warm-up; with compile it must have the same cache shape (no recompilation)
+    model.generate(prompt, **(kwargs if compile_ else {**kwargs, "max_new_tokens": 4, "min_new_tokens": 4}))
     torch.cuda.synchronize()
+    warmup_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     out = model.generate(prompt, **kwargs)
     torch.cuda.synchronize()
     dt = time.perf_counter() - t0
     n = out.shape[1] - prompt.shape[1]
-    return {"tokens_per_s": n / dt, "tokens": int(n), "seconds": dt, "torch_compile": compile_}
+    return {"tokens_per_s": n / dt, "tokens": int(n), "seconds": dt, "torch_compile": compile_,
+            "warmup_s": warmup_s}
+
+
+def hf_compiled_reference(log: Callable[[str], None], prompt_len: int = 32, hf_tokens: int = 128) -> dict:
+    """transformers' static cache with its automatic torch.compile, bf16 7B, batch 1 (a fresh model)."""
+    from roboos.brain.quant.archs import build_model
+
+    try:
+        model = build_model("7b", torch.bfloat16, "cuda")
+        ids = torch.randint(0, 1000, (1, prompt_len), device="cuda")
+        res = hf_static_tps(model, ids, hf_tokens, compile_=True)
+    except Exception as exc:
+        res = {"error": f"{type(exc).__name__}: {str(exc)[:300]}"}
+    log(f"e2e hf_static_bf16_compiled: {res}")
+    return res
 
 
 def run_e2e(log: Callable[[str], None], new_tokens: int = 256, prompt_len: int = 32, hf_tokens: int = 64,

@@ -46,8 +46,8 @@ class KernelConfig:
             raise ConfigTableError(f"kernel kind {self.kind!r} not in {KINDS}")
         for name in ("block_m", "block_n", "block_k", "split_k", "group_m", "num_warps", "num_stages"):
             value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1 or value > 4096:
-                raise ConfigTableError(f"{name} must be an int in [1, 4096], got {value!r}")
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1 or value > 16384:
+                raise ConfigTableError(f"{name} must be an int in [1, 16384], got {value!r}")
         for name in ("block_m", "block_n", "block_k", "num_warps"):
             value = getattr(self, name)
             if value & (value - 1):

@@ -67,10 +67,7 @@ def w8a16_linear(x: torch.Tensor, qweight: torch.Tensor, scale: torch.Tensor,
     n = qweight.shape[0]
     cfg = _config(m, n, k)
     block_m = cfg["BLOCK_SIZE_M"]
-    padded = triton_cdiv(m, block_m) * block_m
-    sorted_ids = torch.arange(padded, device=x.device, dtype=torch.int32)  # ids >= m are padding
-    expert_ids = torch.zeros(padded // block_m, device=x.device, dtype=torch.int32)
-    post_padded = torch.tensor([padded], device=x.device, dtype=torch.int32)
+    sorted_ids, expert_ids, post_padded = _routing(m, block_m, x.device)
     out = torch.empty((m, 1, n), device=x.device, dtype=x.dtype)
     compute = tl.bfloat16 if x.dtype == torch.bfloat16 else tl.float16
     mod.invoke_fused_moe_triton_kernel(
@@ -80,6 +77,20 @@ def w8a16_linear(x: torch.Tensor, qweight: torch.Tensor, scale: torch.Tensor,
     if bias is not None:
         out += bias
     return out
+
+
+_ROUTING: dict[tuple[int, int, torch.device], tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
+
+
+def _routing(m: int, block_m: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Routing tensors of "one expert holds every token", cached so a CUDA graph can capture the call."""
+    key = (m, block_m, device)
+    if key not in _ROUTING:
+        padded = triton_cdiv(m, block_m) * block_m
+        _ROUTING[key] = (torch.arange(padded, device=device, dtype=torch.int32),  # ids >= m are padding
+                         torch.zeros(padded // block_m, device=device, dtype=torch.int32),
+                         torch.tensor([padded], device=device, dtype=torch.int32))
+    return _ROUTING[key]
 
 
 def triton_cdiv(a: int, b: int) -> int:

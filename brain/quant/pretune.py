@@ -29,6 +29,9 @@ def candidates(m: int, n: int, k: int, group_size: int = 0) -> list[KernelConfig
             for bk in (1024, 2048, 4096):
                 for warps, stages in ((4, 1), (4, 3), (8, 2)):
                     out.append(KernelConfig("gemv", 1, bn, bk, 1, 1, warps, stages))
+        if k > 4096:  # long rows: more bytes in flight per program
+            for bn, warps in ((1, 4), (2, 4), (2, 8), (4, 8)):
+                out.append(KernelConfig("gemv", 1, bn, 8192, 1, 1, warps, 2))
         out += [KernelConfig("gemv", 1, 4, 512, 1, 1, 4, 4), KernelConfig("gemv", 1, 8, 512, 1, 1, 8, 3),
                 KernelConfig("gemv", 1, 16, 512, 2, 1, 4, 3), KernelConfig("gemv", 1, 4, 1024, 1, 1, 4, 2)]
     elif m <= 16:
