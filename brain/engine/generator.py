@@ -133,9 +133,13 @@ class FastGenerator:
 
         owner = _owner_of(self.model, text)
         handle = owner.register_forward_pre_hook(grab, with_kwargs=True) if owner is not None else None
+        extra = dict(model_inputs or {})
+        if not any(k.startswith("pixel_values") for k in extra) and "position_ids" not in extra:
+            # text only: padding-aware positions (left padding must not shift the real tokens' positions)
+            extra["position_ids"] = (attention_mask.long().cumsum(-1) - 1).masked_fill(attention_mask == 0, 1)
         try:
             result = self.model(input_ids=input_ids, attention_mask=attention_mask, use_cache=True,
-                                logits_to_keep=1, **(model_inputs or {}))
+                                logits_to_keep=1, **extra)
         finally:
             if handle is not None:
                 handle.remove()
