@@ -14,8 +14,10 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import zmq
+if TYPE_CHECKING:
+    import zmq
 
 log = logging.getLogger("roboos.channel.security")
 
@@ -33,6 +35,8 @@ class KeyPair:
 
     @classmethod
     def generate(cls) -> KeyPair:
+        import zmq
+
         public, secret = zmq.curve_keypair()
         return cls(public=public, secret=secret)
 

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from roboos.config import load_config
 from roboos.memory.config import MemoryConfig
+from roboos.channel.keystore import CloudSecurityConfig
 
 
 class _Model(BaseModel):
@@ -70,6 +71,7 @@ class CloudConfig(_Model):
     planner: PlannerConfig = Field(default_factory=PlannerConfig)
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
     memory: MemoryConfig = Field(default_factory=MemoryConfig)
+    security: CloudSecurityConfig = Field(default_factory=CloudSecurityConfig)  # CURVE (auto: off loopback)
 
 
 def load_cloud_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> CloudConfig:

@@ -69,7 +69,8 @@ class Master:
         self.world = WorldModel(load_cloud_scene(config), self.persistence.memory, reset=config.memory.reset_world)
         self.channel = CloudChannel(config.bind, name=config.name,
                                     heartbeat_interval_s=config.heartbeat.interval_s,
-                                    heartbeat_timeout_s=config.heartbeat.timeout_s)
+                                    heartbeat_timeout_s=config.heartbeat.timeout_s,
+                                    **config.security.channel_kwargs(config.bind))
         self.registry = RobotRegistry(self.world, link_age=self._link_age)
         self.registry.listeners.append(self._on_robot_change)
         self.executor = Executor(self.channel, self.registry, self.world, config.executor)
