@@ -9,6 +9,7 @@ per-chunk latency percentiles measured with a device synchronisation around ever
 from __future__ import annotations
 
 import argparse
+import copy
 import datetime
 import json
 import platform
@@ -23,7 +24,7 @@ import torch
 
 from roboos.brain.policies.pi0.config import Pi0Config, preset
 from roboos.brain.policies.pi0.model import Pi0Model, count_parameters
-from roboos.brain.policies.pi0.runner import GraphSampler
+from roboos.brain.policies.pi0.runner import EagerSampler, GraphSampler, uncompile_model
 
 
 def _inputs(cfg: Pi0Config, batch: int, device: torch.device, dtype: torch.dtype, seed: int) -> dict[str, Any]:
@@ -39,15 +40,20 @@ def _inputs(cfg: Pi0Config, batch: int, device: torch.device, dtype: torch.dtype
     }
 
 
+def _sync() -> None:
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
 def _time(fn: Callable[[], torch.Tensor], warmup: int, iters: int) -> list[float]:
     for _ in range(warmup):
         fn()
-    torch.cuda.synchronize()
+    _sync()
     times = []
     for _ in range(iters):
         t0 = time.perf_counter()
         fn()
-        torch.cuda.synchronize()
+        _sync()
         times.append((time.perf_counter() - t0) * 1e3)
     return times
 
@@ -86,75 +92,155 @@ def _floor(cfg: Pi0Config, cams: int) -> dict[str, float]:
     return {"gflop": round(flops / 1e9, 1), "weight_gbytes_read": round(weight_bytes / 1e9, 2)}
 
 
-def _w8a16(model: Pi0Model) -> str | None:
-    """Quantise the model's linear layers in place with the project's W8A16 kernels, if available."""
+_EXPERT_ONLY_SKIP = ("lm_head", "re:.*vision.*", "re:vlm\\..*", "projector")
+
+
+def _w8a16(model: Pi0Model, expert_only: bool) -> str | None:
+    """Quantise linear layers in place with the project's W8A16 kernels (issue 6), if available.
+
+    ``expert_only`` keeps the vision tower and the VLM (compute-bound prefix, M ≈ 300 tokens) in bf16 and
+    quantises the action expert and heads (memory-bound, M = 50, run ``num_steps`` times per chunk).
+    """
     try:
-        from roboos.brain.quant import quantize  # issue 6
+        from roboos.brain.quant.quantize import DEFAULT_SKIP, quantize
     except Exception as exc:  # not landed / triton missing
         return f"W8A16 unavailable: {type(exc).__name__}: {exc}"
-    quantize(model)
+    quantize(model, skip=_EXPERT_ONLY_SKIP if expert_only else DEFAULT_SKIP)
     return None
+
+
+def _kernel_profile(sampler: GraphSampler, x: dict[str, Any], reps: int = 3) -> dict[str, Any]:
+    """Per-kernel device time of graph replays (torch.profiler / CUPTI), grouped and top-15."""
+    from torch.profiler import ProfilerActivity, profile
+
+    activity = ProfilerActivity.CUDA if torch.cuda.is_available() else ProfilerActivity.CPU
+    with profile(activities=[activity]) as prof:
+        for _ in range(reps):
+            sampler(**x)
+        _sync()
+    kernels = []
+    for e in prof.key_averages():
+        t = (getattr(e, "device_time_total", None) or getattr(e, "cuda_time_total", 0) or 0
+             if torch.cuda.is_available() else e.self_cpu_time_total)
+        if t > 0:
+            kernels.append((e.key, t / reps / 1e3, e.count / reps))
+    kernels.sort(key=lambda k: -k[1])
+    groups: dict[str, float] = {}
+    for name, ms, _n in kernels:
+        low = name.lower()
+        group = ("gemm" if any(s in low for s in ("gemm", "nvjet", "cutlass", "sm90_xmma", "matmul", "w8a16"))
+                 else "attention" if any(s in low for s in ("fmha", "attention", "flash"))
+                 else "triton_fused" if "triton" in low else "other")
+        groups[group] = groups.get(group, 0.0) + ms
+    return {"kernel_ms_per_chunk": round(sum(k[1] for k in kernels), 3),
+            "kernels_per_chunk": round(sum(k[2] for k in kernels)),
+            "by_group_ms": {k: round(v, 3) for k, v in sorted(groups.items(), key=lambda kv: -kv[1])},
+            "top": [{"kernel": n[:120], "ms": round(ms, 3), "calls": round(c)} for n, ms, c in kernels[:15]]}
 
 
 def run_policy_bench(cameras: tuple[int, ...] = (1, 3), iters: int = 50, eager_iters: int = 10,
                      batch: int = 1, compile: bool = False, w8a16: bool = True, seed: int = 0,
-                     command: str = "", log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Run all variants and return the result document (also see :func:`main`)."""
-    if not torch.cuda.is_available():
+                     command: str = "", log: Callable[[str], None] = print,
+                     budget_s: float = 360.0, preset_name: str = "pi0", device: str = "cuda") -> dict[str, Any]:
+    """Run all variants and return the result document (also see :func:`main`).
+
+    Optional variants are skipped once ``budget_s`` seconds have passed (noted in the document).
+    ``device="cpu"`` (with ``preset_name="tiny"``) runs the same orchestration with eager samplers — a
+    smoke test of the benchmark itself, not a measurement.
+    """
+    if device == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("the policy benchmark needs a CUDA GPU")
-    dev = torch.device("cuda")
+    dev = torch.device(device)
     torch.manual_seed(seed)
-    base = preset("pi0")
-    t0 = time.perf_counter()
+    base = preset(preset_name)
+    dtype = torch.bfloat16 if dev.type == "cuda" else torch.float32
+    t_start = time.perf_counter()
     with torch.device(dev):
-        model = Pi0Model(base).to(torch.bfloat16).eval()
-    log(f"built π0 ({count_parameters(model) / 1e9:.2f}B params) in {time.perf_counter() - t0:.1f}s")
+        model = Pi0Model(base).to(dtype).eval()
+    log(f"built π0 ({count_parameters(model) / 1e9:.2f}B params) in {time.perf_counter() - t_start:.1f}s")
     rows: list[dict[str, Any]] = []
     notes: list[str] = []
     refs: dict[int, torch.Tensor] = {}
+    profiles: dict[str, Any] = {}
 
-    def graphed(name: str, cams: int, compiled: bool) -> None:
-        model.config = base.with_cameras(cams)
-        x = _inputs(model.config, batch, dev, torch.bfloat16, seed)
-        t1 = time.perf_counter()
-        sampler = GraphSampler(model, buckets=(batch,), compile=compiled)
-        sampler.prepare(batch)
-        setup = time.perf_counter() - t1
-        err = _rel_err(sampler(**x), refs[cams])
-        rows.append(_summary(name, cams, _time(lambda: sampler(**x), 5, iters),
-                             {"rel_err_vs_eager": round(err, 5), "setup_s": round(setup, 1)}))
-        log(f"[{cams} cam] {name} p50 {rows[-1]['p50_ms']} ms (rel err vs eager {err:.4f}, setup {setup:.0f}s)")
+    def time_left() -> float:
+        return budget_s - (time.perf_counter() - t_start)
+
+    def graphed(name: str, cams: int, compiled: bool | str, profile_it: bool = False,
+                model: Pi0Model = model) -> None:
+        if time_left() < 0:
+            notes.append(f"{name} ({cams} cam) skipped: time budget of {budget_s:.0f}s used")
+            return
+        try:
+            model.config = base.with_cameras(cams)
+            x = _inputs(model.config, batch, dev, dtype, seed)
+            t1 = time.perf_counter()
+            sampler = (GraphSampler(model, buckets=(batch,), compile=compiled) if dev.type == "cuda"
+                       else EagerSampler(model))
+            if isinstance(sampler, GraphSampler):
+                sampler.prepare(batch)
+            setup = time.perf_counter() - t1
+            err = _rel_err(sampler(**x), refs[cams])
+            rows.append(_summary(name, cams, _time(lambda: sampler(**x), 5, iters),
+                                 {"rel_err_vs_eager": round(err, 5), "setup_s": round(setup, 1)}))
+            log(f"[{cams} cam] {name} p50 {rows[-1]['p50_ms']} ms (rel err vs eager {err:.4f}, setup {setup:.0f}s)")
+            if profile_it:
+                try:
+                    profiles[f"{name}/{cams}cam"] = _kernel_profile(sampler, x)
+                except Exception as exc:
+                    notes.append(f"profiling {name} failed: {type(exc).__name__}: {str(exc)[:200]}")
+            del sampler
+            if dev.type == "cuda":
+                torch.cuda.empty_cache()
+        except Exception as exc:
+            notes.append(f"{name} ({cams} cam) failed: {type(exc).__name__}: {str(exc)[:300]}")
+            log(notes[-1])
+            if compiled:  # retry the same weights without torch.compile
+                uncompile_model(model)
+                graphed(name.replace("compile_", "") + "_nocompile", cams, False, profile_it, model)
 
     for cams in cameras:  # the baseline: plain PyTorch, unfused, one launch per op
         model.config = base.with_cameras(cams)
-        x = _inputs(model.config, batch, dev, torch.bfloat16, seed)
+        x = _inputs(model.config, batch, dev, dtype, seed)
         rows.append(_summary("eager_bf16", cams, _time(lambda: model.sample_actions(**x), 2, eager_iters)))
         refs[cams] = model.sample_actions(**x)
         log(f"[{cams} cam] eager bf16 p50 {rows[-1]['p50_ms']} ms")
     model.fuse()
     graphed("graph_bf16", cameras[0], False)
-    variants = [("graph_compile_bf16", True)] if compile else []
-    for name, compiled in variants:
-        for cams in cameras:
-            try:
-                graphed(name, cams, compiled)
-            except Exception as exc:
-                notes.append(f"{name} failed: {type(exc).__name__}: {str(exc)[:300]}")
-    if w8a16:
-        problem = _w8a16(model)
-        if problem:
-            notes.append(problem)
+    if compile:
+        for i, cams in enumerate(cameras):
+            graphed("graph_compile_bf16", cams, True, profile_it=i == 0)
+    if w8a16:  # on a copy, so the bf16 model stays available
+        uncompile_model(model)
+        tag = "graph_compile" if compile else "graph"
+        qmodel = copy.deepcopy(model)
+        for expert_only, name in ((True, f"{tag}_w8a16_expert"), (False, f"{tag}_w8a16")):
+            if time_left() < 60:
+                notes.append(f"{name} skipped: time budget of {budget_s:.0f}s used")
+                continue
+            problem = _w8a16(qmodel, expert_only)
+            if problem:
+                notes.append(problem)
+                break
+            graphed(name, cameras[0], compile, profile_it=True, model=qmodel)
+            if len(cameras) > 1 and time_left() > 90:
+                graphed(name, cameras[-1], compile, model=qmodel)
+        uncompile_model(qmodel)
+        del qmodel
+        if dev.type == "cuda":
+            torch.cuda.empty_cache()
+    if compile:
+        if time_left() > 100:  # max-autotune of the denoising step's GEMMs (slow to compile)
+            uncompile_model(model)
+            graphed("graph_autotune_bf16", cameras[0], "autotune", profile_it=True)
+            uncompile_model(model)
         else:
-            for cams in cameras:
-                try:
-                    graphed("graph_compile_w8a16" if compile else "graph_w8a16", cams, compile)
-                except Exception as exc:
-                    notes.append(f"W8A16 variant failed: {type(exc).__name__}: {str(exc)[:300]}")
+            notes.append("graph_autotune_bf16 skipped: time budget")
     for row in rows:
         eager_row = next(r for r in rows if r["variant"] == "eager_bf16" and r["cameras"] == row["cameras"])
         row["speedup_vs_eager"] = round(eager_row["p50_ms"] / row["p50_ms"], 2)
         row.update(_floor(base, row["cameras"]))
-    props = torch.cuda.get_device_properties(0)
+    gpu = torch.cuda.get_device_properties(0) if dev.type == "cuda" else None
     import transformers
 
     try:
@@ -167,14 +253,16 @@ def run_policy_bench(cameras: tuple[int, ...] = (1, 3), iters: int = 50, eager_i
         "benchmark": "policy", "policy": "pi0", "params": count_parameters(model),
         "config": {"chunk_size": base.chunk_size, "action_dim": base.action_dim, "num_steps": base.num_steps,
                    "image_size": base.vision.image_size, "max_token_len": base.max_token_len, "batch": batch},
-        "machine": {"gpu": props.name, "gpu_memory_gb": round(props.total_memory / 2 ** 30, 1),
+        "machine": {"gpu": gpu.name if gpu else "cpu",
+                    "gpu_memory_gb": round(gpu.total_memory / 2 ** 30, 1) if gpu else None,
                     "host": platform.node(), "python": platform.python_version()},
         "versions": {"torch": torch.__version__, "cuda": torch.version.cuda,
                      "transformers": transformers.__version__, "triton": triton_version},
         "command": command or " ".join(sys.argv),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "target": {"p50_ms_one_camera": 10.0, "speedup_vs_eager": 5.0},
-        "results": rows, "notes": notes,
+        "results": rows, "notes": notes, "profiles": profiles,
+        "wall_s": round(time.perf_counter() - t_start, 1),
     }
 
 
@@ -207,10 +295,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--compile", action="store_true")
     ap.add_argument("--no-w8a16", action="store_true")
+    ap.add_argument("--budget", type=float, default=360.0, help="seconds after which optional variants are skipped")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args(argv)
     doc = run_policy_bench(tuple(int(c) for c in args.cameras.split(",")), args.iters, args.eager_iters,
-                           args.batch, args.compile, not args.no_w8a16,
+                           args.batch, args.compile, not args.no_w8a16, budget_s=args.budget,
                            command="python -m roboos.brain.policies.bench " + " ".join(argv or sys.argv[1:]))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(doc, indent=2))

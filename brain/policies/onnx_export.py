@@ -5,7 +5,7 @@ flow time, run the Gemma-300M expert attending to the cached prefix + state keys
 velocity. Exported on its own it lets an edge device (onnxruntime on CPU or an NPU) integrate the flow
 locally once the cloud has sent the prefix cache, or run a small distilled expert entirely on board.
 
-Graph inputs: ``keys``/``values`` (L, B, KV, C, D), ``mask`` (B, 1, G·H, C+H) bool, ``length`` (B,) int64,
+Graph inputs: ``keys``/``values`` (L, B, KV, C, D), ``mask`` (B, 1, H·G, C+H) additive float bias, ``length`` (B,) int64,
 ``x_t`` (B, H, A) float32, ``t`` (B,) float32 → output ``velocity`` (B, H, A) float32.
 """
 

@@ -17,11 +17,11 @@ from torch import nn
 
 def rope_cos_sin(positions: torch.Tensor, head_dim: int, theta: float, dtype: torch.dtype
                  ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Rotary tables for integer ``positions`` (B, T): cos and sin of shape (B, 1, T, head_dim)."""
+    """Rotary tables for integer ``positions`` (B, T): cos and sin of shape (B, T, 1, head_dim)."""
     inv_freq = 1.0 / (theta ** (torch.arange(0, head_dim, 2, device=positions.device, dtype=torch.float32)
                                 / head_dim))
     freqs = positions.to(torch.float32)[..., None] * inv_freq
-    emb = torch.cat([freqs, freqs], dim=-1)[:, None]
+    emb = torch.cat([freqs, freqs], dim=-1)[:, :, None]
     return emb.cos().to(dtype), emb.sin().to(dtype)
 
 
@@ -36,7 +36,8 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
 
 def project_qkv(layer: nn.Module, hidden: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, head_dim: int
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Pre-norm and project ``hidden`` (B, T, W) to rotated q (B, H, T, D) and k, v (B, KV, T, D).
+    """Pre-norm and project ``hidden`` (B, T, W) to rotated queries (B, T, H, D) — token-major, so the
+    attention below needs no copies — and keys, values (B, KV, T, D).
 
     Uses the fused ``qkv_proj`` that :func:`fuse_layer` adds, when present (one GEMM instead of three).
     """
@@ -49,27 +50,28 @@ def project_qkv(layer: nn.Module, hidden: torch.Tensor, cos: torch.Tensor, sin: 
         q, k, v = fused(h).split([heads * head_dim, kv * head_dim, kv * head_dim], dim=-1)
     else:
         q, k, v = attn.q_proj(h), attn.k_proj(h), attn.v_proj(h)
-    q = q.view(b, t, -1, head_dim).transpose(1, 2)
-    k = k.view(b, t, -1, head_dim).transpose(1, 2)
-    v = v.view(b, t, -1, head_dim).transpose(1, 2)
-    return apply_rope(q, cos, sin), apply_rope(k, cos, sin), v
+    q = apply_rope(q.view(b, t, -1, head_dim), cos, sin)
+    k = apply_rope(k.view(b, t, -1, head_dim), cos, sin).transpose(1, 2)
+    return q, k, v.view(b, t, -1, head_dim).transpose(1, 2)
 
 
-def fold_mask(mask: torch.Tensor, groups: int) -> torch.Tensor:
-    """Repeat a (B, 1, Tq, Tk) mask for queries folded as (B, KV, groups * Tq, D) (see :func:`attend`)."""
-    return mask if groups == 1 else mask.repeat(1, 1, groups, 1)
+def fold_mask(mask: torch.Tensor, groups: int, dtype: torch.dtype) -> torch.Tensor:
+    """Additive attention bias (B, 1, Tq·groups, Tk) from a boolean (B, 1, Tq, Tk) mask (True = may
+    attend), with rows in the folded query order of :func:`attend` (token-major, then head in group)."""
+    bias = torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill(~mask, float("-inf"))
+    return bias if groups == 1 else bias.repeat_interleave(groups, dim=2)
 
 
-def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, folded_mask: torch.Tensor) -> torch.Tensor:
-    """Grouped-query attention without copying keys: the query heads that share a KV head are folded
-    into the query axis. ``folded_mask`` is :func:`fold_mask` of a (B, 1, Tq, Tk) boolean mask
-    (True = may attend). Returns (B, Tq, H * D)."""
-    b, h, tq, d = q.shape
+def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """Grouped-query attention without copying keys: the query heads sharing a KV head are folded into
+    the query axis. ``q`` (B, Tq, H, D), ``k``/``v`` (B, KV, Tk, D), ``bias`` from :func:`fold_mask`.
+    Returns (B, Tq, H·D); with one KV head (π0) every reshape here is a view."""
+    b, tq, h, d = q.shape
     kv = k.shape[1]
     g = h // kv
-    qf = q.reshape(b, kv, g * tq, d)
-    out = F.scaled_dot_product_attention(qf, k, v, attn_mask=folded_mask, scale=1.0 / math.sqrt(d))
-    return out.reshape(b, h, tq, d).transpose(1, 2).reshape(b, tq, h * d)
+    qf = q.view(b, tq, kv, g, d).permute(0, 2, 1, 3, 4).reshape(b, kv, tq * g, d)
+    out = F.scaled_dot_product_attention(qf, k, v, attn_mask=bias, scale=1.0 / math.sqrt(d))
+    return out.view(b, kv, tq, g, d).permute(0, 2, 1, 3, 4).reshape(b, tq, h * d)
 
 
 def finish_layer(layer: nn.Module, hidden: torch.Tensor, attn_out: torch.Tensor) -> torch.Tensor:

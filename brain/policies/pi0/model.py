@@ -66,7 +66,7 @@ class PrefixCache:
 
     keys: list[torch.Tensor]  # per layer (B, KV, C, D), C = cache length
     values: list[torch.Tensor]
-    mask: torch.Tensor  # (B, 1, G * H, C + H) folded boolean mask of the action queries
+    mask: torch.Tensor  # (B, 1, H * G, C + H) additive attention bias of the action queries (fold_mask)
     length: torch.Tensor  # (B,) real prefix tokens; the state token sits at this position
 
 
@@ -93,7 +93,8 @@ class Pi0Model(nn.Module):
     # ------------------------------------------------------------------ embeddings
     @property
     def dtype(self) -> torch.dtype:
-        return self.projector.weight.dtype
+        """The activation dtype (read off a norm, which quantisation never touches)."""
+        return self.expert.norm.weight.dtype
 
     def embed_images(self, images: torch.Tensor) -> torch.Tensor:
         """(B, C, 3, S, S) images in [-1, 1] → (B, C * tokens_per_image, vlm width)."""
@@ -146,14 +147,16 @@ class Pi0Model(nn.Module):
         cfg = self.config
         hd, g, h = cfg.vlm.head_dim, self._groups, cfg.chunk_size
         b, p = pad.shape
-        cache_len = -(-(p + 1 + h) // 8) * 8 - h
+        cache_len = -(-(p + 1 + h) // 16) * 16 - h  # keys padded to a multiple of 16 (aligned bias)
         positions = torch.cumsum(pad.to(torch.int64), dim=1) - 1
         length = pad.to(torch.int64).sum(dim=1)
         cos, sin = rope_cos_sin(positions, hd, cfg.rope_theta, prefix.dtype)
-        mask = fold_mask(block_mask(pad, torch.zeros(p, dtype=torch.bool, device=pad.device))[:, None], g)
+        dt = prefix.dtype
+        mask = fold_mask(block_mask(pad, torch.zeros(p, dtype=torch.bool, device=pad.device))[:, None], g, dt)
         # state token: prefix (padding-masked) + itself
         s_cos, s_sin = rope_cos_sin(length[:, None], hd, cfg.rope_theta, prefix.dtype)
-        s_mask = fold_mask(torch.cat([pad, torch.ones(b, 1, dtype=torch.bool, device=pad.device)], 1)[:, None, None], g)
+        s_mask = fold_mask(torch.cat([pad, torch.ones(b, 1, dtype=torch.bool, device=pad.device)], 1)[:, None, None],
+                           g, dt)
         tail = cache_len - p - 1
         keys, values = [], []
         hidden, s_hidden = prefix, self.embed_state(state)
@@ -174,7 +177,7 @@ class Pi0Model(nn.Module):
         key_valid = torch.cat([pad, torch.ones(b, 1, dtype=torch.bool, device=pad.device),
                                torch.zeros(b, tail, dtype=torch.bool, device=pad.device),
                                torch.ones(b, h, dtype=torch.bool, device=pad.device)], dim=1)
-        act_mask = fold_mask(key_valid[:, None, None, :].expand(b, 1, h, key_valid.shape[1]), g)
+        act_mask = fold_mask(key_valid[:, None, None, :].expand(b, 1, h, key_valid.shape[1]), g, dt)
         return PrefixCache(keys, values, act_mask, length)
 
     def denoise_step(self, cache: PrefixCache, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -200,14 +203,14 @@ class Pi0Model(nn.Module):
         s = suffix.shape[1]
         full_pad = torch.cat([pad, torch.ones(b, s, dtype=torch.bool, device=pad.device)], dim=1)
         ar = torch.cat([torch.zeros(p, dtype=torch.bool, device=pad.device), self.suffix_ar])
-        mask = fold_mask(block_mask(full_pad, ar)[:, None], self._groups)
+        mask = fold_mask(block_mask(full_pad, ar)[:, None], self._groups, prefix.dtype)
         positions = torch.cumsum(full_pad.to(torch.int64), dim=1) - 1
         cos, sin = rope_cos_sin(positions, hd, self.config.rope_theta, prefix.dtype)
         hp, hs = prefix, suffix
         for lp, ls in zip(self.vlm.layers, self.expert.layers, strict=True):
-            qp, kp, vp = project_qkv(lp, hp, cos[:, :, :p], sin[:, :, :p], hd)
-            qs, ks, vs = project_qkv(ls, hs, cos[:, :, p:], sin[:, :, p:], hd)
-            out = attend(torch.cat([qp, qs], 2), torch.cat([kp, ks], 2), torch.cat([vp, vs], 2), mask)
+            qp, kp, vp = project_qkv(lp, hp, cos[:, :p], sin[:, :p], hd)
+            qs, ks, vs = project_qkv(ls, hs, cos[:, p:], sin[:, p:], hd)
+            out = attend(torch.cat([qp, qs], 1), torch.cat([kp, ks], 2), torch.cat([vp, vs], 2), mask)
             hp = finish_layer(lp, hp, out[:, :p])
             hs = finish_layer(ls, hs, out[:, p:])
         out = self.expert.norm(hs)[:, -self.config.chunk_size:]

@@ -29,15 +29,27 @@ class EagerSampler:
         return self.model.sample_actions(images, image_masks, tokens, token_masks, state, noise=noise)
 
 
-def compile_model(model: Pi0Model) -> None:
-    """Route the model's heavy passes through ``torch.compile`` (static shapes; no cudagraphs inside)."""
+def compile_model(model: Pi0Model, autotune: bool = False) -> None:
+    """Route the model's heavy passes through ``torch.compile`` (static shapes; no cudagraphs inside).
+
+    ``autotune`` compiles the denoising step — small-M GEMMs run ``num_steps`` times per chunk — with
+    ``max-autotune-no-cudagraphs`` (Triton GEMM templates with fused epilogues; slower to compile).
+    """
     if getattr(model, "_roboos_compiled", False):
         return
     opts = {"dynamic": False}
     model.embed_images = torch.compile(model.embed_images, **opts)  # type: ignore[method-assign]
     model.prefix_kv = torch.compile(model.prefix_kv, **opts)  # type: ignore[method-assign]
-    model.denoise_step = torch.compile(model.denoise_step, **opts)  # type: ignore[method-assign]
+    step_opts = dict(opts, mode="max-autotune-no-cudagraphs") if autotune else opts
+    model.denoise_step = torch.compile(model.denoise_step, **step_opts)  # type: ignore[method-assign]
     model._roboos_compiled = True
+
+
+def uncompile_model(model: Pi0Model) -> None:
+    """Undo :func:`compile_model` (the instance attributes shadowing the methods are removed)."""
+    for name in ("embed_images", "prefix_kv", "denoise_step"):
+        model.__dict__.pop(name, None)
+    model._roboos_compiled = False
 
 
 class _Graph:
@@ -77,11 +89,11 @@ class GraphSampler:
     """CUDA-graph sampler; graphs are captured lazily for the smallest bucket that holds the batch."""
 
     def __init__(self, model: Pi0Model, buckets: Sequence[int] = BATCH_BUCKETS, warmup: int = 2,
-                 compile: bool = False):
+                 compile: bool | str = False):
         if not torch.cuda.is_available() or next(model.parameters()).device.type != "cuda":
             raise RuntimeError("GraphSampler needs the model on a CUDA device")
-        if compile:
-            compile_model(model)
+        if compile:  # True / "default", or "autotune"
+            compile_model(model, autotune=compile == "autotune")
         self.model, self.buckets, self.warmup = model, tuple(sorted(buckets)), warmup
         self._graphs: dict[int, _Graph] = {}
 
