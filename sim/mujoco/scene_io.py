@@ -30,6 +30,7 @@ def layout_name(scene: SceneConfig) -> str:
 
 def world_from_scene(scene: SceneConfig, *, seed: int = 0, realtime: bool = False) -> MujocoWorld:
     """Build and scatter a MuJoCo world matching a scene file (unknown kinds/colours are refused)."""
+    layout = layout_name(scene)
     objects = []
     for obj in scene.objects:
         if obj.kind not in mjcf.SHAPES:
@@ -37,7 +38,7 @@ def world_from_scene(scene: SceneConfig, *, seed: int = 0, realtime: bool = Fals
         if obj.color not in mjcf.COLORS:
             raise ValueError(f"object '{obj.name}': colour '{obj.color}' is unknown ({', '.join(mjcf.COLORS)})")
         objects.append(ObjectSpec(obj.name, obj.kind, obj.color))
-    world = MujocoWorld(layout_name(scene), objects, realtime=realtime)
+    world = MujocoWorld(layout, objects, realtime=realtime)
     drawers = {p.name: (0.0 if not p.open else 1.0) for p in scene.places if p.openable}
     world.scatter({o.name: o.location for o in scene.objects}, np.random.default_rng(seed), drawers=drawers)
     return world

@@ -58,7 +58,7 @@ class TaskSpec(_Model):
     objects: dict[Slot, ObjectSlot] = Field(default_factory=dict)
     distractors: int = Field(default=0, ge=0, le=6)
     drawers: dict[str, Literal["open", "closed"]] = Field(default_factory=dict)
-    success: list[dict[str, Any]] = Field(min_length=1)
+    success: list[dict[Any, Any]] = Field(min_length=1)
     time_limit_s: float = Field(default=60.0, gt=0)
     description: str = ""
 
@@ -114,7 +114,9 @@ class SuiteSpec(_Model):
 
 def _check_predicate(pred: dict[str, Any], slots: dict[str, ObjectSlot], places: dict[str, Any], key: str) -> None:
     if len(pred) != 1 or next(iter(pred)) not in PREDICATES:
-        raise KeyedConfigError(key, f"a predicate is one of {', '.join(PREDICATES)} (got {sorted(pred)})")
+        got = ", ".join(repr(k) for k in pred)
+        hint = " (YAML reads a bare on/off/yes/no key as a boolean)" if any(isinstance(k, bool) for k in pred) else ""
+        raise KeyedConfigError(key, f"a predicate is one of {', '.join(PREDICATES)} (got {got}){hint}")
     (name, arg), = pred.items()
     args = arg if isinstance(arg, list) else [arg]
     shapes = {"on_surface": "op", "inside": "op", "held": "o", "open": "p", "closed": "p", "near": "oon", "lifted": "on"}
