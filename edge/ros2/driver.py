@@ -276,7 +276,7 @@ class Ros2ArmDriver:
     def move_to(self, goal: Mapping[str, float] | Sequence[float], *, duration_s: float | None = None,
                 cancel: threading.Event | None = None) -> dict[str, Any]:
         """Move to ``goal`` along a minimum-jerk path; block until reached. Returns the final state."""
-        snap = self.snapshot()
+        snap = self._first_snapshot(cancel)
         target = self.resolve_goal(goal, snap.positions)
         start_pos, start_vel = self._commanded_now(snap)
         duration = duration_s or move_duration(start_pos, target, self.options.max_velocity, self.options.min_move_s)
@@ -286,7 +286,7 @@ class Ros2ArmDriver:
     def execute_chunk(self, chunk: np.ndarray, *, rate_hz: float | None = None, cancel: threading.Event | None = None,
                       wait: bool = True) -> dict[str, Any]:
         """Send one action chunk ``(T, J)`` as a trajectory blended into the motion in progress."""
-        snap = self.snapshot()
+        snap = self._first_snapshot(cancel)
         start_pos, start_vel = self._commanded_now(snap)
         moving = bool(np.any(np.abs(start_vel) > 1e-6))
         points = chunk_to_points(chunk, rate_hz or self.options.policy_rate_hz, current_positions=start_pos,
@@ -325,6 +325,14 @@ class Ros2ArmDriver:
         if active is not None and now < active.end:
             return active.commanded(now)
         return snap.positions, np.zeros_like(snap.positions)
+
+    def _first_snapshot(self, cancel: threading.Event | None) -> JointSnapshot:
+        """A fresh snapshot; right after start (no message yet) waits up to ``controller_wait_s`` for one."""
+        deadline = time.monotonic() + self.options.controller_wait_s
+        while self.state_age() is None and time.monotonic() < deadline:
+            self._check_cancel(cancel)
+            time.sleep(0.01)
+        return self.snapshot()
 
     def _wait_controller(self, cancel: threading.Event | None) -> None:
         deadline = time.monotonic() + self.options.controller_wait_s

@@ -18,6 +18,21 @@ def run_skill(robot, name: str, args: dict, context: SkillContext | None = None)
     return asyncio.run(spec.run(args, robot=robot, context=context or SkillContext(robot=robot)))
 
 
+def start_skill(robot, name: str, args: dict, context: SkillContext) -> tuple[threading.Thread, list]:
+    """Run a skill in a thread; the list receives its result, or the exception that escaped."""
+    out: list = []
+
+    def target() -> None:
+        try:
+            out.append(run_skill(robot, name, args, context))
+        except BaseException as exc:  # noqa: BLE001 - reported by the test
+            out.append(exc)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    return thread, out
+
+
 def test_state_maps_joint_names_and_ignores_extra_joints(arm, controller) -> None:
     state = arm.get_state()
     assert state.joints == [0.0] * 6 and state.status == "idle"
@@ -94,7 +109,8 @@ def test_state_going_stale_during_a_motion_stops_it(arm, controller) -> None:
     thread.start()
     wait_until(lambda: arm.ros.moving(), what="motion start")
     controller.publishing = False
-    thread.join(5)
+    thread.join(20)
+    assert not thread.is_alive()
     assert errors and isinstance(errors[0], StaleJointStateError) and "during the motion" in str(errors[0])
     wait_until(lambda: len(controller.received[-1].points) == 1, what="hold-position trajectory")
     controller.publishing = True
@@ -102,13 +118,12 @@ def test_state_going_stale_during_a_motion_stops_it(arm, controller) -> None:
 
 def test_stop_sends_hold_position_and_cancels_the_motion(arm, controller) -> None:
     context = SkillContext(robot=arm)
-    results: list = []
-    thread = threading.Thread(target=lambda: results.append(
-        run_skill(arm, "move_joints", {"positions": {"elbow": 1.2}, "duration_s": 3.0}, context)))
-    thread.start()
+    thread, results = start_skill(arm, "move_joints", {"positions": {"elbow": 1.2}, "duration_s": 3.0}, context)
     wait_until(lambda: controller.positions[2] > 0.05, what="motion start")
     arm.stop()
-    thread.join(5)
+    thread.join(20)
+    assert not thread.is_alive()
+    assert len(results) == 1 and not isinstance(results[0], BaseException), results
     assert not results[0].ok and "stopped" in results[0].error["message"]
     wait_until(lambda: len(controller.received[-1].points) == 1, what="hold-position trajectory")
     hold = controller.received[-1]
@@ -119,13 +134,12 @@ def test_stop_sends_hold_position_and_cancels_the_motion(arm, controller) -> Non
 
 def test_cancel_of_a_skill_call_holds_position(arm, controller) -> None:
     context = SkillContext(robot=arm)
-    results: list = []
-    thread = threading.Thread(target=lambda: results.append(
-        run_skill(arm, "move_joints", {"positions": {"wrist_1": 1.0}, "duration_s": 3.0}, context)))
-    thread.start()
+    thread, results = start_skill(arm, "move_joints", {"positions": {"wrist_1": 1.0}, "duration_s": 3.0}, context)
     wait_until(lambda: arm.ros.moving(), what="motion start")
     context.cancel_event.set()
-    thread.join(5)
+    thread.join(20)
+    assert not thread.is_alive()
+    assert len(results) == 1 and not isinstance(results[0], BaseException), results
     assert not results[0].ok and results[0].error["code"] == "cancelled"
     wait_until(lambda: len(controller.received[-1].points) == 1, what="hold-position trajectory")
 
