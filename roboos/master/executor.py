@@ -38,6 +38,7 @@ class Executor:
                  config: ExecutorConfig) -> None:
         self.channel, self.registry, self.world, self.config = channel, registry, world, config
         self._locks: dict[str, asyncio.Lock] = {}
+        self.suspending = False  # set by Master.stop: leave running steps as they are, for a resume
 
     def robot_lock(self, robot: str) -> asyncio.Lock:
         return self._locks.setdefault(robot, asyncio.Lock())
@@ -110,6 +111,8 @@ class Executor:
             try:
                 reply = await self._call(task, step, call_id)
             except asyncio.CancelledError:
+                if self.suspending:  # the cloud stops: the step stays "running" with its call id
+                    raise
                 await self._send_cancel(step.robot, call_id, "task cancelled")
                 step.status, step.finished_at = StepStatus.cancelled, time.time()
                 step.error = {"code": "cancelled", "message": "task cancelled"}

@@ -91,9 +91,17 @@ class Master:
                  getattr(self.planner, "name", type(self.planner).__name__))
 
     async def stop(self) -> None:
-        """Cancel unfinished tasks, close the channel and the planner's connections."""
+        """Stop: with a persistent memory and ``recovery: resume`` unfinished tasks are suspended as they
+        are (the next start resumes them); otherwise they are cancelled. Then close the channel."""
+        suspend = self.config.memory.backend != "local" and self.config.memory.recovery == "resume"
+        self.executor.suspending = suspend
         for task_id, runner in list(self._runners.items()):
-            if not runner.done():
+            if runner.done():
+                continue
+            if suspend:
+                runner.cancel()
+                await asyncio.gather(runner, return_exceptions=True)
+            else:
                 await self.cancel(task_id, reason="master shutting down")
         if self._started:
             await self.channel.close()
@@ -172,7 +180,7 @@ class Master:
             else:
                 await self._plan_and_execute(task)
         except asyncio.CancelledError:
-            if not task.record.status.terminal:
+            if not task.record.status.terminal and not self.executor.suspending:
                 task.set_status(TaskStatus.cancelled, reason="cancelled by request")
             raise
         except Exception as exc:  # a bug must fail the task visibly, never leave it hanging

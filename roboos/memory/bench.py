@@ -182,7 +182,7 @@ def _machine() -> dict[str, Any]:
     except OSError:
         pass
     return {"hostname": platform.node(), "cpu": cpu, "cores": os.cpu_count(), "python": sys.version.split()[0],
-            "platform": platform.platform()}
+            "platform": platform.platform(), "load_avg_1m_at_start": round(os.getloadavg()[0], 2)}
 
 
 def run_bench(*, entries: int, robots: int, updates: int, backends: list[str], redis_url: str | None,

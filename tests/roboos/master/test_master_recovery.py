@@ -257,3 +257,25 @@ def test_many_robots_stream_state_into_their_own_memory_entries(tmp_path: Path) 
             await master.stop()
 
     asyncio.run(main())
+
+
+def test_graceful_stop_suspends_tasks_and_the_next_start_resumes_them(tmp_path: Path) -> None:
+    from roboos.master.master import Master
+
+    async def check(rig: MasterRig) -> None:
+        first = rig.master
+        task_id = await first.submit("bring the apple to the dining table")
+        while not rig.agent("rover1").running:
+            await asyncio.sleep(0.01)
+        await first.stop()  # e.g. Ctrl-C on `roboos cloud`: the task is suspended, not cancelled
+        second = Master(first.config)
+        await second.start()  # same port: the edges re-register on their own
+        try:
+            record = await second.wait(task_id, 30)
+            assert record.status is TaskStatus.succeeded, record.reason
+            assert any(e.message == "resuming after a cloud restart" for e in second.persistence.task_events(task_id))
+            assert rig.world.location_of("apple") == "dining_table"
+        finally:
+            await second.stop()
+
+    run_master(check, cloud=[*sqlite(tmp_path), f"bind=tcp://127.0.0.1:{free_port()}"], time_scale=0.2)
