@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from roboos.channel.security import (
     ChannelSecurity,
@@ -76,6 +76,12 @@ class CloudSecurityConfig(BaseModel):
 
     mode: Literal["auto", "on", "off"] = "auto"
     key_dir: str | None = None  # default ~/.roboos/keys (or $ROBOOS_KEYS)
+
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _yaml_booleans(cls, value: object) -> object:
+        """YAML reads a bare ``on`` / ``off`` as a boolean."""
+        return {True: "on", False: "off"}.get(value, value) if isinstance(value, bool) else value
 
     def enabled_for(self, bind: str) -> bool:
         from roboos.channel.cloud import is_loopback

@@ -21,6 +21,8 @@ def edge(
     time_scale: Optional[float] = typer.Option(None, "--time-scale", help="Simulated motion time factor "
                                                "(0 = instant)."),
     list_kinds: bool = typer.Option(False, "--list-kinds", help="List the registered robot kinds and exit."),
+    bundle: Optional[Path] = typer.Option(None, "--bundle", help="Run a `roboos deploy` bundle (verified first; "
+                                          "a tampered or incomplete bundle is refused)."),
     log_level: str = typer.Option("INFO", "--log-level", help="Python logging level."),
 ) -> None:
     """Run edge agents: connect each configured robot to the cloud, serve its skills, stream its state.
@@ -49,8 +51,20 @@ def edge(
         sets.append(f"cloud={cloud}")
     if time_scale is not None:
         sets.append(f"time_scale={time_scale}")
+    bundle_cfg = None
+    if bundle is not None:  # a deploy bundle: verified file by file before anything runs
+        from roboos.edge.deploy import BundleError, load_bundle_config
+
+        try:
+            bundle_cfg = load_bundle_config(bundle, sets)
+        except BundleError as exc:
+            console.print(f"[red]bundle refused:[/] {exc}")
+            raise typer.Exit(3) from None
+        except ConfigError as exc:
+            console.print(f"[red]config error:[/] {exc}")
+            raise typer.Exit(2) from None
     try:
-        cfg = load_edge_config(config, sets)
+        cfg = bundle_cfg if bundle is not None else load_edge_config(config, sets)
         from roboos.edge.runner import build_agents, run_agents, select_robots
 
         cfg = select_robots(cfg, robot)
