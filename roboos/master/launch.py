@@ -76,11 +76,13 @@ class EdgeProcess:
     """``roboos edge`` as a child process, connected to ``cloud``; its output goes to a log file."""
 
     def __init__(self, cloud: str, *, config: str | Path | None = None, overrides: list[str] | tuple[str, ...] = (),
-                 time_scale: float | None = None, log_path: Path | None = None) -> None:
+                 time_scale: float | None = None, log_path: Path | None = None, robots: list[str] | tuple[str, ...] = ()) -> None:
         self.cloud = cloud
         self.args = [sys.executable, "-m", "roboos.cli.main", "edge", "--cloud", cloud, "--log-level", "INFO"]
         if config is not None:
             self.args += ["--config", str(config)]
+        for robot in robots:  # only these robots of the config (default: all)
+            self.args += ["--robot", robot]
         for item in overrides:
             self.args += ["--set", item]
         if time_scale is not None:

@@ -90,3 +90,37 @@ def test_roboos_up_serves_tasks_over_the_control_plane(roboos_up: str) -> None:
     proc = subprocess.run([sys.executable, "-m", "roboos.cli.main", "task", "submit", "put the red cup in the bin",
                            "--address", roboos_up, "--watch"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_killed_edge_process_work_is_reassigned(tmp_path: Path) -> None:
+    """One `roboos edge` process per robot; SIGKILL the arm's mid-task: the rover takes over its work."""
+
+    async def main() -> None:
+        master = Master(load_cloud_config(overrides=FAST_CLOUD))
+        await master.start()
+        arm = EdgeProcess(master.channel.endpoint, robots=["arm1"], time_scale=1.0, log_path=tmp_path / "arm.log",
+                          overrides=["heartbeat.interval_s=0.1"])
+        rover = EdgeProcess(master.channel.endpoint, robots=["rover1"], time_scale=0.0, log_path=tmp_path / "rover.log",
+                            overrides=["heartbeat.interval_s=0.1"])
+        try:
+            arm.start()
+            rover.start()
+            await arm.wait_registered(master, ["arm1"], timeout=30)
+            await rover.wait_registered(master, ["rover1"], timeout=30)
+            task_id = await master.submit("put the toy block in the bin")
+            await wait_until(lambda: any(s.status.value == "running" for s in
+                                         (master.get_task(task_id).plan.steps if master.get_task(task_id).plan else [])),
+                             what="the arm's first step")
+            assert arm.proc is not None
+            os.kill(arm.proc.pid, signal.SIGKILL)
+            record = await master.wait(task_id, 30)
+            assert record.status is TaskStatus.succeeded, record.reason
+            assert record.replans >= 1 and {s.robot for s in record.plan.steps} == {"rover1"}
+            assert master.world.snapshot()["objects"]["toy_block"]["location"] == "bin"
+            assert not master.registry.is_online("arm1")
+        finally:
+            await arm.stop()
+            await rover.stop()
+            await master.stop()
+
+    asyncio.run(main())
