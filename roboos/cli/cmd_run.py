@@ -84,7 +84,11 @@ async def _run(console, cfg, instruction, edge_config, edge_overrides, time_scal
     except ConfigError as exc:
         console.print(f"[red]error:[/red] {exc}", highlight=False)
         return EXIT_CONFIG
-    stack = await start_cloud(cfg)
+    try:
+        stack = await start_cloud(cfg)
+    except (RuntimeError, OSError) as exc:  # ChannelError (bind), MemoryStoreError (database / Redis), ...
+        console.print(f"[red]error:[/red] cannot start the cloud: {exc}", highlight=False)
+        return EXIT_CONFIG
     master = stack.master
     edges = None
     try:

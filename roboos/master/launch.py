@@ -48,7 +48,11 @@ class CloudStack:
 async def start_cloud(config: CloudConfig, *, planner: Any = None, control_plane: bool | None = None) -> CloudStack:
     """Start the master, then the control plane (``control_plane.enabled``, overridable by argument)."""
     master = Master(config, planner=planner)
-    await master.start()
+    try:
+        await master.start()
+    except BaseException:
+        await master.stop()
+        raise
     stack = CloudStack(master)
     if config.control_plane.enabled if control_plane is None else control_plane:
         try:

@@ -18,6 +18,7 @@ from roboos.memory.base import (
     HistoryEntry,
     HistoryLog,
     MemoryBackend,
+    MemoryStoreError,
     Record,
     VersionConflict,
     blob_hash,
@@ -47,15 +48,21 @@ class _SQLite:
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         if self.path != ":memory:":
-            Path(self.path).expanduser().parent.mkdir(parents=True, exist_ok=True)
             self.path = str(Path(self.path).expanduser())
+            try:
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise MemoryStoreError(f"cannot create the folder of {self.path}: {exc.strerror or exc}") from None
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(self.path, timeout=10.0, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA busy_timeout=10000")
-        with self._lock:
-            self._db.executescript(_SCHEMA)
+        try:
+            self._db = sqlite3.connect(self.path, timeout=10.0, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA busy_timeout=10000")
+            with self._lock:
+                self._db.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise MemoryStoreError(f"cannot open the SQLite database {self.path}: {exc}") from None
 
     def _tx(self) -> _Tx:
         return _Tx(self._db, self._lock)

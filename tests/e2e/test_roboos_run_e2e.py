@@ -38,3 +38,11 @@ def test_roboos_run_bad_planner_option_is_a_config_error(tmp_path: Path) -> None
     proc = roboos("run", "--planner", "oracle", db=tmp_path / "cloud.db")
     assert proc.returncode == 2
     assert "planner.kind: Input should be 'offline' or 'llm'" in " ".join(proc.stdout.split())
+
+
+def test_roboos_run_unusable_database_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    proc = roboos("run", "--time-scale", "0", db=blocker / "cloud.db")
+    assert proc.returncode == 2
+    assert "cannot start the cloud: cannot create the folder of" in " ".join(proc.stdout.split())
