@@ -189,3 +189,26 @@ def test_replan_prompt_carries_the_failure_and_previous_plan() -> None:
     assert skill_signature(pick).startswith("pick(object: red_cup|blue_cup|apple")
     assert skill_signature(pick, household_world()).startswith("pick(object: <object>) - ")
     assert len(text) < 6000, "prompts stay compact"
+
+
+def test_master_runs_an_llm_plan_on_the_robots(chat) -> None:
+    from master_rig import MasterRig, run_master
+
+    from roboos.master.models import TaskStatus
+
+    plan = {"steps": [
+        {"id": "a", "robot": "arm1", "skill": "pick", "args": {"object": "toy_block"}},
+        {"id": "b", "robot": "arm1", "skill": "place", "args": {"target": "bin"}, "depends_on": ["a"]},
+        {"id": "c", "robot": "rover1", "skill": "navigate", "args": {"target": "sink"}}]}
+    server = chat(["no idea", json.dumps(plan)])
+
+    async def check(rig: MasterRig) -> None:
+        record, events = await rig.run_task("tidy up: toy block in the bin, rover to the sink")
+        assert record.status is TaskStatus.succeeded, record.reason
+        assert record.plan.planner == "llm planner (robobrain-test)"
+        assert (record.plan.prompt_tokens, record.plan.completion_tokens) == (200, 40)
+        assert rig.world.location_of("toy_block") == "bin"
+        assert "Instruction: tidy up" in server.requests[0]["messages"][-1]["content"]
+
+    run_master(check, cloud=["planner.kind=llm", f"planner.llm.base_url={server.base_url}",
+                             "planner.llm.model=robobrain-test"])
