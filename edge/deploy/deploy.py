@@ -105,11 +105,14 @@ def deploy(opts: DeployOptions, step: Callable[[str, str], None] | None = None) 
         raise DeployError(f"profile {profile.name} allows local models {profile.local_models}, not {unknown}")
     reports: list[dict[str, Any]] = []
     if names:
-        from roboos.edge.deploy.models import export_models
+        from roboos.edge.deploy.models import ModelExportError, export_models
 
         say("models", f"exporting {', '.join(names)} at {precision}")
-        reports = export_models(names, root / "models", precision, providers, opts.checkpoint,
-                                progress=lambda msg: say("models", msg))
+        try:
+            reports = export_models(names, root / "models", precision, providers, opts.checkpoint,
+                                    progress=lambda msg: say("models", msg))
+        except ModelExportError as exc:
+            raise DeployError(f"model export failed: {exc}") from None
         for rep in reports:
             if "random weights" in rep["source"]:
                 notes.append(f"{rep['name']}: {rep['source']}")

@@ -3,7 +3,7 @@
 ``pi0-expert-step``: the π0 action-expert step (``roboos.brain.policies.onnx_export``), from a
 checkpoint folder or — without one — from the ``tiny`` preset with random weights (offline smoke
 deployments; say so in the report). The fp32 export is compared with PyTorch on fresh inputs; fp16
-(onnxruntime's float16 converter, I/O kept float32) and int8 (dynamic quantization of MatMul/Gemm
+(weights stored as float16, see :func:`_half_weights`) and int8 (dynamic quantization of MatMul/Gemm
 weights) are compared with the same PyTorch outputs under a per-precision tolerance.
 """
 
@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 # relative L2 error allowed against the PyTorch fp32 output
-TOLERANCE = {"fp32": 1e-4, "bf16": 5e-2, "fp16": 5e-2, "int8": 0.25}
+TOLERANCE = {"fp32": 1e-4, "bf16": 1e-2, "fp16": 1e-2, "int8": 0.25}
 Progress = Callable[[str], None]
 
 
@@ -30,7 +30,7 @@ def available_models() -> dict[str, Callable[..., dict[str, Any]]]:
 
 def export_models(names: list[str], out_dir: Path, precision: str, providers: list[str],
                   checkpoint: str | None = None, progress: Progress | None = None) -> list[dict[str, Any]]:
-    """Export and verify each model; returns one report per model (written next to it as JSON)."""
+    """Export and verify each model; returns one report per model (stored in the bundle manifest)."""
     registry = available_models()
     reports = []
     for name in names:
@@ -90,16 +90,42 @@ def export_pi0_expert_step(out_dir: Path, precision: str, providers: list[str], 
     return report
 
 
+def _half_weights(model: Any, min_elements: int = 1024) -> Any:
+    """Store large float32 weights as float16, each followed by a Cast back to float32.
+
+    A whole-graph fp16 conversion (onnxruntime's float16 converter) lost 8 % relative accuracy on the
+    π0 step (the sinusoidal time embedding does not survive fp16), so the graph keeps float32 compute
+    and only the weights — the size that matters on a module — are halved. bf16 ships the same way
+    (onnxruntime has no general bf16 CPU kernels).
+    """
+    import onnx
+    from onnx import helper, numpy_helper
+
+    graph = model.graph
+    casts = []
+    for init in list(graph.initializer):
+        if init.data_type != onnx.TensorProto.FLOAT:
+            continue
+        arr = numpy_helper.to_array(init)
+        if arr.size < min_elements:
+            continue
+        half_name = init.name + "__fp16"
+        graph.initializer.remove(init)
+        graph.initializer.append(numpy_helper.from_array(arr.astype(np.float16), half_name))
+        casts.append(helper.make_node("Cast", [half_name], [init.name], to=onnx.TensorProto.FLOAT,
+                                      name=f"{half_name}_to_fp32"))
+    for node in reversed(casts):
+        graph.node.insert(0, node)
+    return model
+
+
 def _convert(src: Path, dst: Path, precision: str) -> Path:
     if precision == "fp32":
         return src
     import onnx
 
-    if precision in ("fp16", "bf16"):  # onnxruntime has no general bf16 CPU kernels: ship fp16 weights
-        from onnxruntime.transformers.float16 import convert_float_to_float16
-
-        model = convert_float_to_float16(onnx.load(str(src)), keep_io_types=True)
-        onnx.save(model, str(dst))
+    if precision in ("fp16", "bf16"):
+        onnx.save(_half_weights(onnx.load(str(src))), str(dst))
         return dst
     if precision == "int8":
         from onnxruntime.quantization import QuantType, quantize_dynamic
