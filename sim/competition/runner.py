@@ -27,6 +27,9 @@ from typing import Any
 from roboos.sim.tasks.spec import SuiteSpec, TaskSpec, load_suite
 
 
+STARTUP_GRACE_S = 120.0  # a fresh worker may take this long to import before its first episode starts
+
+
 @dataclass
 class RunConfig:
     """One competition run (one submission on one suite)."""
@@ -71,8 +74,10 @@ def _worker_main(worker_id: int, jobs: Any, results: Any, config: dict[str, Any]
         if job is None:
             return
         task_name, seed = job
+        results.put(("start", worker_id, job, None))
         fault = cfg.fault.get(task_name)
         if fault == "crash":
+            time.sleep(0.2)  # let the queue's feeder thread flush the start message
             os.kill(os.getpid(), signal.SIGSEGV)
         if fault == "hang":
             time.sleep(3600)
@@ -164,12 +169,14 @@ def run_suite(config: RunConfig, on_result: Callable[[dict[str, Any], int, int],
         while pending or any(w.job for w in pool.workers):
             for w in pool.workers:
                 if w.job is None and pending and w.proc.is_alive():
-                    w.job, w.started = pending.pop(), time.monotonic()
+                    w.job, w.started = pending.pop(), time.monotonic() + STARTUP_GRACE_S
                     w.jobs.put(w.job)
             try:
                 kind, worker_id, job, payload = pool.results.get(timeout=0.2)
                 worker = pool.workers[worker_id]
-                if worker.job == tuple(job):
+                if kind == "start" and worker.job == tuple(job):
+                    worker.started = time.monotonic()  # the episode clock starts when the worker picks it up
+                elif worker.job == tuple(job):
                     worker.job = None
                     record(payload if kind == "done" else _failed(config, suite, tuple(job),
                                                                    f"episode error: {payload}", crashed=False))

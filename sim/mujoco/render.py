@@ -1,11 +1,33 @@
-"""Headless rendering on one dedicated thread (an OpenGL context belongs to the thread that made it)."""
+"""Headless rendering on one dedicated thread (an OpenGL context belongs to the thread that made it).
+
+Mesa's software renderer (llvmpipe) links the system LLVM; Triton ships its own LLVM with clashing
+symbols, and importing Triton *after* Mesa has initialised crashes the process. Before the first
+renderer is made, Triton (when installed) is therefore imported first, which makes both orders safe.
+"""
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 from concurrent.futures import ThreadPoolExecutor
 
 import mujoco
 import numpy as np
+
+_PRELOADED = False
+
+
+def preload_llvm_users() -> None:
+    """Import Triton before Mesa loads its LLVM (see the module docstring). Idempotent, cheap after once."""
+    global _PRELOADED
+    if _PRELOADED:
+        return
+    _PRELOADED = True
+    if importlib.util.find_spec("triton") is not None:
+        try:
+            importlib.import_module("triton")
+        except Exception:  # noqa: BLE001 - a broken triton must not break rendering
+            pass
 
 
 class RenderService:
@@ -18,6 +40,7 @@ class RenderService:
 
     def render(self, data: mujoco.MjData, camera: str, width: int, height: int) -> np.ndarray:
         if self._pool is None:
+            preload_llvm_users()
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="roboos-render")
         return self._pool.submit(self._render, data, camera, width, height).result()
 
