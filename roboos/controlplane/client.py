@@ -51,8 +51,8 @@ def translate_rpc_error(exc: grpc.RpcError, address: str) -> ControlPlaneError:
     details = (exc.details() if hasattr(exc, "details") else None) or str(exc)
     if code == grpc.StatusCode.UNAVAILABLE:
         return ControlPlaneUnavailable(
-            f"no RoboOS control plane answers at {address} ({details}). Start one with `roboos cloud` "
-            f"or `roboos up`, or point --address / {ADDRESS_ENV} at a running cloud."
+            f"no RoboOS control plane answers at {address}. Start one with `roboos cloud` or `roboos up`, "
+            f"or point --address / {ADDRESS_ENV} at a running cloud. (gRPC: {details})"
         )
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:
         return ControlPlaneUnavailable(f"the control plane at {address} did not answer in time ({details})")

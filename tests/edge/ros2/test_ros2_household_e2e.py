@@ -103,10 +103,14 @@ def test_ros2_bridge_command_serves_skills_as_services(controller, tmp_path) -> 
 
 
 def test_bridge_refuses_a_non_ros_robot(tmp_path) -> None:
-    proc = subprocess.run([sys.executable, "-m", "roboos.cli.main", "ros2", "bridge", "--robot", "rover1",
-                           "--config", str(edge_config(tmp_path))], capture_output=True, text=True, timeout=60,
-                          env=_cli_env())
-    assert proc.returncode == 2 and "not a ROS 2 kind" in " ".join(proc.stderr.split())
+    from typer.testing import CliRunner
+
+    from roboos.cli.main import app
+
+    result = CliRunner().invoke(app, ["ros2", "bridge", "--robot", "rover1", "--config", str(edge_config(tmp_path))])
+    assert result.exit_code == 2 and "not a ROS 2 kind" in " ".join(result.stderr.split())
+    missing = CliRunner().invoke(app, ["ros2", "bridge", "--robot", "ghost", "--config", str(edge_config(tmp_path))])
+    assert missing.exit_code == 2 and "no robot 'ghost'" in " ".join(missing.stderr.split())
 
 
 def test_roboos_run_end_to_end_through_the_bridge(controller, tmp_path) -> None:

@@ -78,6 +78,11 @@ class CloudHarness:
             await agent.close()
         if self.master is not None:
             await self.master.stop()
+        # like asyncio.run: cancel what is left (e.g. helper tasks the edge agents started)
+        leftovers = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in leftovers:
+            task.cancel()
+        await asyncio.gather(*leftovers, return_exceptions=True)
 
     def stop(self) -> None:
         try:
