@@ -141,7 +141,8 @@ def _kernel_profile(sampler: GraphSampler, x: dict[str, Any], reps: int = 3) -> 
 def run_policy_bench(cameras: tuple[int, ...] = (1, 3), iters: int = 50, eager_iters: int = 10,
                      batch: int = 1, compile: bool = False, w8a16: bool = True, seed: int = 0,
                      command: str = "", log: Callable[[str], None] = print,
-                     budget_s: float = 360.0, preset_name: str = "pi0", device: str = "cuda") -> dict[str, Any]:
+                     budget_s: float = 360.0, preset_name: str = "pi0", device: str = "cuda",
+                     math_attention: bool = True) -> dict[str, Any]:
     """Run all variants and return the result document (also see :func:`main`).
 
     Optional variants are skipped once ``budget_s`` seconds have passed (noted in the document).
@@ -210,6 +211,11 @@ def run_policy_bench(cameras: tuple[int, ...] = (1, 3), iters: int = 50, eager_i
     if compile:
         for i, cams in enumerate(cameras):
             graphed("graph_compile_bf16", cams, True, profile_it=i == 0)
+        if math_attention:  # matmul + softmax instead of the SDPA kernel (see layers.attend)
+            model.attention = "math"
+            for i, cams in enumerate(cameras):
+                graphed("graph_compile_bf16_math", cams, True, profile_it=i == 0)
+            model.attention = "sdpa"
     if w8a16:  # on a copy, so the bf16 model stays available
         uncompile_model(model)
         tag = "graph_compile" if compile else "graph"

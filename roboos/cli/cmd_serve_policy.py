@@ -14,7 +14,8 @@ def register(app: typer.Typer) -> None:
 
 
 def load_policy(policy: str, checkpoint: Optional[str], preset: Optional[str], tokenizer: Optional[str],
-                device: str, dtype: str, mode: str, compile: bool, quant: str, max_batch: int):
+                device: str, dtype: str, mode: str, compile: bool, quant: str, max_batch: int,
+                attention: str = "sdpa"):
     """Build the policy object (heavy imports happen here)."""
     import torch
 
@@ -26,7 +27,7 @@ def load_policy(policy: str, checkpoint: Optional[str], preset: Optional[str], t
             raise typer.BadParameter("give --checkpoint, or --preset for random weights", param_hint="--checkpoint")
         return Pi0Policy.from_checkpoint(checkpoint, preset_name=preset, device=dev, dtype=dtype, tokenizer=tokenizer,
                                          mode=mode, compile=compile, quant=None if quant == "none" else quant,
-                                         max_batch=max_batch)
+                                         max_batch=max_batch, attention=attention)
     if policy == "x0":
         from roboos.brain.policies.x0.policy import X0Policy
 
@@ -51,6 +52,7 @@ def serve_policy(
     compile: bool = typer.Option(False, help="π0: torch.compile the passes before graph capture (slow start)."),
     quant: str = typer.Option("none", help="none or w8a16 (int8 weights through roboos.brain.quant)."),
     max_batch: int = typer.Option(8, help="Largest batch of concurrent requests."),
+    attention: str = typer.Option("sdpa", help="π0 attention: sdpa or math (matmul + softmax)."),
 ) -> None:
     """Serve a VLA policy; `openpi-client` connects to ws://HOST:PORT unchanged."""
     import asyncio
@@ -61,7 +63,8 @@ def serve_policy(
 
     console = Console()
     with console.status(f"loading {policy}…"):
-        loaded = load_policy(policy, checkpoint, preset, tokenizer, device, dtype, mode, compile, quant, max_batch)
+        loaded = load_policy(policy, checkpoint, preset, tokenizer, device, dtype, mode, compile, quant, max_batch,
+                             attention)
     meta = loaded.metadata()
     console.print(f"[bold]{policy}[/] ready: cameras {meta.get('cameras')}, chunk {meta.get('action_horizon')}×"
                   f"{meta.get('action_dim')} on {meta.get('device')}")

@@ -62,15 +62,26 @@ def fold_mask(mask: torch.Tensor, groups: int, dtype: torch.dtype) -> torch.Tens
     return bias if groups == 1 else bias.repeat_interleave(groups, dim=2)
 
 
-def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor, impl: str = "sdpa"
+           ) -> torch.Tensor:
     """Grouped-query attention without copying keys: the query heads sharing a KV head are folded into
     the query axis. ``q`` (B, Tq, H, D), ``k``/``v`` (B, KV, Tk, D), ``bias`` from :func:`fold_mask`.
-    Returns (B, Tq, H·D); with one KV head (π0) every reshape here is a view."""
+    Returns (B, Tq, H·D); with one KV head (π0) every reshape here is a view.
+
+    ``impl="sdpa"`` calls ``scaled_dot_product_attention`` (PyTorch picks the kernel); ``"math"`` writes it
+    as two matmuls and a float32 softmax, which for π0's short, single-KV-head attention launches small,
+    well-occupied GEMMs instead of an attention kernel with only a handful of thread blocks.
+    """
     b, tq, h, d = q.shape
     kv = k.shape[1]
     g = h // kv
     qf = q.view(b, tq, kv, g, d).permute(0, 2, 1, 3, 4).reshape(b, kv, tq * g, d)
-    out = F.scaled_dot_product_attention(qf, k, v, attn_mask=bias, scale=1.0 / math.sqrt(d))
+    scale = 1.0 / math.sqrt(d)
+    if impl == "math":
+        scores = torch.matmul(qf, k.transpose(-1, -2)).float() * scale + bias.float()
+        out = torch.matmul(torch.softmax(scores, dim=-1).to(v.dtype), v)
+    else:
+        out = F.scaled_dot_product_attention(qf, k, v, attn_mask=bias, scale=scale)
     return out.view(b, kv, tq, g, d).permute(0, 2, 1, 3, 4).reshape(b, tq, h * d)
 
 

@@ -73,9 +73,12 @@ class PrefixCache:
 class Pi0Model(nn.Module):
     """π0 in PyTorch. Inputs are already preprocessed tensors (see :class:`~.policy.Pi0Policy`)."""
 
-    def __init__(self, config: Pi0Config):
+    def __init__(self, config: Pi0Config, attention: str = "sdpa"):
         super().__init__()
+        if attention not in ("sdpa", "math"):
+            raise ValueError(f"attention must be 'sdpa' or 'math', got {attention!r}")
         self.config = config
+        self.attention = attention  # see layers.attend
         self.vision = _siglip(config)
         self.projector = nn.Linear(config.vision.hidden_size, config.vlm.width)
         self.vlm = _gemma(config.vlm, config.rms_norm_eps, with_embeddings=True)
@@ -164,11 +167,11 @@ class Pi0Model(nn.Module):
         for i, (lp, ls) in enumerate(zip(self.vlm.layers, self.expert.layers, strict=True)):
             q, k, v = project_qkv(lp, hidden, cos, sin, hd)
             if i < last:  # the last layer's prefix outputs are never used
-                hidden = finish_layer(lp, hidden, attend(q, k, v, mask))
+                hidden = finish_layer(lp, hidden, attend(q, k, v, mask, self.attention))
             sq, sk, sv = project_qkv(ls, s_hidden, s_cos, s_sin, hd)
             k_all, v_all = torch.cat([k, sk], dim=2), torch.cat([v, sv], dim=2)
             if i < last:
-                s_hidden = finish_layer(ls, s_hidden, attend(sq, k_all, v_all, s_mask))
+                s_hidden = finish_layer(ls, s_hidden, attend(sq, k_all, v_all, s_mask, self.attention))
             if tail:
                 zeros = k_all.new_zeros(b, k_all.shape[1], tail, hd)
                 k_all, v_all = torch.cat([k_all, zeros], dim=2), torch.cat([v_all, zeros], dim=2)
@@ -191,7 +194,7 @@ class Pi0Model(nn.Module):
             q, k, v = project_qkv(layer, hidden, cos, sin, hd)
             k = torch.cat([cache.keys[i], k], dim=2)
             v = torch.cat([cache.values[i], v], dim=2)
-            hidden = finish_layer(layer, hidden, attend(q, k, v, cache.mask))
+            hidden = finish_layer(layer, hidden, attend(q, k, v, cache.mask, self.attention))
         return self.action_out_proj(self.expert.norm(hidden)).to(torch.float32)
 
     def joint_step(self, prefix: torch.Tensor, pad: torch.Tensor, state: torch.Tensor, x_t: torch.Tensor,
@@ -210,7 +213,8 @@ class Pi0Model(nn.Module):
         for lp, ls in zip(self.vlm.layers, self.expert.layers, strict=True):
             qp, kp, vp = project_qkv(lp, hp, cos[:, :p], sin[:, :p], hd)
             qs, ks, vs = project_qkv(ls, hs, cos[:, p:], sin[:, p:], hd)
-            out = attend(torch.cat([qp, qs], 1), torch.cat([kp, ks], 2), torch.cat([vp, vs], 2), mask)
+            out = attend(torch.cat([qp, qs], 1), torch.cat([kp, ks], 2), torch.cat([vp, vs], 2), mask,
+                         self.attention)
             hp = finish_layer(lp, hp, out[:, :p])
             hs = finish_layer(ls, hs, out[:, p:])
         out = self.expert.norm(hs)[:, -self.config.chunk_size:]

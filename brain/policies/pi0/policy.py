@@ -47,8 +47,12 @@ class Pi0Policy(Policy):
     def __init__(self, model: Pi0Model, tokenizer: PromptTokenizer, *, norm_stats: NormStats | None = None,
                  action_dim: int | None = None, required_cameras: tuple[str, ...] | None = None,
                  mode: str = "auto", compile: bool = False, quant: str | None = None, seed: int | None = None,
-                 max_batch: int = 8):
+                 max_batch: int = 8, attention: str | None = None):
         self.model = model.eval()
+        if attention is not None:
+            if attention not in ("sdpa", "math"):
+                raise ValueError(f"attention must be 'sdpa' or 'math', got {attention!r}")
+            model.attention = attention
         self.config: Pi0Config = model.config
         self.tokenizer = tokenizer
         self.norm_stats = norm_stats or NormStats()
@@ -99,7 +103,7 @@ class Pi0Policy(Policy):
             "image_size": c.vision.image_size, "state_dim": c.state_dim, "action_dim": self.action_dim,
             "action_horizon": c.chunk_size, "num_steps": c.num_steps, "max_token_len": c.max_token_len,
             "device": str(self.device), "dtype": str(self.model.dtype).replace("torch.", ""), "mode": self.mode,
-            "quant": self.quant,
+            "quant": self.quant, "attention": self.model.attention,
             "has_norm_stats": self.norm_stats.actions is not None,
         }
 

@@ -105,3 +105,11 @@ def test_config_validation_and_lerobot_config():
     with pytest.raises(ValueError, match="unknown π0 config keys"):
         Pi0Config.from_dict({"bogus": 1})
     assert np.isclose(preset("pi0").min_period, 4e-3)
+
+
+def test_math_attention_matches_sdpa(tiny_model, tiny_inputs):
+    model = copy.deepcopy(tiny_model)
+    ref = model.sample_actions(**tiny_inputs)
+    model.attention = "math"
+    assert torch.allclose(model.sample_actions(**tiny_inputs), ref, atol=1e-5)
+    assert torch.allclose(model.sample_actions(**tiny_inputs, use_cache=False), ref, atol=1e-5)
