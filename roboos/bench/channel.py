@@ -40,6 +40,23 @@ class ChannelBenchOptions:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+BASELINE_MODULES = {"websocket": "websockets", "grpc": "grpc"}
+
+
+def available_transports(transports: tuple[str, ...]) -> tuple[tuple[str, ...], dict[str, str]]:
+    """The transports whose libraries are installed, and why the others are skipped."""
+    import importlib.util
+
+    keep, skipped = [], {}
+    for name in transports:
+        module = BASELINE_MODULES.get(name)
+        if module is not None and importlib.util.find_spec(module) is None:
+            skipped[name] = f"{module} is not installed (pip install {module})"
+        else:
+            keep.append(name)
+    return tuple(keep), skipped
+
+
 def _start_clients(transports: tuple[str, ...], stack: list[Any]) -> dict[str, Any]:
     from roboos.bench.channel_clients import GrpcClient, RoboosChannelClient, WebsocketClient, ZmqClient
 
@@ -123,6 +140,8 @@ def run_channel_bench(opts: ChannelBenchOptions, progress: Callable[[str, int], 
 
     info = machine_info(PACKAGES)
     started = utc_now()
+    transports, skipped = available_transports(opts.transports)
+    opts.transports = transports
     rt = run_round_trips(opts, progress) if opts.samples > 0 and opts.transports else {}
     fleet = (run_fleet(opts.fleet_robots, opts.fleet_seconds, opts.fleet_state_hz, opts.fleet_call_hz,
                        opts.fleet_workers, progress) if opts.fleet_robots > 0 else None)
@@ -143,5 +162,6 @@ def run_channel_bench(opts: ChannelBenchOptions, progress: Callable[[str, int], 
                      "image": "224x224x3 uint8 image + 14 float32 state -> 50x32 float32 action chunk"},
         "round_trip": rt,
         "targets": compare(rt),
+        "skipped_transports": skipped,
         "fleet": fleet,
     }
