@@ -19,11 +19,12 @@ from __future__ import annotations
 
 __all__ = ["quantize", "W8A16Linear", "w8a16_matmul", "save_quantized", "load_quantized"]
 
+# The function shares its name with its submodule: bind it eagerly, so ``from roboos.brain.quant import
+# quantize`` gives the function even after ``roboos.brain.quant.quantize`` (the module) was imported.
+from roboos.brain.quant.quantize import quantize  # noqa: E402
 
-def __getattr__(name: str):  # lazy re-exports, so ``import roboos.brain.quant`` stays light
-    if name == "quantize":
-        from roboos.brain.quant.quantize import quantize
-        return quantize
+
+def __getattr__(name: str):  # lazy re-exports of the rest
     if name == "W8A16Linear":
         from roboos.brain.quant.module import W8A16Linear
         return W8A16Linear

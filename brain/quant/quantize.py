@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from roboos.brain.quant.module import W8A16Linear
+from roboos.brain.quant.reference import QuantizationError
 
 DEFAULT_SKIP: tuple[str, ...] = ("lm_head", "re:.*visual.*", "re:.*vision_tower.*", "re:.*vision_model.*")
 
@@ -30,19 +31,25 @@ def matches(name: str, patterns: Iterable[str]) -> bool:
     return False
 
 
-def quantize(model: nn.Module, skip: Iterable[str] = DEFAULT_SKIP, group_size: int = 0,
+def quantize(model: nn.Module, skip: Iterable[str] = DEFAULT_SKIP, group_size: int | None = None,
              structure_only: bool = False, progress: Callable[[str], None] | None = None) -> nn.Module:
     """Replace every ``nn.Linear`` of ``model`` not matched by ``skip`` with a :class:`W8A16Linear`, in place.
 
     Args:
         skip: names / ``re:`` patterns kept in 16 bits (default: vision tower and lm_head).
-        group_size: 0 for per-channel scales, else the group size along K (e.g. 128).
+        group_size: 0 for per-channel scales, else the group size along K (e.g. 128); default: per channel, or
+            the group size of the model's existing W8A16 layers (a model quantizes with one group size).
         structure_only: build empty W8A16 modules (for loading a checkpoint) instead of quantizing weights.
         progress: called with each quantized module name.
 
     The model records what was done in ``model.w8a16`` (``{"group_size", "ignore", "modules"}``); Linear
     layers whose in_features the group size does not divide are kept and added to ``ignore``.
     """
+    prev = getattr(model, "w8a16", None)
+    if group_size is None:
+        group_size = int(prev["group_size"]) if prev else 0
+    if prev and prev["modules"] and int(prev["group_size"]) != int(group_size):
+        raise QuantizationError(f"model already has W8A16 layers with group_size {prev['group_size']}")
     skip = list(skip)
     ignore = list(skip)
     done: list[str] = []
@@ -65,6 +72,9 @@ def quantize(model: nn.Module, skip: Iterable[str] = DEFAULT_SKIP, group_size: i
         done.append(name)
         if progress is not None:
             progress(name)
+    if prev:  # quantizing again (e.g. a loaded W8A16 checkpoint): keep what was done before
+        done = list(prev["modules"]) + done
+        ignore = list(dict.fromkeys(list(prev["ignore"]) + ignore))
     model.w8a16 = {"group_size": int(group_size), "ignore": ignore, "modules": done}
     return model
 

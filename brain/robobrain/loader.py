@@ -126,6 +126,10 @@ def _load_weights(folder: str, device: torch.device, dtype: torch.dtype):
 
     try:
         config = AutoConfig.from_pretrained(folder)
+        if _is_w8a16_checkpoint(folder):  # compressed-tensors W8A16 (ours or llm-compressor's): int8 kept
+            from roboos.brain.quant.checkpoint import load_quantized
+
+            return load_quantized(folder, device=device, dtype=dtype)
         cls = Qwen2_5_VLForConditionalGeneration if config.model_type == "qwen2_5_vl" else AutoModelForImageTextToText
         model = cls.from_pretrained(folder, dtype=dtype, device_map=str(device) if device.type == "cuda" else None)
     except (OSError, ValueError, KeyError) as exc:
@@ -133,6 +137,17 @@ def _load_weights(folder: str, device: torch.device, dtype: torch.dtype):
     if device.type != "cuda":
         model = model.to(device)
     return model.eval()
+
+
+def _is_w8a16_checkpoint(folder: str) -> bool:
+    """Whether ``folder/config.json`` declares a compressed-tensors quantization (loaded by roboos.brain.quant)."""
+    import json
+
+    try:
+        qcfg = json.loads((Path(folder) / "config.json").read_text()).get("quantization_config") or {}
+    except (OSError, ValueError):
+        return False
+    return isinstance(qcfg, dict) and qcfg.get("quant_method") == "compressed-tensors"
 
 
 def _quantize(model, quant: str) -> dict:

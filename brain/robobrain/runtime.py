@@ -74,7 +74,7 @@ class BrainRuntime:
     """Owns the model's generation path; ``run_batch`` is called from one worker thread at a time."""
 
     def __init__(self, brain: LoadedBrain, *, max_seq_len: int = 8192, max_batch_size: int = 8,
-                 use_engine: bool = True) -> None:
+                 use_engine: bool = True, use_cuda_graph: bool | None = None) -> None:
         self.brain = brain
         self.max_seq_len = max_seq_len
         self.max_batch_size = max_batch_size
@@ -82,7 +82,8 @@ class BrainRuntime:
         self.engine_error: str | None = None
         if use_engine:
             try:
-                self.engine = FastGenerator(brain.model, max_seq_len=max_seq_len, max_batch_size=max_batch_size)
+                self.engine = FastGenerator(brain.model, max_seq_len=max_seq_len, max_batch_size=max_batch_size,
+                                            use_cuda_graph=use_cuda_graph)
             except UnsupportedModelError as exc:
                 self.engine_error = str(exc)
         self._lock = threading.Lock()

@@ -27,7 +27,7 @@ class EmbeddedBackend:
         self.settings = settings
         self.name = settings.served_model_name or brain.name
         self.runtime = BrainRuntime(brain, max_seq_len=settings.max_seq_len, max_batch_size=settings.max_batch_size,
-                                    use_engine=settings.use_engine)
+                                    use_engine=settings.use_engine, use_cuda_graph=settings.use_cuda_graph)
         self.batcher = Batcher(self.runtime, max_batch_size=settings.max_batch_size,
                                batch_window_s=settings.batch_window_ms / 1000.0, max_queue=settings.max_queue)
         self.limits = ImageLimits(max_bytes=settings.max_image_bytes, max_pixels=settings.max_image_pixels,

@@ -14,6 +14,11 @@ def build_backend(settings: ServerSettings, progress: bool = True):
     from roboos.brain.robobrain.loader import load_brain
     from roboos.brain.server.embedded import EmbeddedBackend
 
+    if settings.kernel_table:  # W8A16 kernels read their PreTune table from here (roboos.brain.quant.ops)
+        import os
+
+        os.environ["ROBOOS_KERNEL_TABLE"] = settings.kernel_table
+
     brain = load_brain(settings.model, device=settings.device, dtype=settings.dtype, quant=settings.quant,
                        flaggems=settings.flaggems, name=settings.served_model_name, progress=progress)
     return EmbeddedBackend(brain, settings)

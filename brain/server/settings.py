@@ -38,6 +38,8 @@ class ServerSettings(BaseModel):
     device: str | None = None
     dtype: str | None = None
     use_engine: bool = True
+    use_cuda_graph: bool | None = None  # fast engine: capture decode steps as CUDA graphs (None: on CUDA)
+    kernel_table: str | None = None     # W8A16 PreTune table file (default: configs/kernels/<gpu>.json)
     max_batch_size: int = Field(default=8, ge=1, le=64)
     max_seq_len: int = Field(default=8192, ge=64)
     batch_window_ms: float = Field(default=10.0, ge=0.0)

@@ -34,9 +34,10 @@ CASES = ["gemv_ragged_n", "gemv_ragged_k_split3_bias", "gemv_group64_split2", "g
 def test_kernel_matches_reference(interp_results, name):
     r = interp_results[name]
     assert r["all_written"], "some outputs kept the NaN poison"
-    # fp32 accumulation of exact int8 x 16-bit products: only the final rounding to 16 bits remains
-    assert r["rel_err"] < 5e-3, r
-    assert r["rel_err_dispatch"] < 5e-3, r
+    # fp32 accumulation of exact int8 x 16-bit products: only the final cast to 16 bits remains, which the
+    # interpreter truncates (up to one bf16 ulp, 2**-7 relative) where the GPU rounds to nearest
+    assert r["rel_err"] < 1e-2, r
+    assert r["rel_err_dispatch"] < 1e-2, r
 
 
 def test_nan_never_passes(interp_results):
