@@ -293,6 +293,37 @@ def print_table(doc: dict[str, Any]) -> None:
         Console().print(f"[yellow]note:[/] {note}")
 
 
+def render_chart(doc: dict[str, Any], path: Path) -> Path | None:
+    """A bar chart of p50 latency per variant and camera count, with the 10 ms target (needs matplotlib)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    rows = doc["results"]
+    variants = list(dict.fromkeys(r["variant"] for r in rows))
+    cams = sorted({r["cameras"] for r in rows})
+    fig, ax = plt.subplots(figsize=(9, 4.2))
+    width = 0.8 / len(cams)
+    for i, c in enumerate(cams):
+        vals = [next((r["p50_ms"] for r in rows if r["variant"] == v and r["cameras"] == c), 0.0) for v in variants]
+        bars = ax.bar([j + i * width for j in range(len(variants))], vals, width, label=f"{c} camera(s)")
+        ax.bar_label(bars, fmt="%.1f", fontsize=7)
+    ax.axhline(doc["target"]["p50_ms_one_camera"], color="red", linestyle="--", linewidth=1, label="10 ms target")
+    ax.set_xticks([j + width * (len(cams) - 1) / 2 for j in range(len(variants))], variants, rotation=20,
+                  ha="right", fontsize=8)
+    ax.set_ylabel("p50 ms per 50×32 chunk")
+    ax.set_yscale("log")
+    ax.set_title(f"π0 ({doc['params'] / 1e9:.2f}B), 10 Euler steps, on {doc['machine']['gpu']}")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--cameras", default="1,3")
@@ -309,6 +340,7 @@ def main(argv: list[str] | None = None) -> None:
                            command="python -m roboos.brain.policies.bench " + " ".join(argv or sys.argv[1:]))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(doc, indent=2))
+    render_chart(doc, args.out.with_suffix(".png"))
     print_table(doc)
 
 

@@ -32,7 +32,7 @@ def bench_policy(
 
     import torch
 
-    from roboos.brain.policies.bench import print_table, run_policy_bench
+    from roboos.brain.policies.bench import print_table, render_chart, run_policy_bench
 
     if not torch.cuda.is_available():
         typer.echo("roboos bench policy needs a CUDA GPU", err=True)
@@ -44,5 +44,6 @@ def bench_policy(
     path = out or Path("benchmarks/results") / f"policy-{slug}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(doc, indent=2))
+    chart = render_chart(doc, path.with_suffix(".png"))
     print_table(doc)
-    typer.echo(f"wrote {path}")
+    typer.echo(f"wrote {path}" + (f" and {chart}" if chart else ""))
