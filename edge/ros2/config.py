@@ -70,7 +70,9 @@ class Ros2ArmOptions(BaseModel):
     blend_steps: int = Field(default=5, ge=0, le=100)  # chunk points cross-faded from the motion in progress
 
     poses: dict[str, list[float]] = Field(default_factory=dict)  # named joint poses ("home", place names)
-    arm_motion_s: float | None = Field(default=None, gt=0)  # household: fixed time per reach (None: from velocity)
+    arm_motion_s: float | None = Field(
+        default=None, gt=0
+    )  # household: fixed time per reach (None: from velocity)
     skills_as_services: bool = True  # offer the robot's skills as ROS 2 services
     service_prefix: str | None = Field(default=None, pattern=_TOPIC)  # default: /<robot>/skills
     ros_services: list[RosServiceSkill] = Field(default_factory=list)
@@ -81,7 +83,9 @@ class Ros2ArmOptions(BaseModel):
             raise ValueError("joints: duplicate joint names")
         for joint, (low, high) in self.position_limits.items():
             if joint not in self.joints:
-                raise ValueError(f"position_limits: unknown joint '{joint}' (joints: {', '.join(self.joints)})")
+                raise ValueError(
+                    f"position_limits: unknown joint '{joint}' (joints: {', '.join(self.joints)})"
+                )
             if low >= high:
                 raise ValueError(f"position_limits.{joint}: low {low} must be below high {high}")
         for name, pose in self.poses.items():

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-
 from roboos.edge.ros2.config import Ros2ArmOptions
 from roboos.edge.ros2.errors import (
     ControllerUnavailableError,
@@ -51,8 +50,13 @@ log = logging.getLogger("roboos.edge.ros2")
 _POLL_S = 0.005
 _HOLD_S = 0.05
 # control_msgs/FollowJointTrajectory result codes
-ACTION_ERRORS = {-1: "INVALID_GOAL", -2: "INVALID_JOINTS", -3: "OLD_HEADER_TIMESTAMP",
-                 -4: "PATH_TOLERANCE_VIOLATED", -5: "GOAL_TOLERANCE_VIOLATED"}
+ACTION_ERRORS = {
+    -1: "INVALID_GOAL",
+    -2: "INVALID_JOINTS",
+    -3: "OLD_HEADER_TIMESTAMP",
+    -4: "PATH_TOLERANCE_VIOLATED",
+    -5: "GOAL_TOLERANCE_VIOLATED",
+}
 
 
 def import_ros() -> Any:
@@ -147,12 +151,18 @@ class Ros2ArmDriver:
         rclpy.init(context=self.context, **init_kwargs)
         name = self.options.node_name or f"roboos_{self.robot_name}_bridge"
         self.node = rclpy.create_node(name, context=self.context)
-        state_qos = qos_profile_sensor_data if self.options.state_qos == "sensor_data" else QoSProfile(depth=10)
-        self.node.create_subscription(JointState, self.options.joint_state_topic, self._on_joint_state, state_qos)
+        state_qos = (
+            qos_profile_sensor_data if self.options.state_qos == "sensor_data" else QoSProfile(depth=10)
+        )
+        self.node.create_subscription(
+            JointState, self.options.joint_state_topic, self._on_joint_state, state_qos
+        )
         if self.options.camera_topic:
             from sensor_msgs.msg import Image
 
-            self.node.create_subscription(Image, self.options.camera_topic, self._on_image, qos_profile_sensor_data)
+            self.node.create_subscription(
+                Image, self.options.camera_topic, self._on_image, qos_profile_sensor_data
+            )
         self._publisher = self.node.create_publisher(JointTrajectory, self.options.trajectory_topic, 10)
         if self.options.use_action != "never" and control_msgs_available():
             from control_msgs.action import FollowJointTrajectory
@@ -160,13 +170,19 @@ class Ros2ArmDriver:
 
             self._action_client = ActionClient(self.node, FollowJointTrajectory, self.options.action_name)
         elif self.options.use_action == "always":
-            raise Ros2Unavailable("use_action=always needs control_msgs (not on PyPI: source a ROS 2 installation)")
+            raise Ros2Unavailable(
+                "use_action=always needs control_msgs (not on PyPI: source a ROS 2 installation)"
+            )
         self._executor = SingleThreadedExecutor(context=self.context)
         self._executor.add_node(self.node)
         self._thread = threading.Thread(target=self._spin, name=f"ros2-{self.robot_name}", daemon=True)
         self._thread.start()
-        log.info("ROS 2 bridge for %s: state %s, commands %s", self.robot_name, self.options.joint_state_topic,
-                 self.options.trajectory_topic)
+        log.info(
+            "ROS 2 bridge for %s: state %s, commands %s",
+            self.robot_name,
+            self.options.joint_state_topic,
+            self.options.trajectory_topic,
+        )
 
     def _spin(self) -> None:
         try:
@@ -201,10 +217,15 @@ class Ros2ArmDriver:
     def _on_image(self, msg: Any) -> None:
         channels = {"rgb8": 3, "bgr8": 3, "mono8": 1, "rgba8": 4, "bgra8": 4}.get(msg.encoding)
         if channels is None or msg.step < msg.width * channels or len(msg.data) < msg.step * msg.height:
-            log.warning("ignoring image on %s: unsupported encoding %r or inconsistent size",
-                        self.options.camera_topic, msg.encoding)
+            log.warning(
+                "ignoring image on %s: unsupported encoding %r or inconsistent size",
+                self.options.camera_topic,
+                msg.encoding,
+            )
             return
-        rows = np.frombuffer(bytes(msg.data), dtype=np.uint8)[: msg.step * msg.height].reshape(msg.height, msg.step)
+        rows = np.frombuffer(bytes(msg.data), dtype=np.uint8)[: msg.step * msg.height].reshape(
+            msg.height, msg.step
+        )
         image = rows[:, : msg.width * channels].reshape(msg.height, msg.width, channels)
         if msg.encoding.startswith("bgr"):
             image = image[..., [2, 1, 0, *([3] if channels == 4 else [])]]
@@ -218,7 +239,7 @@ class Ros2ArmDriver:
             return None if self._stamp is None else time.monotonic() - self._stamp
 
     def snapshot(self, *, fresh: bool = True) -> JointSnapshot:
-        """The measured joint state; raises :class:`StaleJointStateError` when stale (``fresh``) or incomplete."""
+        """The measured joint state; :class:`StaleJointStateError` when stale (``fresh``) or incomplete."""
         with self._lock:
             stamp = self._stamp
             missing = [j for j in self.joints if j not in self._positions]
@@ -226,14 +247,20 @@ class Ros2ArmDriver:
             velocities = np.array([self._velocities.get(j, 0.0) for j in self.joints])
         topic = self.options.joint_state_topic
         if stamp is None:
-            raise StaleJointStateError(f"{self.robot_name}: no joint state received on {topic} yet: motion blocked")
+            raise StaleJointStateError(
+                f"{self.robot_name}: no joint state received on {topic} yet: motion blocked"
+            )
         if missing:
-            raise StaleJointStateError(f"{self.robot_name}: the joint state on {topic} lacks joints "
-                                       f"{', '.join(missing)}: motion blocked")
+            raise StaleJointStateError(
+                f"{self.robot_name}: the joint state on {topic} lacks joints "
+                f"{', '.join(missing)}: motion blocked"
+            )
         age = time.monotonic() - stamp
         if fresh and age > self.options.stale_after_s:
-            raise StaleJointStateError(f"{self.robot_name}: joint state on {topic} is {age:.2f} s old "
-                                       f"(limit {self.options.stale_after_s:g} s): motion blocked")
+            raise StaleJointStateError(
+                f"{self.robot_name}: joint state on {topic} is {age:.2f} s old "
+                f"(limit {self.options.stale_after_s:g} s): motion blocked"
+            )
         return JointSnapshot(positions=positions, velocities=velocities, age_s=age)
 
     def image(self) -> np.ndarray | None:
@@ -261,37 +288,56 @@ class Ros2ArmDriver:
 
     # ------------------------------------------------------------------------------------ commands
     def resolve_goal(self, goal: Mapping[str, float] | Sequence[float], current: np.ndarray) -> np.ndarray:
-        """Joint targets in configured order: a full vector, or ``{joint: value}`` (others keep ``current``)."""
+        """Joint targets in configured order: a full vector, or ``{joint: value}`` (others stay)."""
         if isinstance(goal, Mapping):
             unknown = sorted(set(goal) - set(self._index))
             if unknown:
-                raise UnknownJointError(f"{self.robot_name}: unknown joint(s) {', '.join(unknown)}; "
-                                        f"joints: {', '.join(self.joints)}")
+                raise UnknownJointError(
+                    f"{self.robot_name}: unknown joint(s) {', '.join(unknown)}; "
+                    f"joints: {', '.join(self.joints)}"
+                )
             target = current.copy()
             for name, value in goal.items():
                 target[self._index[name]] = float(value)
             return as_joint_array(target, len(self.joints), "goal")
         return as_joint_array(goal, len(self.joints), "goal")
 
-    def move_to(self, goal: Mapping[str, float] | Sequence[float], *, duration_s: float | None = None,
-                cancel: threading.Event | None = None) -> dict[str, Any]:
+    def move_to(
+        self,
+        goal: Mapping[str, float] | Sequence[float],
+        *,
+        duration_s: float | None = None,
+        cancel: threading.Event | None = None,
+    ) -> dict[str, Any]:
         """Move to ``goal`` along a minimum-jerk path; block until reached. Returns the final state."""
         snap = self._first_snapshot(cancel)
         target = self.resolve_goal(goal, snap.positions)
         start_pos, start_vel = self._commanded_now(snap)
-        duration = duration_s or move_duration(start_pos, target, self.options.max_velocity, self.options.min_move_s)
+        duration = duration_s or move_duration(
+            start_pos, target, self.options.max_velocity, self.options.min_move_s
+        )
         points = min_jerk_points(start_pos, target, duration, self.options.command_rate_hz)
         return self._execute(points, start_pos, start_vel, cancel, wait=True)
 
-    def execute_chunk(self, chunk: np.ndarray, *, rate_hz: float | None = None, cancel: threading.Event | None = None,
-                      wait: bool = True) -> dict[str, Any]:
+    def execute_chunk(
+        self,
+        chunk: np.ndarray,
+        *,
+        rate_hz: float | None = None,
+        cancel: threading.Event | None = None,
+        wait: bool = True,
+    ) -> dict[str, Any]:
         """Send one action chunk ``(T, J)`` as a trajectory blended into the motion in progress."""
         snap = self._first_snapshot(cancel)
         start_pos, start_vel = self._commanded_now(snap)
         moving = bool(np.any(np.abs(start_vel) > 1e-6))
-        points = chunk_to_points(chunk, rate_hz or self.options.policy_rate_hz, current_positions=start_pos,
-                                 current_velocities=start_vel if moving else None,
-                                 blend_steps=self.options.blend_steps)
+        points = chunk_to_points(
+            chunk,
+            rate_hz or self.options.policy_rate_hz,
+            current_positions=start_pos,
+            current_velocities=start_vel if moving else None,
+            blend_steps=self.options.blend_steps,
+        )
         return self._execute(points, start_pos, start_vel, cancel, wait=wait)
 
     def hold(self) -> None:
@@ -310,8 +356,13 @@ class Ros2ArmDriver:
         msg.joint_names = list(self.joints)
         try:
             here = self.snapshot(fresh=False).positions
-            msg.points = [JointTrajectoryPoint(positions=here.tolist(), velocities=[0.0] * len(self.joints),
-                                               time_from_start=_duration_msg(_HOLD_S))]
+            msg.points = [
+                JointTrajectoryPoint(
+                    positions=here.tolist(),
+                    velocities=[0.0] * len(self.joints),
+                    time_from_start=_duration_msg(_HOLD_S),
+                )
+            ]
         except StaleJointStateError:
             msg.points = []  # joint_trajectory_controller: an empty trajectory means "hold position"
         self._publisher.publish(msg)
@@ -340,7 +391,8 @@ class Ros2ArmDriver:
             if time.monotonic() >= deadline:
                 raise ControllerUnavailableError(
                     f"{self.robot_name}: no trajectory controller listens on {self.options.trajectory_topic} "
-                    f"(waited {self.options.controller_wait_s:g} s)")
+                    f"(waited {self.options.controller_wait_s:g} s)"
+                )
             self._check_cancel(cancel)
             time.sleep(0.02)
 
@@ -349,8 +401,15 @@ class Ros2ArmDriver:
             self.hold()
             raise SkillCancelledError(f"{self.robot_name}: motion cancelled")
 
-    def _execute(self, points: list[TrajectoryPoint], start_pos: np.ndarray, start_vel: np.ndarray,
-                 cancel: threading.Event | None, *, wait: bool) -> dict[str, Any]:
+    def _execute(
+        self,
+        points: list[TrajectoryPoint],
+        start_pos: np.ndarray,
+        start_vel: np.ndarray,
+        cancel: threading.Event | None,
+        *,
+        wait: bool,
+    ) -> dict[str, Any]:
         from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
         try:
@@ -360,8 +419,14 @@ class Ros2ArmDriver:
         self._wait_controller(cancel)
         msg = JointTrajectory()
         msg.joint_names = list(self.joints)  # header.stamp zero: start now
-        msg.points = [JointTrajectoryPoint(positions=p.positions.tolist(), velocities=p.velocities.tolist(),
-                                           time_from_start=_duration_msg(p.t)) for p in points]
+        msg.points = [
+            JointTrajectoryPoint(
+                positions=p.positions.tolist(),
+                velocities=p.velocities.tolist(),
+                time_from_start=_duration_msg(p.t),
+            )
+            for p in points
+        ]
         with self._lock:
             self._generation += 1
             generation = self._generation
@@ -375,8 +440,9 @@ class Ros2ArmDriver:
             return {"sent_points": len(points), "duration_s": round(points[-1].t, 4)}
         return self._wait_reached(points[-1].positions, points[-1].t, generation, cancel)
 
-    def _wait_reached(self, goal: np.ndarray, duration_s: float, generation: int,
-                      cancel: threading.Event | None) -> dict[str, Any]:
+    def _wait_reached(
+        self, goal: np.ndarray, duration_s: float, generation: int, cancel: threading.Event | None
+    ) -> dict[str, Any]:
         start = time.monotonic()
         deadline = start + duration_s + self.options.goal_time_tolerance_s
         while True:
@@ -389,29 +455,40 @@ class Ros2ArmDriver:
                 self.hold()
                 raise StaleJointStateError(f"{exc} (during the motion)") from None
             if not self.controller_connected():
-                raise ControllerUnavailableError(f"{self.robot_name}: the controller on "
-                                                 f"{self.options.trajectory_topic} went away during the motion")
+                raise ControllerUnavailableError(
+                    f"{self.robot_name}: the controller on "
+                    f"{self.options.trajectory_topic} went away during the motion"
+                )
             error = np.abs(snap.positions - goal)
             now = time.monotonic()
             if now - start >= duration_s and float(error.max()) <= self.options.goal_tolerance:
-                return {"reached": True, "positions": [round(float(p), 5) for p in snap.positions],
-                        "max_error": round(float(error.max()), 5), "duration_s": round(now - start, 4)}
+                return {
+                    "reached": True,
+                    "positions": [round(float(p), 5) for p in snap.positions],
+                    "max_error": round(float(error.max()), 5),
+                    "duration_s": round(now - start, 4),
+                }
             if now > deadline:
                 worst = int(np.argmax(error))
                 raise TrajectoryFailedError(
-                    f"{self.robot_name}: goal not reached {duration_s + self.options.goal_time_tolerance_s:.2f} s "
+                    f"{self.robot_name}: goal not reached "
+                    f"{duration_s + self.options.goal_time_tolerance_s:.2f} s "
                     f"after the start: joint '{self.joints[worst]}' is {error[worst]:.3f} off "
-                    f"(tolerance {self.options.goal_tolerance:g})")
+                    f"(tolerance {self.options.goal_tolerance:g})"
+                )
             time.sleep(_POLL_S)
 
-    def _execute_action(self, trajectory: Any, points: list[TrajectoryPoint], generation: int,
-                        cancel: threading.Event | None) -> dict[str, Any]:  # pragma: no cover - needs control_msgs
+    def _execute_action(
+        self, trajectory: Any, points: list[TrajectoryPoint], generation: int, cancel: threading.Event | None
+    ) -> dict[str, Any]:  # pragma: no cover - needs control_msgs
         from control_msgs.action import FollowJointTrajectory
         from control_msgs.msg import JointTolerance
 
         goal = FollowJointTrajectory.Goal()
         goal.trajectory = trajectory
-        goal.goal_tolerance = [JointTolerance(name=j, position=self.options.goal_tolerance) for j in self.joints]
+        goal.goal_tolerance = [
+            JointTolerance(name=j, position=self.options.goal_tolerance) for j in self.joints
+        ]
         goal.goal_time_tolerance = _duration_msg(self.options.goal_time_tolerance_s)
         handle = self._wait_future(self._action_client.send_goal_async(goal), 5.0, cancel)
         if not handle.accepted:
@@ -424,17 +501,22 @@ class Ros2ArmDriver:
         result = response.result
         if result.error_code != 0:
             name = ACTION_ERRORS.get(result.error_code, str(result.error_code))
-            raise TrajectoryFailedError(f"{self.robot_name}: FollowJointTrajectory failed: {name} {result.error_string}")
+            raise TrajectoryFailedError(
+                f"{self.robot_name}: FollowJointTrajectory failed: {name} {result.error_string}"
+            )
         return {"reached": True, "action": True, "duration_s": round(points[-1].t, 4)}
 
-    def _wait_future(self, future: Any, timeout: float, cancel: threading.Event | None,
-                     generation: int | None = None) -> Any:  # pragma: no cover - needs control_msgs
+    def _wait_future(
+        self, future: Any, timeout: float, cancel: threading.Event | None, generation: int | None = None
+    ) -> Any:  # pragma: no cover - needs control_msgs
         deadline = time.monotonic() + timeout
         while not future.done():
             self._check_cancel(cancel)
             if generation is not None and self._generation != generation:
                 raise Ros2BridgeError(f"{self.robot_name}: motion stopped")
             if time.monotonic() > deadline:
-                raise TrajectoryFailedError(f"{self.robot_name}: the action server did not answer in {timeout:g} s")
+                raise TrajectoryFailedError(
+                    f"{self.robot_name}: the action server did not answer in {timeout:g} s"
+                )
             time.sleep(_POLL_S)
         return future.result()

@@ -1,4 +1,4 @@
-"""Typed errors of the ROS 2 bridge (all are :class:`~roboos.robot.RobotError`: a skill reports them as failures)."""
+"""Typed errors of the ROS 2 bridge (all :class:`~roboos.robot.RobotError`: skills report failures)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Robot kinds of the ROS 2 bridge for the edge registry (rclpy loads only when such a robot is built)::
 
-    robots:
-      - {name: arm1, kind: ros2_household_arm, options: {trajectory_topic: /arm_controller/joint_trajectory}}
+robots:
+  - {name: arm1, kind: ros2_household_arm, options: {trajectory_topic: /arm_controller/joint_trajectory}}
 """
 
 from __future__ import annotations
@@ -26,18 +26,27 @@ def make_ros2_arm(config: RobotConfig, world: Any = None) -> Ros2Arm:
 
 
 def make_ros2_household_arm(config: RobotConfig, world: Any) -> Ros2HouseholdArm:
-    """A ROS 2 arm at its household-scene station (``options.at``/``reach``, else the scene's robots section)."""
+    """A ROS 2 arm at its household station (``options.at``/``reach``, else the scene's robots section)."""
     from roboos.edge.ros2.robot import Ros2HouseholdArm
+
     from roboos.robot import RobotError
 
     options = Ros2HouseholdArmOptions.model_validate(config.options)
     station = world.scene.robots.get(config.name)
     at = options.at or (station.at if station is not None else world.place_names()[0])
-    reach = options.reach if options.reach is not None else (list(station.reach) if station and station.reach else [at])
+    reach = (
+        options.reach
+        if options.reach is not None
+        else (list(station.reach) if station and station.reach else [at])
+    )
     unknown = [p for p in [at, *reach] if p not in world.place_names()]
     if unknown:
-        raise RobotError(f"robot '{config.name}': unknown place(s) {', '.join(unknown)} in scene '{world.scene.name}'")
-    return Ros2HouseholdArm(config.name, world, options, at=at, reach=reach, embodiment=config.embodiment or "arm")
+        raise RobotError(
+            f"robot '{config.name}': unknown place(s) {', '.join(unknown)} in scene '{world.scene.name}'"
+        )
+    return Ros2HouseholdArm(
+        config.name, world, options, at=at, reach=reach, embodiment=config.embodiment or "arm"
+    )
 
 
 def register_ros2_kinds() -> None:
@@ -46,11 +55,20 @@ def register_ros2_kinds() -> None:
 
     known = robot_kinds()
     if "ros2_arm" not in known:
-        register_robot_kind("ros2_arm", "roboos.edge.ros2.kinds:make_ros2_arm", embodiment="arm",
-                            options=Ros2ArmOptions,
-                            description="an arm behind a ROS 2 joint-trajectory controller (rclpy bridge)")
+        register_robot_kind(
+            "ros2_arm",
+            "roboos.edge.ros2.kinds:make_ros2_arm",
+            embodiment="arm",
+            options=Ros2ArmOptions,
+            description="an arm behind a ROS 2 joint-trajectory controller (rclpy bridge)",
+        )
     if "ros2_household_arm" not in known:
-        register_robot_kind("ros2_household_arm", "roboos.edge.ros2.kinds:make_ros2_household_arm",
-                            embodiment="arm", options=Ros2HouseholdArmOptions, world="kinematic",
-                            world_factory=f"{_KINEMATIC}:make_world",
-                            description="a ROS 2 arm in the household scene (household skills, real motions)")
+        register_robot_kind(
+            "ros2_household_arm",
+            "roboos.edge.ros2.kinds:make_ros2_household_arm",
+            embodiment="arm",
+            options=Ros2HouseholdArmOptions,
+            world="kinematic",
+            world_factory=f"{_KINEMATIC}:make_world",
+            description="a ROS 2 arm in the household scene (household skills, real motions)",
+        )

@@ -17,16 +17,16 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-
 from roboos.edge.ros2.config import Ros2ArmOptions, Ros2HouseholdArmOptions
 from roboos.edge.ros2.driver import Ros2ArmDriver, control_msgs_available
 from roboos.edge.ros2.errors import Ros2BridgeError, StaleJointStateError
 from roboos.edge.ros2.services import SkillServiceHost, ros_service_skill
 from roboos.edge.ros2.skills import Ros2Driven, motion_skills
-from roboos.robot import RobotState
 from roboos.sim.kinematic.robots import SimArm
 from roboos.sim.kinematic.world import World
 from roboos.skills.sdk import SkillContext, SkillSpec
+
+from roboos.robot import RobotState
 
 
 class _Ros2Parts:
@@ -129,11 +129,24 @@ class Ros2Arm(_Ros2Parts, Ros2Driven):
 
     def get_state(self) -> RobotState:
         extra = self._ros_extra()
-        status = "error" if extra["stale"] else "busy" if self.ros.moving() else "stopped" if self._stopped else "idle"
+        status = (
+            "error"
+            if extra["stale"]
+            else "busy"
+            if self.ros.moving()
+            else "stopped"
+            if self._stopped
+            else "idle"
+        )
         if status == "busy":
             self._stopped = False
-        return RobotState(robot=self.name, embodiment=self.embodiment, status=status,
-                          joints=self._measured_joints(), extra=extra)
+        return RobotState(
+            robot=self.name,
+            embodiment=self.embodiment,
+            status=status,
+            joints=self._measured_joints(),
+            extra=extra,
+        )
 
     def skills(self) -> Sequence[SkillSpec]:
         return self._ros_skills()
@@ -150,8 +163,16 @@ class Ros2HouseholdArm(_Ros2Parts, SimArm, Ros2Driven):
 
     kind = "ros2_household_arm"
 
-    def __init__(self, name: str, world: World, options: Ros2HouseholdArmOptions, *, at: str,
-                 reach: list[str] | None = None, embodiment: str = "arm") -> None:
+    def __init__(
+        self,
+        name: str,
+        world: World,
+        options: Ros2HouseholdArmOptions,
+        *,
+        at: str,
+        reach: list[str] | None = None,
+        embodiment: str = "arm",
+    ) -> None:
         SimArm.__init__(self, name, world, at=at, reach=reach, embodiment=embodiment)
         self._init_ros(options)
 

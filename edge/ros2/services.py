@@ -29,18 +29,33 @@ from typing import Any
 
 from roboos.edge.ros2.config import RosServiceSkill
 from roboos.edge.ros2.errors import Ros2BridgeError, Ros2Unavailable
-from roboos.robot import Robot
 from roboos.skills.card import SkillCard
 from roboos.skills.errors import SkillCancelledError
 from roboos.skills.sdk import SkillContext, SkillResult, SkillSpec, build_spec
+
+from roboos.robot import Robot
 
 log = logging.getLogger("roboos.edge.ros2")
 
 JSON_SERVICE_TYPE = "diagnostic_msgs/srv/AddDiagnostics"
 _BASIC_TYPES: dict[str, type] = {
-    "boolean": bool, "string": str, "wstring": str, "float": float, "double": float, "long double": float,
-    "char": int, "octet": int, "byte": int, "int8": int, "uint8": int, "int16": int, "uint16": int,
-    "int32": int, "uint32": int, "int64": int, "uint64": int,
+    "boolean": bool,
+    "string": str,
+    "wstring": str,
+    "float": float,
+    "double": float,
+    "long double": float,
+    "char": int,
+    "octet": int,
+    "byte": int,
+    "int8": int,
+    "uint8": int,
+    "int16": int,
+    "uint16": int,
+    "int32": int,
+    "uint32": int,
+    "int64": int,
+    "uint64": int,
 }
 
 
@@ -52,8 +67,10 @@ def import_interface(type_name: str, kind: str = "srv") -> Any:
     try:
         return getattr(importlib.import_module(f"{package}.{sub}"), name)
     except (ImportError, AttributeError) as exc:
-        raise Ros2Unavailable(f"ROS interface {type_name} is not installed ({exc}); install "
-                              f"ros-{package.replace('_', '-')} or source a ROS 2 installation") from exc
+        raise Ros2Unavailable(
+            f"ROS interface {type_name} is not installed ({exc}); install "
+            f"ros-{package.replace('_', '-')} or source a ROS 2 installation"
+        ) from exc
 
 
 # ------------------------------------------------------------------------- RoboOS skills -> ROS 2
@@ -68,8 +85,9 @@ class SkillServiceHost:
         self.node: Any = None
         self.calls = 0
         self._loop = asyncio.new_event_loop()
-        self._loop_thread = threading.Thread(target=self._loop.run_forever, name=f"ros2-skills-{robot.name}",
-                                             daemon=True)
+        self._loop_thread = threading.Thread(
+            target=self._loop.run_forever, name=f"ros2-skills-{robot.name}", daemon=True
+        )
 
     def start(self) -> None:
         import rclpy
@@ -81,14 +99,20 @@ class SkillServiceHost:
         self.node = rclpy.create_node(f"roboos_{self.robot.name}_skills", context=self.context)
         group = ReentrantCallbackGroup()
         for name, spec in self.specs.items():
-            self.node.create_service(srv_type, f"{self.prefix}/{name}",
-                                     lambda req, resp, spec=spec: self._serve(spec, req, resp), callback_group=group)
+            self.node.create_service(
+                srv_type,
+                f"{self.prefix}/{name}",
+                lambda req, resp, spec=spec: self._serve(spec, req, resp),
+                callback_group=group,
+            )
         self.node.create_service(srv_type, f"{self.prefix}_cards", self._cards, callback_group=group)
         self._executor = MultiThreadedExecutor(num_threads=4, context=self.context)
         self._executor.add_node(self.node)
         self._thread = threading.Thread(target=self._spin, name=f"ros2-srv-{self.robot.name}", daemon=True)
         self._thread.start()
-        log.info("ROS 2 services for %d skills of %s under %s/", len(self.specs), self.robot.name, self.prefix)
+        log.info(
+            "ROS 2 services for %d skills of %s under %s/", len(self.specs), self.robot.name, self.prefix
+        )
 
     def _spin(self) -> None:
         try:
@@ -107,7 +131,9 @@ class SkillServiceHost:
 
     def _cards(self, request: Any, response: Any) -> Any:
         response.success = True
-        response.message = json.dumps([SkillCard.from_spec(s).model_dump(mode="json") for s in self.specs.values()])
+        response.message = json.dumps(
+            [SkillCard.from_spec(s).model_dump(mode="json") for s in self.specs.values()]
+        )
         return response
 
     def _serve(self, spec: SkillSpec, request: Any, response: Any) -> Any:
@@ -118,24 +144,40 @@ class SkillServiceHost:
         return response
 
     def call(self, spec: SkillSpec, args_json: str) -> SkillResult:
-        """Run ``spec`` with JSON arguments (bad JSON -> a ``bad_arguments`` failure result, like bad args)."""
+        """Run ``spec`` with JSON arguments (bad JSON -> a ``bad_arguments`` failure, like bad args)."""
         try:
             args = json.loads(args_json) if args_json.strip() else {}
         except json.JSONDecodeError as exc:
-            return SkillResult(ok=False, error={"code": "bad_arguments", "message": f"request is not JSON: {exc}",
-                                                "details": {}})
+            return SkillResult(
+                ok=False,
+                error={"code": "bad_arguments", "message": f"request is not JSON: {exc}", "details": {}},
+            )
         if not isinstance(args, dict):
-            return SkillResult(ok=False, error={"code": "bad_arguments", "details": {},
-                                                "message": "request must be a JSON object of arguments"})
+            return SkillResult(
+                ok=False,
+                error={
+                    "code": "bad_arguments",
+                    "details": {},
+                    "message": "request must be a JSON object of arguments",
+                },
+            )
         context = SkillContext(robot=self.robot, call_id=f"ros2-{uuid.uuid4().hex[:12]}")
-        future = asyncio.run_coroutine_threadsafe(spec.run(args, robot=self.robot, context=context), self._loop)
+        future = asyncio.run_coroutine_threadsafe(
+            spec.run(args, robot=self.robot, context=context), self._loop
+        )
         try:
             return future.result(timeout=spec.timeout + 5.0)
         except TimeoutError:
             context.cancel_event.set()
             future.cancel()
-            return SkillResult(ok=False, error={"code": "timeout", "details": {},
-                                                "message": f"skill '{spec.name}' did not finish in time"})
+            return SkillResult(
+                ok=False,
+                error={
+                    "code": "timeout",
+                    "details": {},
+                    "message": f"skill '{spec.name}' did not finish in time",
+                },
+            )
 
 
 # ------------------------------------------------------------------------- ROS 2 services -> skills
@@ -150,7 +192,7 @@ def _python_type(ros_type: str) -> Any:
 
 
 def fill_message(msg: Any, values: dict[str, Any]) -> Any:
-    """Set ``msg``'s fields from a dict (nested dicts fill nested messages); unknown fields raise ``ValueError``."""
+    """Set ``msg``'s fields from a dict (nested dicts fill nested messages); unknown field: ``ValueError``."""
     fields = msg.get_fields_and_field_types()
     for name, value in values.items():
         if name not in fields:
@@ -180,7 +222,7 @@ def message_to_dict(msg: Any) -> Any:
 
 
 def ros_service_skill(cfg: RosServiceSkill, node_provider: Any) -> SkillSpec:
-    """A skill that calls the ROS 2 service ``cfg.service``; ``node_provider()`` returns the live rclpy node."""
+    """A skill calling the ROS 2 service ``cfg.service``; ``node_provider()`` returns the live rclpy node."""
     srv_type = import_interface(cfg.type)
     defaults = srv_type.Request()
     params = []
@@ -188,8 +230,11 @@ def ros_service_skill(cfg: RosServiceSkill, node_provider: Any) -> SkillSpec:
     for name, ros_type in srv_type.Request.get_fields_and_field_types().items():
         annotations[name] = _python_type(ros_type)
         default = message_to_dict(getattr(defaults, name))
-        params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default,
-                                        annotation=annotations[name]))
+        params.append(
+            inspect.Parameter(
+                name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotations[name]
+            )
+        )
     params.append(inspect.Parameter("context", inspect.Parameter.KEYWORD_ONLY, annotation=SkillContext))
     annotations["context"] = SkillContext
 
@@ -211,7 +256,9 @@ def ros_service_skill(cfg: RosServiceSkill, node_provider: Any) -> SkillSpec:
                     raise SkillCancelledError(f"call of {cfg.service} cancelled", call_id=context.call_id)
                 if time.monotonic() > deadline:
                     future.cancel()
-                    raise Ros2BridgeError(f"ROS 2 service {cfg.service} did not answer in {cfg.timeout_s:g} s")
+                    raise Ros2BridgeError(
+                        f"ROS 2 service {cfg.service} did not answer in {cfg.timeout_s:g} s"
+                    )
                 time.sleep(0.005)
             return message_to_dict(future.result())
         finally:

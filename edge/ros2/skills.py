@@ -6,10 +6,10 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import Field
-
 from roboos.edge.ros2.driver import Ros2ArmDriver
-from roboos.robot import Robot
 from roboos.skills.sdk import SkillContext, SkillSpec, get_spec, skill
+
+from roboos.robot import Robot
 
 MAX_CHUNK_STEPS = 1000
 
@@ -21,8 +21,12 @@ class Ros2Driven(Robot):
 
 
 @skill(timeout=60, effects=["robot.joints"], tags=["ros2", "motion"])
-def move_joints(robot: Ros2Driven, positions: dict[str, float], context: SkillContext,
-                duration_s: Annotated[float, Field(gt=0, le=60)] | None = None) -> dict[str, Any]:
+def move_joints(
+    robot: Ros2Driven,
+    positions: dict[str, float],
+    context: SkillContext,
+    duration_s: Annotated[float, Field(gt=0, le=60)] | None = None,
+) -> dict[str, Any]:
     """Move joints to target positions along a smooth (minimum-jerk) path and wait until reached.
 
     Args:
@@ -60,12 +64,14 @@ def execute_action_chunk(
         rate_hz: policy rate (time between rows is 1/rate_hz); default from the configuration.
     """
     chunk = np.asarray(actions, dtype=np.float64)
-    return {"steps": int(chunk.shape[0]),
-            **robot.ros.execute_chunk(chunk, rate_hz=rate_hz, cancel=context.cancel_event)}
+    return {
+        "steps": int(chunk.shape[0]),
+        **robot.ros.execute_chunk(chunk, rate_hz=rate_hz, cancel=context.cancel_event),
+    }
 
 
 def motion_skills(poses: list[str]) -> list[SkillSpec]:
-    """The motion skills of a ROS 2 arm; ``move_to_pose`` (typed with the pose names) only when poses exist."""
+    """Motion skills of a ROS 2 arm; ``move_to_pose`` (typed with the pose names) only when poses exist."""
     from roboos.sim.household.skills import retype
 
     specs = [get_spec(move_joints), get_spec(execute_action_chunk)]

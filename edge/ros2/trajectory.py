@@ -15,8 +15,8 @@ rest at the chunk's end.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -30,7 +30,9 @@ class TrajectoryPoint:
     velocities: np.ndarray
 
 
-def as_joint_array(values: Sequence[float] | np.ndarray, n_joints: int, what: str = "positions") -> np.ndarray:
+def as_joint_array(
+    values: Sequence[float] | np.ndarray, n_joints: int, what: str = "positions"
+) -> np.ndarray:
     """A finite float64 vector of length ``n_joints`` (``ValueError`` naming ``what`` otherwise)."""
     arr = np.asarray(values, dtype=np.float64)
     if arr.shape != (n_joints,):
@@ -46,8 +48,10 @@ def move_duration(start: np.ndarray, goal: np.ndarray, max_velocity: float, min_
     return max(min_duration, 1.875 * distance / max_velocity)
 
 
-def min_jerk_points(start: np.ndarray, goal: np.ndarray, duration_s: float, rate_hz: float) -> list[TrajectoryPoint]:
-    """A minimum-jerk (quintic) move from ``start`` to ``goal``, sampled at ``rate_hz``; rests at both ends."""
+def min_jerk_points(
+    start: np.ndarray, goal: np.ndarray, duration_s: float, rate_hz: float
+) -> list[TrajectoryPoint]:
+    """A minimum-jerk (quintic) move from ``start`` to ``goal`` sampled at ``rate_hz``; rests at both ends."""
     if duration_s <= 0:
         raise ValueError(f"duration must be positive, got {duration_s}")
     n = max(1, math.ceil(duration_s * rate_hz))
@@ -57,12 +61,20 @@ def min_jerk_points(start: np.ndarray, goal: np.ndarray, duration_s: float, rate
         s = k / n
         shape = 10 * s**3 - 15 * s**4 + 6 * s**5
         rate = (30 * s**2 - 60 * s**3 + 30 * s**4) / duration_s
-        points.append(TrajectoryPoint(t=duration_s * s, positions=start + delta * shape, velocities=delta * rate))
+        points.append(
+            TrajectoryPoint(t=duration_s * s, positions=start + delta * shape, velocities=delta * rate)
+        )
     return points
 
 
-def chunk_to_points(chunk: np.ndarray, rate_hz: float, *, current_positions: np.ndarray,
-                    current_velocities: np.ndarray | None = None, blend_steps: int = 5) -> list[TrajectoryPoint]:
+def chunk_to_points(
+    chunk: np.ndarray,
+    rate_hz: float,
+    *,
+    current_positions: np.ndarray,
+    current_velocities: np.ndarray | None = None,
+    blend_steps: int = 5,
+) -> list[TrajectoryPoint]:
     """One trajectory for an action chunk ``(T, J)`` with time stamps ``1/rate_hz, 2/rate_hz, …``.
 
     ``current_positions``/``current_velocities``: where the arm is commanded to be *now* (sampled from the
@@ -86,12 +98,17 @@ def chunk_to_points(chunk: np.ndarray, rate_hz: float, *, current_positions: np.
     with_start = np.vstack([current_positions, targets])
     velocities = np.gradient(with_start, np.concatenate([[0.0], times]), axis=0)[1:]
     velocities[-1] = 0.0
-    return [TrajectoryPoint(t=float(t), positions=p, velocities=v) for t, p, v in zip(times, targets, velocities)]
+    rows = zip(times, targets, velocities, strict=True)
+    return [TrajectoryPoint(t=float(t), positions=p, velocities=v) for t, p, v in rows]
 
 
-def sample(points: Sequence[TrajectoryPoint], t: float, start_positions: np.ndarray,
-           start_velocities: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Position and velocity of the cubic-Hermite trajectory ``points`` (started at ``start_positions``) at ``t``."""
+def sample(
+    points: Sequence[TrajectoryPoint],
+    t: float,
+    start_positions: np.ndarray,
+    start_velocities: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Position and velocity at ``t`` of the cubic-Hermite trajectory ``points`` from ``start_positions``."""
     v0 = np.zeros_like(start_positions) if start_velocities is None else start_velocities
     prev_t, prev_p, prev_v = 0.0, start_positions, v0
     for point in points:
@@ -100,7 +117,12 @@ def sample(points: Sequence[TrajectoryPoint], t: float, start_positions: np.ndar
             if h <= 0:
                 return point.positions.copy(), point.velocities.copy()
             s = (t - prev_t) / h
-            h00, h10, h01, h11 = 2 * s**3 - 3 * s**2 + 1, s**3 - 2 * s**2 + s, -2 * s**3 + 3 * s**2, s**3 - s**2
+            h00, h10, h01, h11 = (
+                2 * s**3 - 3 * s**2 + 1,
+                s**3 - 2 * s**2 + s,
+                -2 * s**3 + 3 * s**2,
+                s**3 - s**2,
+            )
             pos = h00 * prev_p + h10 * h * prev_v + h01 * point.positions + h11 * h * point.velocities
             d00, d10, d01, d11 = 6 * s**2 - 6 * s, 3 * s**2 - 4 * s + 1, -6 * s**2 + 6 * s, 3 * s**2 - 2 * s
             vel = (d00 * prev_p + d01 * point.positions) / h + d10 * prev_v + d11 * point.velocities
@@ -109,8 +131,9 @@ def sample(points: Sequence[TrajectoryPoint], t: float, start_positions: np.ndar
     return prev_p.copy(), np.zeros_like(prev_p)
 
 
-def check_limits(points: list[TrajectoryPoint], joints: Sequence[str],
-                    limits: dict[str, tuple[float, float]]) -> None:
+def check_limits(
+    points: list[TrajectoryPoint], joints: Sequence[str], limits: dict[str, tuple[float, float]]
+) -> None:
     """Refuse points outside joint position limits (``ValueError`` naming the joint, value and limit)."""
     for index, joint in enumerate(joints):
         if joint not in limits:
@@ -119,4 +142,6 @@ def check_limits(points: list[TrajectoryPoint], joints: Sequence[str],
         for point in points:
             value = float(point.positions[index])
             if not low - 1e-9 <= value <= high + 1e-9:
-                raise ValueError(f"joint '{joint}' would go to {value:.3f}, outside its limits [{low}, {high}]")
+                raise ValueError(
+                    f"joint '{joint}' would go to {value:.3f}, outside its limits [{low}, {high}]"
+                )

@@ -10,7 +10,9 @@ from roboos.cli.cmd_task import AddressOption, TokenOption, control_client
 
 
 def robots(
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (with skills, state and profile).")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print JSON (with skills, state and profile).")
+    ] = False,
     address: AddressOption = None,
     token: TokenOption = None,
 ) -> None:

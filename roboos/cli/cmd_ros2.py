@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
-ros2_app = typer.Typer(help="ROS 2 bridge: drive ROS 2 robot controllers from RoboOS skills and VLA chunks.",
-                       no_args_is_help=True)
+ros2_app = typer.Typer(
+    help="ROS 2 bridge: drive ROS 2 robot controllers from RoboOS skills and VLA chunks.",
+    no_args_is_help=True,
+)
 
 DEFAULT_CONFIG = "edge_ros2.yaml"
 EXIT_CONFIG = 2
@@ -20,14 +22,30 @@ def register(app: typer.Typer) -> None:
 
 @ros2_app.command("bridge")
 def bridge(
-    robot: Annotated[str, typer.Option("--robot", "-r", help="Robot of the edge config to bridge (a ros2_* kind).")],
-    config: Annotated[Optional[Path], typer.Option("--config", "-c", help="Edge config YAML "
-                                                   f"(default: configs/{DEFAULT_CONFIG}).")] = None,
-    overrides: Annotated[list[str], typer.Option("--set", help="Override a config key, e.g. --set "
-                                                 "robots.0.options.stale_after_s=1 (repeatable).")] = [],  # noqa: B006
-    cloud: Annotated[Optional[str], typer.Option("--cloud", help="Cloud endpoint, e.g. tcp://10.0.0.5:7700.")] = None,
-    no_cloud: Annotated[bool, typer.Option("--no-cloud", help="Only the ROS side: joint state, trajectories and "
-                                           "the skills as ROS 2 services; no cloud connection.")] = False,
+    robot: Annotated[
+        str, typer.Option("--robot", "-r", help="Robot of the edge config to bridge (a ros2_* kind).")
+    ],
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", "-c", help=f"Edge config YAML (default: configs/{DEFAULT_CONFIG})."),
+    ] = None,
+    overrides: Annotated[
+        list[str],
+        typer.Option(
+            "--set", help="Override a config key, e.g. --set robots.0.options.stale_after_s=1 (repeatable)."
+        ),
+    ] = [],  # noqa: B006
+    cloud: Annotated[
+        str | None, typer.Option("--cloud", help="Cloud endpoint, e.g. tcp://10.0.0.5:7700.")
+    ] = None,
+    no_cloud: Annotated[
+        bool,
+        typer.Option(
+            "--no-cloud",
+            help="Only the ROS side: joint state, trajectories and "
+            "the skills as ROS 2 services; no cloud connection.",
+        ),
+    ] = False,
     log_level: Annotated[str, typer.Option("--log-level", help="Python logging level.")] = "INFO",
 ) -> None:
     """Run the ROS 2 bridge of one robot until Ctrl-C: an edge agent whose robot is a ROS 2 controller.
@@ -47,8 +65,11 @@ def bridge(
     from roboos.edge.runner import build_agents, run_agents, select_robots
 
     console = Console(stderr=True)
-    logging.basicConfig(level=log_level.upper(), format="%(message)s",
-                        handlers=[RichHandler(console=console, show_path=False)])
+    logging.basicConfig(
+        level=log_level.upper(),
+        format="%(message)s",
+        handlers=[RichHandler(console=console, show_path=False)],
+    )
     sets = list(overrides) + ([f"cloud={cloud}"] if cloud else [])
     try:
         cfg = select_robots(load_edge_config(config or _default_config(), sets), [robot])
@@ -60,15 +81,19 @@ def bridge(
         raise typer.Exit(EXIT_CONFIG) from None
     kind = cfg.robots[0].kind
     if not kind.startswith("ros2_"):
-        console.print(f"[red]error:[/] robot '{robot}' is of kind '{kind}', not a ROS 2 kind (ros2_arm, "
-                      "ros2_household_arm)")
+        console.print(
+            f"[red]error:[/] robot '{robot}' is of kind '{kind}', not a ROS 2 kind (ros2_arm, "
+            "ros2_household_arm)"
+        )
         raise typer.Exit(EXIT_CONFIG)
     try:
         if no_cloud:
             asyncio.run(_serve_ros_only(cfg, console))
         else:
             agents = build_agents(cfg)
-            asyncio.run(run_agents(agents, on_started=lambda a: _print_bridge(console, a[0].robot, cfg.cloud)))
+            asyncio.run(
+                run_agents(agents, on_started=lambda a: _print_bridge(console, a[0].robot, cfg.cloud))
+            )
     except Ros2BridgeError as exc:
         console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(1) from None
@@ -112,11 +137,17 @@ def _print_bridge(console: Any, robot: Any, cloud: str | None) -> None:
     table.add_row("joints", ", ".join(options.joints))
     table.add_row("joint state in", f"{options.joint_state_topic} ({options.state_qos} QoS)")
     table.add_row("trajectories out", options.trajectory_topic)
-    table.add_row("FollowJointTrajectory", options.action_name if robot.profile().get("follow_joint_trajectory")
-                  else "not used (control_msgs not installed or use_action=never)")
+    table.add_row(
+        "FollowJointTrajectory",
+        options.action_name
+        if robot.profile().get("follow_joint_trajectory")
+        else "not used (control_msgs not installed or use_action=never)",
+    )
     if options.skills_as_services:
         prefix = options.service_prefix or f"/{robot.name}/skills"
-        table.add_row("skills as services", f"{prefix}/<skill> ({len(robot.skills())} skills), {prefix}_cards")
+        table.add_row(
+            "skills as services", f"{prefix}/<skill> ({len(robot.skills())} skills), {prefix}_cards"
+        )
     for service in options.ros_services:
         table.add_row(f"skill {service.skill}", f"calls {service.service} ({service.type})")
     console.print(table)
@@ -160,11 +191,25 @@ def info() -> None:
         ("rclpy", "rclpy", None, "required"),
         ("sensor_msgs/JointState", "sensor_msgs.msg", "JointState", "required: joint state in"),
         ("sensor_msgs/Image", "sensor_msgs.msg", "Image", "optional: camera observations"),
-        ("trajectory_msgs/JointTrajectory", "trajectory_msgs.msg", "JointTrajectory", "required: commands out"),
-        ("diagnostic_msgs/srv/AddDiagnostics", "diagnostic_msgs.srv", "AddDiagnostics", "skills as ROS services"),
+        (
+            "trajectory_msgs/JointTrajectory",
+            "trajectory_msgs.msg",
+            "JointTrajectory",
+            "required: commands out",
+        ),
+        (
+            "diagnostic_msgs/srv/AddDiagnostics",
+            "diagnostic_msgs.srv",
+            "AddDiagnostics",
+            "skills as ROS services",
+        ),
         ("std_srvs/srv/Trigger", "std_srvs.srv", "Trigger", "common services to wrap as skills"),
-        ("control_msgs/action/FollowJointTrajectory", "control_msgs.action", "FollowJointTrajectory",
-         "optional (not on PyPI; source ROS 2)"),
+        (
+            "control_msgs/action/FollowJointTrajectory",
+            "control_msgs.action",
+            "FollowJointTrajectory",
+            "optional (not on PyPI; source ROS 2)",
+        ),
     ]
     ok = True
     for label, module, attr, role in interfaces:

@@ -18,18 +18,30 @@ if TYPE_CHECKING:
 EXIT_TASK_FAILED = 1
 EXIT_CONTROL_PLANE = 3
 
-task_app = typer.Typer(help="Tasks on a running cloud (`roboos cloud` / `roboos up`): submit, watch, cancel, list.",
-                       no_args_is_help=True)
+task_app = typer.Typer(
+    help="Tasks on a running cloud (`roboos cloud` / `roboos up`): submit, watch, cancel, list.",
+    no_args_is_help=True,
+)
 
 AddressOption = Annotated[
     str | None,
-    typer.Option("--address", "-a", envvar="ROBOOS_CONTROL_ADDRESS", show_envvar=True,
-                 help="host:port of the cloud's control plane [default: 127.0.0.1:7701]"),
+    typer.Option(
+        "--address",
+        "-a",
+        envvar="ROBOOS_CONTROL_ADDRESS",
+        show_envvar=True,
+        help="host:port of the cloud's control plane [default: 127.0.0.1:7701]",
+    ),
 ]
 TokenOption = Annotated[
     str | None,
-    typer.Option("--token", envvar="ROBOOS_TOKEN", show_envvar=True, show_default=False,
-                 help="Access token, when the cloud requires one."),
+    typer.Option(
+        "--token",
+        envvar="ROBOOS_TOKEN",
+        show_envvar=True,
+        show_default=False,
+        help="Access token, when the cloud requires one.",
+    ),
 ]
 
 
@@ -85,9 +97,12 @@ def watch_task(client: ControlClient, task_id: str) -> int:
         view.show_messages = False
         console.print(view)
     succeeded = view.status == TaskStatus.succeeded
-    console.print(f"task {task_id} {view.status.value if view.status else 'unknown'}"
-                  + (f": {view.reason}" if view.reason and not succeeded else ""),
-                  style="green" if succeeded else "red", highlight=False)
+    console.print(
+        f"task {task_id} {view.status.value if view.status else 'unknown'}"
+        + (f": {view.reason}" if view.reason and not succeeded else ""),
+        style="green" if succeeded else "red",
+        highlight=False,
+    )
     return 0 if succeeded else EXIT_TASK_FAILED
 
 
@@ -95,7 +110,9 @@ def watch_task(client: ControlClient, task_id: str) -> int:
 def submit(
     instruction: Annotated[str, typer.Argument(help="What the robots should do, in natural language.")],
     watch: Annotated[bool, typer.Option("--watch", "-w", help="Follow the task live until it ends.")] = False,
-    task_id: Annotated[str | None, typer.Option("--id", help="Choose the task id (default: the cloud picks).")] = None,
+    task_id: Annotated[
+        str | None, typer.Option("--id", help="Choose the task id (default: the cloud picks).")
+    ] = None,
     address: AddressOption = None,
     token: TokenOption = None,
 ) -> None:
@@ -112,7 +129,9 @@ def submit(
 
 @task_app.command("watch")
 def watch(
-    task_id: Annotated[str, typer.Argument(help="Task id (from `roboos task submit` or `roboos task list`).")],
+    task_id: Annotated[
+        str, typer.Argument(help="Task id (from `roboos task submit` or `roboos task list`).")
+    ],
     address: AddressOption = None,
     token: TokenOption = None,
 ) -> None:
@@ -154,7 +173,7 @@ def list_tasks(
 
         typer.echo(json.dumps([t.model_dump(mode="json") for t in tasks], indent=2))
     elif not tasks:
-        typer.echo("no tasks yet: roboos task submit \"<instruction>\"")
+        typer.echo('no tasks yet: roboos task submit "<instruction>"')
     else:
         _console().print(tasks_table(tasks))
 

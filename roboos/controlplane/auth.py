@@ -22,7 +22,7 @@ def bearer_metadata(token: str | None) -> tuple[tuple[str, str], ...]:
 
 
 def split_host_port(bind: str) -> tuple[str, int]:
-    """``"127.0.0.1:7701"`` / ``"[::1]:0"`` / ``"localhost:7701"`` -> (host, port); ``ValueError`` if malformed."""
+    """``"127.0.0.1:7701"`` / ``"[::1]:0"`` / ``"localhost:7701"`` -> (host, port); ``ValueError`` if bad."""
     host, sep, port = bind.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
         raise ValueError(f"bad address {bind!r}: expected HOST:PORT, e.g. 127.0.0.1:7701")
@@ -66,8 +66,10 @@ class TokenAuthInterceptor(grpc.aio.ServerInterceptor):
 
 
 async def _deny(request: object, context: grpc.aio.ServicerContext) -> None:
-    await context.abort(grpc.StatusCode.UNAUTHENTICATED,
-                        "missing or wrong token: pass --token or set ROBOOS_TOKEN (metadata 'authorization: Bearer ...')")
+    await context.abort(
+        grpc.StatusCode.UNAUTHENTICATED,
+        "missing or wrong token: pass --token or set ROBOOS_TOKEN (metadata 'authorization: Bearer ...')",
+    )
 
 
 def _denying_handler(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
@@ -78,5 +80,8 @@ def _denying_handler(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         (True, False): grpc.stream_unary_rpc_method_handler,
         (True, True): grpc.stream_stream_rpc_method_handler,
     }[(bool(handler.request_streaming), bool(handler.response_streaming))]
-    return make(_deny, request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer)
+    return make(
+        _deny,
+        request_deserializer=handler.request_deserializer,
+        response_serializer=handler.response_serializer,
+    )

@@ -68,7 +68,9 @@ def translate_rpc_error(exc: grpc.RpcError, address: str) -> ControlPlaneError:
 class ControlClient:
     """Blocking client of one control plane. Use as a context manager, or call :meth:`close`."""
 
-    def __init__(self, address: str | None = None, *, token: str | None = None, timeout: float = 10.0) -> None:
+    def __init__(
+        self, address: str | None = None, *, token: str | None = None, timeout: float = 10.0
+    ) -> None:
         self.address = address or os.environ.get(ADDRESS_ENV) or DEFAULT_ADDRESS
         self.timeout = timeout
         self._metadata = bearer_metadata(token if token is not None else os.environ.get(TOKEN_ENV))
@@ -96,7 +98,7 @@ class ControlClient:
         return reply.task_id
 
     def watch(self, task_id: str) -> Iterator[TaskEvent]:
-        """Past then live events of the task; ends when the task ends. Closing the iterator cancels the stream."""
+        """Past then live events of the task; ends with the task. Closing the iterator cancels the call."""
         call = self._stub.WatchTask(pb.WatchTaskRequest(task_id=task_id), metadata=self._metadata)
         try:
             for msg in call:

@@ -31,12 +31,15 @@ GEN_DIR = Path(__file__).resolve().parent / "gen"
 
 _GENERATED_SUFFIXES = ("_pb2.py", "_pb2.pyi", "_pb2_grpc.py")
 _SIBLING_IMPORT = re.compile(r"^import (\w+_pb2(?:_grpc)?) as (\w+)$", re.MULTILINE)
-_PROTOBUF_GUARD_IMPORT = re.compile(r"^from google\.protobuf import runtime_version as _runtime_version\n",
-                                    re.MULTILINE)
-_PROTOBUF_GUARD_CALL = re.compile(r"^_runtime_version\.ValidateProtobufRuntimeVersion\(\n.*?^\)\n",
-                                  re.MULTILINE | re.DOTALL)
+_PROTOBUF_GUARD_IMPORT = re.compile(
+    r"^from google\.protobuf import runtime_version as _runtime_version\n", re.MULTILINE
+)
+_PROTOBUF_GUARD_CALL = re.compile(
+    r"^_runtime_version\.ValidateProtobufRuntimeVersion\(\n.*?^\)\n", re.MULTILINE | re.DOTALL
+)
 _GRPC_GUARD = re.compile(
-    r"^GRPC_GENERATED_VERSION = '([^']*)'\n.*?^if _version_not_supported:\n    raise RuntimeError\(\n.*?^    \)\n",
+    r"^GRPC_GENERATED_VERSION = '([^']*)'\n.*?^if _version_not_supported:\n"
+    r"    raise RuntimeError\(\n.*?^    \)\n",
     re.MULTILINE | re.DOTALL,
 )
 
@@ -72,7 +75,8 @@ def fix_generated(name: str, text: str) -> str:
     if name.endswith("_pb2.py"):
         text = _PROTOBUF_GUARD_IMPORT.sub("", text)
         text = _PROTOBUF_GUARD_CALL.sub(
-            "# (protobuf runtime version guard removed by roboos.controlplane.codegen: protobuf>=4.25 works)\n",
+            "# (protobuf runtime version guard removed by roboos.controlplane.codegen:"
+            " protobuf>=4.25 works)\n",
             text,
         )
     elif name.endswith("_pb2_grpc.py"):
@@ -97,8 +101,15 @@ def generate(proto_dir: Path = PROTO_DIR, out_dir: Path = GEN_DIR) -> list[Path]
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="roboos-codegen-") as tmp:
-        args = ["grpc_tools.protoc", f"-I{proto_dir}", f"-I{include}", f"--python_out={tmp}",
-                f"--pyi_out={tmp}", f"--grpc_python_out={tmp}", *protos]
+        args = [
+            "grpc_tools.protoc",
+            f"-I{proto_dir}",
+            f"-I{include}",
+            f"--python_out={tmp}",
+            f"--pyi_out={tmp}",
+            f"--grpc_python_out={tmp}",
+            *protos,
+        ]
         if protoc.main(args) != 0:
             raise CodegenError(f"protoc failed on {', '.join(protos)} (see the messages above)")
         produced = sorted(p for p in Path(tmp).iterdir() if p.name.endswith(_GENERATED_SUFFIXES))

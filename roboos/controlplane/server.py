@@ -91,7 +91,9 @@ async def start_control_plane(
     try:
         port = server.add_insecure_port(bind)
     except RuntimeError as exc:  # grpcio raises when the address cannot be bound
-        raise ControlPlaneConfigError(f"control plane: cannot listen on {bind}: {exc} (is another cloud running?)") from exc
+        raise ControlPlaneConfigError(
+            f"control plane: cannot listen on {bind}: {exc} (is another cloud running?)"
+        ) from exc
     if port == 0:  # older grpcio reports a bind failure as port 0
         raise ControlPlaneConfigError(f"control plane: cannot listen on {bind} (is another cloud running?)")
     await server.start()

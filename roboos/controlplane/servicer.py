@@ -68,8 +68,10 @@ def _mapped_errors() -> Iterator[None]:
 def _task_id(value: str) -> str:
     if not TASK_ID_PATTERN.match(value):
         shown = value if len(value) <= 70 else value[:67] + "..."
-        raise _Abort(grpc.StatusCode.INVALID_ARGUMENT,
-                     f"task_id {shown!r} is malformed: use 1-64 characters of A-Z a-z 0-9 _ . -")
+        raise _Abort(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"task_id {shown!r} is malformed: use 1-64 characters of A-Z a-z 0-9 _ . -",
+        )
     return value
 
 
@@ -85,14 +87,20 @@ class RoboOSServicer(pb_grpc.RoboOSServicer):
         self.master = master
         self.active_watches = 0  # open WatchTask streams (observability; tests check streams end)
 
-    async def SubmitTask(self, request: pb.SubmitTaskRequest, context: grpc.aio.ServicerContext) -> pb.SubmitTaskReply:
+    async def SubmitTask(
+        self, request: pb.SubmitTaskRequest, context: grpc.aio.ServicerContext
+    ) -> pb.SubmitTaskReply:
         try:
             instruction = request.instruction.strip()
             if not instruction:
-                raise _Abort(grpc.StatusCode.INVALID_ARGUMENT, "instruction is empty: say what the robots should do")
+                raise _Abort(
+                    grpc.StatusCode.INVALID_ARGUMENT, "instruction is empty: say what the robots should do"
+                )
             if len(instruction) > MAX_INSTRUCTION_CHARS:
-                raise _Abort(grpc.StatusCode.INVALID_ARGUMENT,
-                             f"instruction has {len(instruction)} characters, at most {MAX_INSTRUCTION_CHARS} allowed")
+                raise _Abort(
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    f"instruction has {len(instruction)} characters, at most {MAX_INSTRUCTION_CHARS} allowed",
+                )
             task_id = _task_id(request.task_id) if request.task_id else None
             with _mapped_errors():
                 new_id = await self.master.submit(instruction, task_id=task_id)
@@ -100,7 +108,9 @@ class RoboOSServicer(pb_grpc.RoboOSServicer):
         except _Abort as exc:
             await _abort(context, exc)
 
-    async def WatchTask(self, request: pb.WatchTaskRequest, context: grpc.aio.ServicerContext) -> AsyncIterator[pb.TaskEvent]:
+    async def WatchTask(
+        self, request: pb.WatchTaskRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.TaskEvent]:
         try:
             task_id = _task_id(request.task_id)
             with _mapped_errors():
@@ -123,7 +133,9 @@ class RoboOSServicer(pb_grpc.RoboOSServicer):
                 with contextlib.suppress(Exception):
                     await aclose()
 
-    async def CancelTask(self, request: pb.CancelTaskRequest, context: grpc.aio.ServicerContext) -> pb.CancelTaskReply:
+    async def CancelTask(
+        self, request: pb.CancelTaskRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CancelTaskReply:
         try:
             task_id = _task_id(request.task_id)
             with _mapped_errors():
@@ -142,7 +154,9 @@ class RoboOSServicer(pb_grpc.RoboOSServicer):
         except _Abort as exc:
             await _abort(context, exc)
 
-    async def ListTasks(self, request: pb.ListTasksRequest, context: grpc.aio.ServicerContext) -> pb.ListTasksReply:
+    async def ListTasks(
+        self, request: pb.ListTasksRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListTasksReply:
         try:
             if request.limit < 0:
                 raise _Abort(grpc.StatusCode.INVALID_ARGUMENT, f"limit must be >= 0, got {request.limit}")
@@ -154,7 +168,9 @@ class RoboOSServicer(pb_grpc.RoboOSServicer):
         except _Abort as exc:
             await _abort(context, exc)
 
-    async def ListRobots(self, request: pb.ListRobotsRequest, context: grpc.aio.ServicerContext) -> pb.ListRobotsReply:
+    async def ListRobots(
+        self, request: pb.ListRobotsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListRobotsReply:
         try:
             with _mapped_errors():
                 robots = sorted(self.master.list_robots(), key=lambda r: r.name)

@@ -100,7 +100,11 @@ class TaskView:
             self.steps[event.step.id] = event.step
         if event.message:
             self.messages.append(event.message)
-            if event.kind == "status" and event.status not in (TaskStatus.succeeded, None) and event.status.terminal:
+            if (
+                event.kind == "status"
+                and event.status not in (TaskStatus.succeeded, None)
+                and event.status.terminal
+            ):
                 self.reason = event.message
 
     def update_from_record(self, record: TaskRecord) -> None:
@@ -124,8 +128,16 @@ class TaskView:
                 detail = short_json(step.result, 40)
             if step.depends_on and step.status == StepStatus.pending:
                 detail = detail or f"after {', '.join(step.depends_on)}"
-            table.add_row(step.id, step.robot, step.skill, short_json(step.args), status_text(step.status),
-                          str(step.attempts or ""), _duration(step.started_at, step.finished_at, now), detail)
+            table.add_row(
+                step.id,
+                step.robot,
+                step.skill,
+                short_json(step.args),
+                status_text(step.status),
+                str(step.attempts or ""),
+                _duration(step.started_at, step.finished_at, now),
+                detail,
+            )
         return table
 
     def __rich__(self) -> RenderableType:
@@ -142,7 +154,12 @@ class TaskView:
             parts.append(Text("planning…", style="dim"))
         if self.show_messages:
             parts.extend(Text(f"  {message}", style="dim") for message in self.messages)
-        if self.status is not None and self.status.terminal and self.status != TaskStatus.succeeded and self.reason:
+        if (
+            self.status is not None
+            and self.status.terminal
+            and self.status != TaskStatus.succeeded
+            and self.reason
+        ):
             parts.append(Text(f"reason: {self.reason}", style="red"))
         return Group(*parts)
 
@@ -156,8 +173,13 @@ def tasks_table(tasks: list[TaskRecord], now: float | None = None) -> Table:
     for task in tasks:
         steps = task.plan.steps if task.plan else []
         done = sum(1 for s in steps if s.status == StepStatus.succeeded)
-        table.add_row(task.id, status_text(task.status), f"{done}/{len(steps)}" if steps else "",
-                      f"{now - task.created_at:.0f} s", task.instruction)
+        table.add_row(
+            task.id,
+            status_text(task.status),
+            f"{done}/{len(steps)}" if steps else "",
+            f"{now - task.created_at:.0f} s",
+            task.instruction,
+        )
     return table
 
 
@@ -184,6 +206,12 @@ def robots_table(robots: list[RobotInfo]) -> Table:
     for robot in robots:
         online = Text("● online", style="green") if robot.online else Text("○ offline", style="red")
         age = "" if robot.heartbeat_age_s is None else f"{robot.heartbeat_age_s:.1f} s ago"
-        table.add_row(robot.name, robot.embodiment, online, age, robot_state_summary(robot.state),
-                      str(len(robot.skills)))
+        table.add_row(
+            robot.name,
+            robot.embodiment,
+            online,
+            age,
+            robot_state_summary(robot.state),
+            str(len(robot.skills)),
+        )
     return table

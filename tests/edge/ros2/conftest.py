@@ -56,9 +56,17 @@ def controller() -> Iterator[object]:
 def arm_options(**overrides: object) -> object:
     from roboos.edge.ros2.config import Ros2ArmOptions
 
-    base = dict(joints=JOINTS, joint_state_topic=STATE_TOPIC, trajectory_topic=COMMAND_TOPIC, max_velocity=8.0,
-                min_move_s=0.1, stale_after_s=0.5, controller_wait_s=2.0, goal_time_tolerance_s=0.5,
-                poses={"home": [0.0] * 6, "ready": [0.3, -0.5, 0.8, 0.0, 0.2, 0.0]})
+    base = dict(
+        joints=JOINTS,
+        joint_state_topic=STATE_TOPIC,
+        trajectory_topic=COMMAND_TOPIC,
+        max_velocity=8.0,
+        min_move_s=0.1,
+        stale_after_s=0.5,
+        controller_wait_s=2.0,
+        goal_time_tolerance_s=0.5,
+        poses={"home": [0.0] * 6, "ready": [0.3, -0.5, 0.8, 0.0, 0.2, 0.0]},
+    )
     base.update(overrides)
     return Ros2ArmOptions(**base)
 
@@ -71,7 +79,9 @@ def arm(controller: object) -> Iterator[object]:
     robot = Ros2Arm("arm1", arm_options())
     robot.connect()
     try:
-        wait_until(lambda: robot.ros.controller_connected() and robot.ros.state_age() is not None, what="controller")
+        wait_until(
+            lambda: robot.ros.controller_connected() and robot.ros.state_age() is not None, what="controller"
+        )
         yield robot
     finally:
         robot.disconnect()

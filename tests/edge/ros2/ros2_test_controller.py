@@ -32,9 +32,16 @@ EXTRA_JOINT = "finger_joint"
 class TestTrajectoryController:
     """Follows trajectories and publishes joint state, in its own rclpy context and spinning thread."""
 
-    def __init__(self, joints: list[str], *, command_topic: str = "/joint_trajectory_controller/joint_trajectory",
-                 state_topic: str = "/joint_states", rate_hz: float = 100.0, initial: list[float] | None = None,
-                 node_name: str = "test_trajectory_controller") -> None:
+    def __init__(
+        self,
+        joints: list[str],
+        *,
+        command_topic: str = "/joint_trajectory_controller/joint_trajectory",
+        state_topic: str = "/joint_states",
+        rate_hz: float = 100.0,
+        initial: list[float] | None = None,
+        node_name: str = "test_trajectory_controller",
+    ) -> None:
         self.joints = list(joints)
         self.positions = np.array(initial if initial is not None else [0.0] * len(joints), dtype=np.float64)
         self.publishing = True
@@ -131,7 +138,9 @@ def main() -> None:
     parser.add_argument("--command-topic", default="/joint_trajectory_controller/joint_trajectory")
     parser.add_argument("--state-topic", default="/joint_states")
     args = parser.parse_args()
-    controller = TestTrajectoryController(args.joints, command_topic=args.command_topic, state_topic=args.state_topic)
+    controller = TestTrajectoryController(
+        args.joints, command_topic=args.command_topic, state_topic=args.state_topic
+    )
     print("controller ready", flush=True)
     try:
         while True:

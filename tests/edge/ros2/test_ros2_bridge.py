@@ -8,7 +8,6 @@ import threading
 import numpy as np
 import pytest
 from conftest import JOINTS, arm_options, wait_until
-
 from roboos.edge.ros2.errors import ControllerUnavailableError, StaleJointStateError, UnknownJointError
 from roboos.skills.sdk import SkillContext
 
@@ -118,7 +117,9 @@ def test_state_going_stale_during_a_motion_stops_it(arm, controller) -> None:
 
 def test_stop_sends_hold_position_and_cancels_the_motion(arm, controller) -> None:
     context = SkillContext(robot=arm)
-    thread, results = start_skill(arm, "move_joints", {"positions": {"elbow": 1.2}, "duration_s": 3.0}, context)
+    thread, results = start_skill(
+        arm, "move_joints", {"positions": {"elbow": 1.2}, "duration_s": 3.0}, context
+    )
     wait_until(lambda: controller.positions[2] > 0.05, what="motion start")
     arm.stop()
     thread.join(20)
@@ -134,7 +135,9 @@ def test_stop_sends_hold_position_and_cancels_the_motion(arm, controller) -> Non
 
 def test_cancel_of_a_skill_call_holds_position(arm, controller) -> None:
     context = SkillContext(robot=arm)
-    thread, results = start_skill(arm, "move_joints", {"positions": {"wrist_1": 1.0}, "duration_s": 3.0}, context)
+    thread, results = start_skill(
+        arm, "move_joints", {"positions": {"wrist_1": 1.0}, "duration_s": 3.0}, context
+    )
     wait_until(lambda: arm.ros.moving(), what="motion start")
     context.cancel_event.set()
     thread.join(20)
@@ -145,20 +148,22 @@ def test_cancel_of_a_skill_call_holds_position(arm, controller) -> None:
 
 
 def test_controller_restart(arm, controller) -> None:
-    from ros2_test_controller import TestTrajectoryController
-
     from conftest import COMMAND_TOPIC, STATE_TOPIC
+    from ros2_test_controller import TestTrajectoryController
 
     positions = controller.positions.tolist()
     controller.close()  # the controller disappears
     wait_until(lambda: not arm.ros.controller_connected(), what="controller gone")
     with pytest.raises((ControllerUnavailableError, StaleJointStateError)):
         arm.ros.move_to({"shoulder": 0.3})
-    restarted = TestTrajectoryController(JOINTS, command_topic=COMMAND_TOPIC, state_topic=STATE_TOPIC,
-                                         initial=positions)
+    restarted = TestTrajectoryController(
+        JOINTS, command_topic=COMMAND_TOPIC, state_topic=STATE_TOPIC, initial=positions
+    )
     try:
-        wait_until(lambda: arm.ros.controller_connected() and not arm.get_state().extra["stale"],
-                   what="controller back")
+        wait_until(
+            lambda: arm.ros.controller_connected() and not arm.get_state().extra["stale"],
+            what="controller back",
+        )
         result = run_skill(arm, "move_joints", {"positions": {"shoulder": 0.3}})
         assert result.ok, result.error
         assert restarted.positions[0] == pytest.approx(0.3, abs=0.02)
@@ -174,6 +179,8 @@ def test_no_controller_is_a_clear_error(controller) -> None:
     try:
         wait_until(lambda: robot.ros.state_age() is not None, what="state")
         result = run_skill(robot, "move_joints", {"positions": {"shoulder": 0.1}})
-        assert not result.ok and "no trajectory controller listens on /nobody/listens" in result.error["message"]
+        assert (
+            not result.ok and "no trajectory controller listens on /nobody/listens" in result.error["message"]
+        )
     finally:
         robot.disconnect()

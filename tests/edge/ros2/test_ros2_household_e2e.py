@@ -16,8 +16,13 @@ import yaml
 from conftest import COMMAND_TOPIC, JOINTS, STATE_TOPIC, wait_until
 
 ARM_OPTIONS = {
-    "joints": JOINTS, "joint_state_topic": STATE_TOPIC, "trajectory_topic": COMMAND_TOPIC, "max_velocity": 8.0,
-    "min_move_s": 0.1, "stale_after_s": 0.5, "controller_wait_s": 5.0,
+    "joints": JOINTS,
+    "joint_state_topic": STATE_TOPIC,
+    "trajectory_topic": COMMAND_TOPIC,
+    "max_velocity": 8.0,
+    "min_move_s": 0.1,
+    "stale_after_s": 0.5,
+    "controller_wait_s": 5.0,
     "poses": {"home": [0.0] * 6, "shelf": [0.5, 0.4, -0.6, 0.3, 0.0, 0.1]},
 }
 
@@ -69,24 +74,39 @@ def _cli_env() -> dict[str, str]:
 
 
 def test_ros2_bridge_command_serves_skills_as_services(controller, tmp_path) -> None:
-    from test_ros2_skills_over_ros import call_json_service
-
     import rclpy
     from rclpy.context import Context
     from rclpy.executors import SingleThreadedExecutor
+    from test_ros2_skills_over_ros import call_json_service
 
     log = tmp_path / "bridge.log"
     with log.open("w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "roboos.cli.main", "ros2", "bridge", "--robot", "arm1",
-                                 "--no-cloud", "--config", str(edge_config(tmp_path))], stdout=out,
-                                stderr=subprocess.STDOUT, env=_cli_env(), start_new_session=True)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "roboos.cli.main",
+                "ros2",
+                "bridge",
+                "--robot",
+                "arm1",
+                "--no-cloud",
+                "--config",
+                str(edge_config(tmp_path)),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=_cli_env(),
+            start_new_session=True,
+        )
     context = Context()
     rclpy.init(context=context)
     node = rclpy.create_node("bridge_cli_test_client", context=context)
     node.test_executor = SingleThreadedExecutor(context=context)
     try:
-        reply = call_json_service(node, "/arm1/skills/move_joints", json.dumps({"positions": {"wrist_3": 0.2}}),
-                                  timeout=30)
+        reply = call_json_service(
+            node, "/arm1/skills/move_joints", json.dumps({"positions": {"wrist_3": 0.2}}), timeout=30
+        )
         assert reply.success, reply.message
         assert controller.positions[5] == pytest.approx(0.2, abs=0.02)
         proc.send_signal(signal.SIGINT)
@@ -107,18 +127,37 @@ def test_bridge_refuses_a_non_ros_robot(tmp_path) -> None:
 
     from roboos.cli.main import app
 
-    result = CliRunner().invoke(app, ["ros2", "bridge", "--robot", "rover1", "--config", str(edge_config(tmp_path))])
+    result = CliRunner().invoke(
+        app, ["ros2", "bridge", "--robot", "rover1", "--config", str(edge_config(tmp_path))]
+    )
     assert result.exit_code == 2 and "not a ROS 2 kind" in " ".join(result.stderr.split())
-    missing = CliRunner().invoke(app, ["ros2", "bridge", "--robot", "ghost", "--config", str(edge_config(tmp_path))])
+    missing = CliRunner().invoke(
+        app, ["ros2", "bridge", "--robot", "ghost", "--config", str(edge_config(tmp_path))]
+    )
     assert missing.exit_code == 2 and "no robot 'ghost'" in " ".join(missing.stderr.split())
 
 
 def test_roboos_run_end_to_end_through_the_bridge(controller, tmp_path) -> None:
     """`roboos run` → master → edge agent (ROS 2 household arm + sim rover) → bridge → test controller."""
     proc = subprocess.run(
-        [sys.executable, "-m", "roboos.cli.main", "run", "put the screwdriver on the shelf and bring the apple to "
-         "the dining table", "--edge-config", str(edge_config(tmp_path)), "--time-scale", "0", "--timeout", "90"],
-        capture_output=True, text=True, timeout=150, env=_cli_env())
+        [
+            sys.executable,
+            "-m",
+            "roboos.cli.main",
+            "run",
+            "put the screwdriver on the shelf and bring the apple to the dining table",
+            "--edge-config",
+            str(edge_config(tmp_path)),
+            "--time-scale",
+            "0",
+            "--timeout",
+            "90",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=150,
+        env=_cli_env(),
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "task succeeded" in proc.stdout
     arm_trajectories = [m for m in controller.received if m.points]

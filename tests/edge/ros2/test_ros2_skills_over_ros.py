@@ -45,7 +45,9 @@ def call_json_service(node, name: str, payload: str, timeout: float = 10.0):
 
 
 def test_robot_skills_are_ros_services(arm, controller, ros_client) -> None:
-    reply = call_json_service(ros_client, "/arm1/skills/move_joints", json.dumps({"positions": {"wrist_2": 0.25}}))
+    reply = call_json_service(
+        ros_client, "/arm1/skills/move_joints", json.dumps({"positions": {"wrist_2": 0.25}})
+    )
     result = json.loads(reply.message)
     assert reply.success and result["ok"] and result["value"]["reached"]
     assert controller.positions[4] == pytest.approx(0.25, abs=0.02)
@@ -66,8 +68,12 @@ def test_existing_ros_services_become_skills(controller) -> None:
     from roboos.edge.ros2.config import RosServiceSkill
     from roboos.edge.ros2.robot import Ros2Arm
 
-    enable = RosServiceSkill(skill="enable_controller", service="/test_trajectory_controller/enable",
-                             type="std_srvs/srv/SetBool", description="Switch the controller on or off.")
+    enable = RosServiceSkill(
+        skill="enable_controller",
+        service="/test_trajectory_controller/enable",
+        type="std_srvs/srv/SetBool",
+        description="Switch the controller on or off.",
+    )
     robot = Ros2Arm("arm1", arm_options(ros_services=[enable], skills_as_services=False))
     robot.connect()
     try:
@@ -120,9 +126,8 @@ def test_execute_action_chunk_skill(arm, controller) -> None:
 
 def test_camera_images_become_observations(controller) -> None:
     from rclpy.qos import qos_profile_sensor_data
-    from sensor_msgs.msg import Image
-
     from roboos.edge.ros2.robot import Ros2Arm
+    from sensor_msgs.msg import Image
 
     robot = Ros2Arm("arm1", arm_options(camera_topic="/test_arm/camera", skills_as_services=False))
     robot.connect()

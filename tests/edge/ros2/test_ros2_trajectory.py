@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from roboos.edge.ros2.trajectory import (
     TrajectoryPoint,
     as_joint_array,
@@ -77,4 +76,6 @@ def test_bad_inputs_are_refused() -> None:
     with pytest.raises(ValueError, match="expected 3 values"):
         as_joint_array([1, 2], 3)
     with pytest.raises(ValueError, match="joint 'b' would go to 2.000"):
-        check_limits([TrajectoryPoint(0.1, np.array([0.0, 2.0]), np.zeros(2))], ["a", "b"], {"b": (-1.0, 1.0)})
+        check_limits(
+            [TrajectoryPoint(0.1, np.array([0.0, 2.0]), np.zeros(2))], ["a", "b"], {"b": (-1.0, 1.0)}
+        )

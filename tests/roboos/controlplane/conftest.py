@@ -14,10 +14,10 @@ from concurrent.futures import Future
 from typing import Any, TypeVar
 
 import pytest
-
-from roboos.controlplane.server import ControlPlane, start_control_plane
 from roboos.edge.config import load_edge_config
 from roboos.edge.runner import build_agents
+
+from roboos.controlplane.server import ControlPlane, start_control_plane
 from roboos.master import CloudConfig
 from roboos.master.master import Master
 

@@ -19,15 +19,18 @@ def _add_echo_service(server: grpc.aio.Server) -> None:
     async def echo(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
         return request
 
-    handler = grpc.method_handlers_generic_handler("test.Echo", {"Echo": grpc.unary_unary_rpc_method_handler(echo)})
+    handler = grpc.method_handlers_generic_handler(
+        "test.Echo", {"Echo": grpc.unary_unary_rpc_method_handler(echo)}
+    )
     server.add_generic_rpc_handlers((handler,))
 
 
 @pytest.fixture(scope="module")
 def secured(cloud):
     """A second control plane on the same master, with a token and an extra servicer."""
-    control = cloud.run(start_control_plane(cloud.master, "127.0.0.1:0", token=TOKEN,
-                                            extra_servicers=[_add_echo_service]))
+    control = cloud.run(
+        start_control_plane(cloud.master, "127.0.0.1:0", token=TOKEN, extra_servicers=[_add_echo_service])
+    )
     yield control
     cloud.run(control.stop(0.1))
 
@@ -76,10 +79,19 @@ def test_non_loopback_bind_is_allowed_with_a_token(cloud) -> None:
         cloud.run(control.stop(0.1))
 
 
-@pytest.mark.parametrize(("host", "loopback"), [
-    ("127.0.0.1", True), ("127.8.9.1", True), ("localhost", True), ("::1", True),
-    ("0.0.0.0", False), ("::", False), ("10.0.0.5", False), ("robot-cloud.lan", False),
-])
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.8.9.1", True),
+        ("localhost", True),
+        ("::1", True),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("10.0.0.5", False),
+        ("robot-cloud.lan", False),
+    ],
+)
 def test_loopback_detection(host: str, loopback: bool) -> None:
     assert is_loopback_host(host) is loopback
 

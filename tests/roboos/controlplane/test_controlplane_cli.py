@@ -1,5 +1,5 @@
-"""`roboos task ...` and `roboos robots` against a running control plane: in-process through the typer app, and
-as subprocesses (a new interpreter, as a user runs them)."""
+"""`roboos task ...` and `roboos robots` against a running control plane: in-process through the typer
+app, and as subprocesses (a new interpreter, as a user runs them)."""
 
 from __future__ import annotations
 
@@ -19,16 +19,22 @@ from roboos.cli.main import app
 def roboos(*args: str, address: str | None = None, env: dict[str, str] | None = None) -> Result:
     """Run the CLI in-process (the same typer app the console script runs), output captured."""
     extra = ["--address", address] if address else []
-    return CliRunner().invoke(app, [*args, *extra], env={"COLUMNS": "200", "NO_COLOR": "1", "ROBOOS_TOKEN": None,
-                                                         **(env or {})})
+    return CliRunner().invoke(
+        app, [*args, *extra], env={"COLUMNS": "200", "NO_COLOR": "1", "ROBOOS_TOKEN": None, **(env or {})}
+    )
 
 
 def roboos_process(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     """Run the CLI as a user does: a new interpreter."""
     env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
     env.pop("ROBOOS_TOKEN", None)
-    return subprocess.run([sys.executable, "-m", "roboos.cli.main", *args], capture_output=True, text=True,
-                          timeout=timeout, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "roboos.cli.main", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
 
 
 def _closed_port() -> int:
@@ -38,8 +44,9 @@ def _closed_port() -> int:
 
 
 def test_submit_watch_shows_plan_and_steps_and_exits_0(cloud) -> None:
-    proc = roboos_process("task", "submit", "put the sponge on the kitchen counter", "--watch",
-                          "--address", cloud.address)
+    proc = roboos_process(
+        "task", "submit", "put the sponge on the kitchen counter", "--watch", "--address", cloud.address
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = proc.stdout
     assert "submitted task" in out and "succeeded" in out
@@ -79,11 +86,14 @@ def test_robots_table_and_json(cloud) -> None:
     assert {r["name"] for r in robots} == {"arm1", "rover1"} and all(r["skills"] for r in robots)
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (("task", "watch", "ghost"), "unknown task 'ghost'"),
-    (("task", "cancel", "ghost"), "unknown task 'ghost'"),
-    (("task", "submit", "   "), "instruction is empty"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("task", "watch", "ghost"), "unknown task 'ghost'"),
+        (("task", "cancel", "ghost"), "unknown task 'ghost'"),
+        (("task", "submit", "   "), "instruction is empty"),
+    ],
+)
 def test_bad_requests_get_a_message_and_exit_3(cloud, args, message) -> None:
     proc = roboos(*args, address=cloud.address)
     assert proc.exit_code == 3

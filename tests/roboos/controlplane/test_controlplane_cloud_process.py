@@ -25,8 +25,13 @@ def _port() -> int:
 def _cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "COLUMNS": "200"}
     env.pop("ROBOOS_TOKEN", None)
-    return subprocess.run([sys.executable, "-m", "roboos.cli.main", *args], capture_output=True, text=True,
-                          timeout=timeout, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "roboos.cli.main", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -37,10 +42,25 @@ def running_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[st
     env = {**os.environ, "ROBOOS_TEST_TOKEN": token}
     with log.open("w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "roboos.cli.main", "up", "--time-scale", "0",
-             "--set", f"bind=tcp://127.0.0.1:{_port()}", "--set", f"control_plane.bind={address}",
-             "--set", "control_plane.token_env=ROBOOS_TEST_TOKEN"],
-            stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+            [
+                sys.executable,
+                "-m",
+                "roboos.cli.main",
+                "up",
+                "--time-scale",
+                "0",
+                "--set",
+                f"bind=tcp://127.0.0.1:{_port()}",
+                "--set",
+                f"control_plane.bind={address}",
+                "--set",
+                "control_plane.token_env=ROBOOS_TEST_TOKEN",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -72,8 +92,16 @@ def test_task_cli_against_roboos_up(running_cloud: tuple[str, str]) -> None:
     assert robots.returncode == 0, robots.stderr
     assert "arm1" in robots.stdout and "rover1" in robots.stdout and "online" in robots.stdout
 
-    done = _cli("task", "submit", "put the banana on the kitchen counter", "--watch", "--address", address,
-                "--token", token)
+    done = _cli(
+        "task",
+        "submit",
+        "put the banana on the kitchen counter",
+        "--watch",
+        "--address",
+        address,
+        "--token",
+        token,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "succeeded" in done.stdout and "rover1" in done.stdout
 

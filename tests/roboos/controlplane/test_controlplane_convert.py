@@ -8,13 +8,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import Field
+from roboos.skills import get_spec, skill
+from roboos.skills.card import SkillCard
 
 from roboos.controlplane import convert
 from roboos.controlplane.gen import control_pb2 as pb
 from roboos.master.models import Plan, RobotInfo, Step, StepStatus, TaskEvent, TaskRecord, TaskStatus
 from roboos.robot import Robot, RobotState
-from roboos.skills import get_spec, skill
-from roboos.skills.card import SkillCard
 
 
 @skill(embodiments=["arm"], timeout=12.0)
@@ -31,30 +31,70 @@ def grasp(robot: Robot, object: str, force: Annotated[float, Field(ge=0, le=1)] 
 def _plan() -> Plan:
     return Plan(
         steps=[
-            Step(id="s1", robot="arm1", skill="grasp", args={"object": "cup", "force": 1, "pose": [0.1, -2, 3]},
-                 status=StepStatus.succeeded, attempts=2, result={"effects": [{"kind": "holding", "n": 3}]},
-                 started_at=1700000000.25, finished_at=1700000001.5),
-            Step(id="s2", robot="base1", skill="navigate", args={"place": "kitchen"}, depends_on=["s1"],
-                 status=StepStatus.failed, attempts=1, error={"code": "timeout", "message": "too slow", "details": {}},
-                 result=None, started_at=1700000002.0),
-            Step(id="s3", robot="base1", skill="say", args={"text": "héllo ✓"}, depends_on=["s1", "s2"],
-                 result=[1, "two", 3.5, None, True]),
+            Step(
+                id="s1",
+                robot="arm1",
+                skill="grasp",
+                args={"object": "cup", "force": 1, "pose": [0.1, -2, 3]},
+                status=StepStatus.succeeded,
+                attempts=2,
+                result={"effects": [{"kind": "holding", "n": 3}]},
+                started_at=1700000000.25,
+                finished_at=1700000001.5,
+            ),
+            Step(
+                id="s2",
+                robot="base1",
+                skill="navigate",
+                args={"place": "kitchen"},
+                depends_on=["s1"],
+                status=StepStatus.failed,
+                attempts=1,
+                error={"code": "timeout", "message": "too slow", "details": {}},
+                result=None,
+                started_at=1700000002.0,
+            ),
+            Step(
+                id="s3",
+                robot="base1",
+                skill="say",
+                args={"text": "héllo ✓"},
+                depends_on=["s1", "s2"],
+                result=[1, "two", 3.5, None, True],
+            ),
         ],
-        planner="offline-rules", prompt_tokens=17, completion_tokens=5, notes="two robots",
+        planner="offline-rules",
+        prompt_tokens=17,
+        completion_tokens=5,
+        notes="two robots",
     )
 
 
 def test_task_round_trip_keeps_types() -> None:
-    task = TaskRecord(id="t-1", instruction="bring the cup", status=TaskStatus.running, plan=_plan(),
-                      reason="", created_at=1700000000.0, finished_at=None, replans=1)
+    task = TaskRecord(
+        id="t-1",
+        instruction="bring the cup",
+        status=TaskStatus.running,
+        plan=_plan(),
+        reason="",
+        created_at=1700000000.0,
+        finished_at=None,
+        replans=1,
+    )
     back = convert.task_from_pb(pb.Task.FromString(convert.task_to_pb(task).SerializeToString()))
     assert back == task
     assert isinstance(back.plan.steps[0].args["force"], int)  # JSON keeps ints (Struct would not)
 
 
 def test_task_without_plan_and_finished() -> None:
-    task = TaskRecord(id="t2", instruction="x", status=TaskStatus.cancelled, reason="user asked",
-                      created_at=5.0, finished_at=6.0)
+    task = TaskRecord(
+        id="t2",
+        instruction="x",
+        status=TaskStatus.cancelled,
+        reason="user asked",
+        created_at=5.0,
+        finished_at=6.0,
+    )
     msg = convert.task_to_pb(task)
     assert not msg.HasField("plan") and msg.HasField("finished_at")
     assert convert.task_from_pb(msg) == task
@@ -63,9 +103,16 @@ def test_task_without_plan_and_finished() -> None:
 @pytest.mark.parametrize("kind", ["status", "plan", "step", "log"])
 def test_event_round_trip(kind: str) -> None:
     plan = _plan()
-    event = TaskEvent(task_id="t-1", seq=4, ts=123.5, kind=kind, status=TaskStatus.running,
-                      step=plan.steps[1] if kind == "step" else None, plan=plan if kind == "plan" else None,
-                      message="replanning after s2 failed" if kind == "log" else "")
+    event = TaskEvent(
+        task_id="t-1",
+        seq=4,
+        ts=123.5,
+        kind=kind,
+        status=TaskStatus.running,
+        step=plan.steps[1] if kind == "step" else None,
+        plan=plan if kind == "plan" else None,
+        message="replanning after s2 failed" if kind == "log" else "",
+    )
     msg = convert.event_to_pb(event)
     assert msg.kind == getattr(pb, f"EVENT_KIND_{kind.upper()}")
     assert convert.event_from_pb(pb.TaskEvent.FromString(msg.SerializeToString())) == event
@@ -73,10 +120,18 @@ def test_event_round_trip(kind: str) -> None:
 
 def test_robot_round_trip_with_a_real_skill_card() -> None:
     card = SkillCard.from_spec(get_spec(grasp))
-    state = RobotState(robot="arm1", embodiment="arm", status="busy", location="table", joints=[0.0, 1.5],
-                       holding="cup").model_dump()
-    info = RobotInfo(name="arm1", embodiment="arm", online=True, skills=[card], state=state,
-                     heartbeat_age_s=0.25, profile={"dof": 6, "cameras": ["wrist"]})
+    state = RobotState(
+        robot="arm1", embodiment="arm", status="busy", location="table", joints=[0.0, 1.5], holding="cup"
+    ).model_dump()
+    info = RobotInfo(
+        name="arm1",
+        embodiment="arm",
+        online=True,
+        skills=[card],
+        state=state,
+        heartbeat_age_s=0.25,
+        profile={"dof": 6, "cameras": ["wrist"]},
+    )
     back = convert.robot_from_pb(pb.Robot.FromString(convert.robot_to_pb(info).SerializeToString()))
     assert back == info
     assert back.skills[0].parameters["properties"]["force"]["maximum"] == 1
@@ -96,9 +151,13 @@ def test_every_step_status_maps(status: StepStatus) -> None:
 
 def test_bad_wire_values_raise_conversion_errors() -> None:
     with pytest.raises(convert.ConversionError, match="step.args_json: not valid JSON"):
-        convert.step_from_pb(pb.Step(id="s", robot="r", skill="k", args_json="{oops", status=pb.STEP_STATUS_PENDING))
+        convert.step_from_pb(
+            pb.Step(id="s", robot="r", skill="k", args_json="{oops", status=pb.STEP_STATUS_PENDING)
+        )
     with pytest.raises(convert.ConversionError, match="expected a JSON object"):
-        convert.step_from_pb(pb.Step(id="s", robot="r", skill="k", args_json="[1]", status=pb.STEP_STATUS_PENDING))
+        convert.step_from_pb(
+            pb.Step(id="s", robot="r", skill="k", args_json="[1]", status=pb.STEP_STATUS_PENDING)
+        )
     with pytest.raises(convert.ConversionError, match="unknown task status"):
         convert.task_from_pb(pb.Task(id="t", instruction="x"))  # UNSPECIFIED
     with pytest.raises(convert.ConversionError, match="unknown step status 99"):
@@ -108,8 +167,14 @@ def test_bad_wire_values_raise_conversion_errors() -> None:
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-2**53, 2**53) | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**53), 2**53)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
     max_leaves=12,
 )
 

@@ -8,7 +8,12 @@ import grpc
 import pytest
 
 from roboos.controlplane.client import ControlClient
-from roboos.controlplane.errors import ControlPlaneConfigError, ControlPlaneUnavailable, InvalidRequest, TaskNotFound
+from roboos.controlplane.errors import (
+    ControlPlaneConfigError,
+    ControlPlaneUnavailable,
+    InvalidRequest,
+    TaskNotFound,
+)
 from roboos.controlplane.gen import control_pb2 as pb
 from roboos.controlplane.gen import control_pb2_grpc as pb_grpc
 from roboos.controlplane.server import start_control_plane
@@ -78,8 +83,11 @@ def test_list_robots_shows_both_sim_robots(cloud) -> None:
     [
         ("SubmitTask", pb.SubmitTaskRequest(instruction="   "), grpc.StatusCode.INVALID_ARGUMENT),
         ("SubmitTask", pb.SubmitTaskRequest(instruction="x" * 4001), grpc.StatusCode.INVALID_ARGUMENT),
-        ("SubmitTask", pb.SubmitTaskRequest(instruction="go to the dock", task_id="bad id/../"),
-         grpc.StatusCode.INVALID_ARGUMENT),
+        (
+            "SubmitTask",
+            pb.SubmitTaskRequest(instruction="go to the dock", task_id="bad id/../"),
+            grpc.StatusCode.INVALID_ARGUMENT,
+        ),
         ("GetTask", pb.GetTaskRequest(task_id="no-such-task"), grpc.StatusCode.NOT_FOUND),
         ("GetTask", pb.GetTaskRequest(task_id=""), grpc.StatusCode.INVALID_ARGUMENT),
         ("CancelTask", pb.CancelTaskRequest(task_id="no-such-task"), grpc.StatusCode.NOT_FOUND),
@@ -121,14 +129,18 @@ def test_cancel_a_running_task_and_its_watch_ends(cloud) -> None:
     cloud.set_time_scale(2.0)  # slow motions: the task is still running when the cancel arrives
     try:
         with ControlClient(cloud.address) as client:
-            task_id = client.submit("go to the fridge")  # navigation only: a cancel leaves nothing in the gripper
+            task_id = client.submit(
+                "go to the fridge"
+            )  # navigation only: a cancel leaves nothing in the gripper
             events = client.watch(task_id)
             for event in events:  # wait until a step runs
                 if event.kind == "step" and event.step.status == StepStatus.running:
                     break
             outcome = client.cancel(task_id)
             rest = list(events)
-            assert outcome.cancelled and outcome.status == TaskStatus.cancelled, client.get_task(task_id).reason
+            assert outcome.cancelled and outcome.status == TaskStatus.cancelled, client.get_task(
+                task_id
+            ).reason
             assert rest and rest[-1].status == TaskStatus.cancelled
             again = client.cancel(task_id)
             assert not again.cancelled and again.status == TaskStatus.cancelled
@@ -167,5 +179,8 @@ def test_port_in_use_is_a_clear_error(cloud) -> None:
 
 
 def test_no_server_gives_unavailable() -> None:
-    with ControlClient("127.0.0.1:1", timeout=3) as client, pytest.raises(ControlPlaneUnavailable, match="roboos cloud"):
+    with (
+        ControlClient("127.0.0.1:1", timeout=3) as client,
+        pytest.raises(ControlPlaneUnavailable, match="roboos cloud"),
+    ):
         client.robots()

@@ -52,5 +52,8 @@ def test_failed_task_shows_its_reason(cloud) -> None:
 
 def test_state_summary() -> None:
     assert robot_state_summary({}) == ""
-    assert robot_state_summary({"status": "busy", "location": "sink", "holding": "cup"}) == "busy at sink holding cup"
+    assert (
+        robot_state_summary({"status": "busy", "location": "sink", "holding": "cup"})
+        == "busy at sink holding cup"
+    )
     assert robot_state_summary({"status": "idle", "pose": {"x": 1.0, "y": 2.5}}) == "idle (1.00, 2.50)"
