@@ -193,8 +193,10 @@ def bench_sim(
     workers: int = typer.Option(2, "--workers"),
     suite: str = typer.Option("standard", "--suite"),
     out: Path = typer.Option(Path("benchmarks/results"), "--out", help="Directory of the JSON result."),
+    machine: Optional[str] = typer.Option(None, "--machine", help="Machine name in the file name "
+                                          "(default: the host name)."),
 ) -> None:
     """Episodes/min of the RoboOS agent on a full suite, and raw sim steps/s per worker."""
     from roboos.sim.competition.bench import run_bench
 
-    run_bench(suite=suite, seeds=seeds, workers=workers, out_dir=out)
+    run_bench(suite=suite, seeds=seeds, workers=workers, out_dir=out, machine_name=machine)

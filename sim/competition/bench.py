@@ -58,7 +58,7 @@ def machine() -> dict[str, Any]:
     return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
 
 
-def run_bench(*, suite: str, seeds: int, workers: int, out_dir: Path) -> dict[str, Any]:
+def run_bench(*, suite: str, seeds: int, workers: int, out_dir: Path, machine_name: str | None = None) -> dict[str, Any]:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
@@ -99,7 +99,7 @@ def run_bench(*, suite: str, seeds: int, workers: int, out_dir: Path) -> dict[st
         table.add_row(f"raw sim steps/s ({scene}, 1 worker)", str(rate))
     console.print(table)
     out_dir.mkdir(parents=True, exist_ok=True)
-    name = platform.node().split(".")[0] or "machine"
+    name = machine_name or platform.node().split(".")[0] or "machine"
     path = out_dir / f"sim-{name}.json"
     path.write_text(json.dumps(result, indent=2))
     console.print(f"wrote {path}")

@@ -136,7 +136,7 @@ def household() -> SceneLayout:
         ' contype="0" conaffinity="0"/>',
     )
     cameras = (
-        mjcf.camera("overview", (5.2, -3.6, 3.6), (2.0, 0.0, 0.5), fovy=55),
+        mjcf.camera("overview", (2.2, -4.1, 3.3), (2.1, 0.05, 0.45), fovy=62),
         mjcf.camera("workbench", (1.5, -0.9, 1.6), (0.4, 0.0, 0.75), fovy=60),
         mjcf.camera("top", (2.0, 0.0, 7.5), (2.0, 0.001, 0.0), fovy=60),
     )
