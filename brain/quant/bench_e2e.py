@@ -39,7 +39,8 @@ def fast_decode_tps(model, prompt: torch.Tensor, new_tokens: int) -> dict:
     steps = int(out.timings.get("steps", len(out.tokens[0])))
     res = {"tokens_per_s": (steps - 1) / out.decode_s, "ms_per_token": out.decode_s / (steps - 1) * 1e3,
            "steps": steps, "prefill_s": out.prefill_s, "cuda_graph": gen.use_cuda_graph,
-           "fused_groups": gen.fused_groups, "tokens_head": out.tokens[0][:16]}
+           "fused_groups": gen.fused_groups, "tokens_head": out.tokens[0][:16],
+           "memory_gb": torch.cuda.memory_allocated() / 1e9}
     del gen
     torch.cuda.empty_cache()
     return res

@@ -69,6 +69,8 @@ def quantize(model: nn.Module, skip: Iterable[str] = DEFAULT_SKIP, group_size: i
         parent_name, _, child = name.rpartition(".")
         parent = model.get_submodule(parent_name) if parent_name else model
         setattr(parent, child, new)
+        for key in [k for k in parent.__dict__ if k.startswith("_roboos_fused")]:
+            del parent.__dict__[key]  # the fast engine's fused 16-bit buffers of the swapped layers: now dead
         done.append(name)
         if progress is not None:
             progress(name)

@@ -96,3 +96,18 @@ def test_flaggems_absence_is_reported_cleanly():
     assert isinstance(flaggems.why(), str) and flaggems.why()
     with pytest.raises(RuntimeError, match="FlagGems unavailable"):
         flaggems.w8a16_linear(torch.randn(1, 8), torch.zeros(4, 8, dtype=torch.int8), torch.ones(4, 1))
+
+
+def test_engine_fusion_before_and_after_quantize(tiny):
+    from roboos.brain.engine.generator import FastGenerator
+
+    ids = torch.randint(0, 320, (1, 5))
+    FastGenerator(tiny, max_seq_len=32, max_batch_size=1).generate(ids, max_new_tokens=2)
+    attn = tiny.model.language_model.layers[0].self_attn
+    assert "_roboos_fused_qkv" in attn.__dict__          # the 16-bit fused buffer the engine keeps
+    quantize(tiny)
+    assert "_roboos_fused_qkv" not in attn.__dict__      # dropped with the layers it fused
+    engine = FastGenerator(tiny, max_seq_len=32, max_batch_size=1)
+    assert engine.fused_groups == 4                      # W8A16 q/k/v and gate/up fused through fuse_group
+    out = engine.generate(ids, max_new_tokens=3)
+    assert len(out.tokens[0]) == 3
