@@ -47,18 +47,23 @@ TokenOption = Annotated[
 
 @contextmanager
 def control_client(address: str | None, token: str | None) -> Iterator[ControlClient]:
-    """A connected :class:`ControlClient`; control-plane errors become a red message and exit code 3."""
+    """A connected :class:`ControlClient`; control-plane errors become a red message and exit code 3.
+
+    TLS: set ``ROBOOS_TLS_CA`` to the CA certificate (PEM) of a cloud that serves TLS.
+    """
     from roboos.controlplane.client import ControlClient
     from roboos.controlplane.errors import ControlPlaneError
 
-    client = ControlClient(address, token=token)
+    client = None
     try:
+        client = ControlClient(address, token=token)
         yield client
     except ControlPlaneError as exc:
         _console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False)
         raise typer.Exit(EXIT_CONTROL_PLANE) from None
     finally:
-        client.close()
+        if client is not None:
+            client.close()
 
 
 def _console(stderr: bool = False) -> Any:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -35,6 +36,7 @@ from roboos.master.models import RobotInfo, TaskEvent, TaskRecord, TaskStatus
 DEFAULT_ADDRESS = "127.0.0.1:7701"
 ADDRESS_ENV = "ROBOOS_CONTROL_ADDRESS"
 TOKEN_ENV = "ROBOOS_TOKEN"
+TLS_CA_ENV = "ROBOOS_TLS_CA"
 
 
 @dataclass(frozen=True)
@@ -69,12 +71,28 @@ class ControlClient:
     """Blocking client of one control plane. Use as a context manager, or call :meth:`close`."""
 
     def __init__(
-        self, address: str | None = None, *, token: str | None = None, timeout: float = 10.0
+        self,
+        address: str | None = None,
+        *,
+        token: str | None = None,
+        timeout: float = 10.0,
+        tls_ca: str | Path | None = None,
     ) -> None:
+        """``tls_ca``: PEM of the CA that signed the server's certificate; set it to talk TLS
+        (default: ``$ROBOOS_TLS_CA``, else plain TCP)."""
         self.address = address or os.environ.get(ADDRESS_ENV) or DEFAULT_ADDRESS
         self.timeout = timeout
         self._metadata = bearer_metadata(token if token is not None else os.environ.get(TOKEN_ENV))
-        self._channel = grpc.insecure_channel(self.address)
+        ca = tls_ca if tls_ca is not None else os.environ.get(TLS_CA_ENV)
+        if ca:
+            try:
+                root = Path(ca).read_bytes()
+            except OSError as exc:
+                raise ControlPlaneError(f"cannot read the TLS CA certificate {ca}: {exc}") from exc
+            creds = grpc.ssl_channel_credentials(root_certificates=root)
+            self._channel = grpc.secure_channel(self.address, creds)
+        else:
+            self._channel = grpc.insecure_channel(self.address)
         self._stub = pb_grpc.RoboOSStub(self._channel)
 
     def __enter__(self) -> ControlClient:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import grpc
@@ -37,6 +38,7 @@ class ControlPlane:
     servicer: RoboOSServicer
     address: str
     authenticated: bool
+    tls: bool = False
 
     async def stop(self, grace: float = 1.0) -> None:
         """Stop accepting calls; open calls (watch streams) get ``grace`` seconds, then are cancelled."""
@@ -67,14 +69,23 @@ async def start_control_plane(
     *,
     token: str | None = None,
     extra_servicers: Sequence[Callable[[grpc.aio.Server], None]] = (),
+    tls_cert: str | Path | None = None,
+    tls_key: str | Path | None = None,
 ) -> ControlPlane:
     """Serve ``master`` over gRPC on ``bind``; return the running :class:`ControlPlane`.
 
     ``token``: when set, every call must carry ``authorization: Bearer <token>`` metadata; required for
     any non-loopback ``bind``. ``extra_servicers``: ``add_XServicer_to_server``-style callables run on
-    the server before it starts.
+    the server before it starts. ``tls_cert``/``tls_key``: PEM files; with both, the server speaks TLS
+    only (clients pass the CA that signed the certificate), so the token never crosses a network in
+    clear text.
     """
     host, _ = check_bind(bind, token)
+    credentials = _server_credentials(tls_cert, tls_key)
+    if credentials is None and not is_loopback_host(host):
+        log.warning(
+            "control plane on %s without TLS: the token travels in clear text (pass tls_cert/tls_key)", bind
+        )
     interceptors = [TokenAuthInterceptor(token)] if token else []
     server = grpc.aio.server(
         interceptors=interceptors,
@@ -89,7 +100,7 @@ async def start_control_plane(
     for add in extra_servicers:
         add(server)
     try:
-        port = server.add_insecure_port(bind)
+        port = server.add_secure_port(bind, credentials) if credentials else server.add_insecure_port(bind)
     except RuntimeError as exc:  # grpcio raises when the address cannot be bound
         raise ControlPlaneConfigError(
             f"control plane: cannot listen on {bind}: {exc} (is another cloud running?)"
@@ -99,5 +110,30 @@ async def start_control_plane(
     await server.start()
     shown_host = f"[{host}]" if ":" in host else host
     address = f"{shown_host}:{port}"
-    log.info("control plane listening on %s%s", address, " (token required)" if token else "")
-    return ControlPlane(server=server, servicer=servicer, address=address, authenticated=bool(token))
+    log.info(
+        "control plane listening on %s%s%s",
+        address,
+        " (TLS)" if credentials else "",
+        " (token required)" if token else "",
+    )
+    return ControlPlane(
+        server=server,
+        servicer=servicer,
+        address=address,
+        authenticated=bool(token),
+        tls=credentials is not None,
+    )
+
+
+def _server_credentials(cert: str | Path | None, key: str | Path | None) -> grpc.ServerCredentials | None:
+    if cert is None and key is None:
+        return None
+    if cert is None or key is None:
+        raise ControlPlaneConfigError("control plane: TLS needs both tls_cert and tls_key (PEM files)")
+    try:
+        pair = (Path(key).read_bytes(), Path(cert).read_bytes())
+    except OSError as exc:
+        raise ControlPlaneConfigError(f"control plane: cannot read the TLS key/certificate: {exc}") from exc
+    if b"-----BEGIN" not in pair[0] or b"-----BEGIN" not in pair[1]:
+        raise ControlPlaneConfigError("control plane: tls_cert and tls_key must be PEM files")
+    return grpc.ssl_server_credentials([pair])

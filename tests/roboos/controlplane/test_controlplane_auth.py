@@ -102,3 +102,89 @@ def test_split_host_port() -> None:
     for bad in ("7701", "host:", ":7701", "host:99999", "host:x"):
         with pytest.raises(ValueError, match="HOST:PORT"):
             split_host_port(bad)
+
+
+@pytest.fixture(scope="module")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """A self-signed certificate for 127.0.0.1/localhost (it is its own CA)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "roboos-test")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    folder = tmp_path_factory.mktemp("tls")
+    (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (folder / "key.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return {"cert": str(folder / "cert.pem"), "key": str(folder / "key.pem")}
+
+
+def test_tls_with_token(cloud, tls_files, monkeypatch) -> None:
+    from roboos.controlplane.errors import ControlPlaneUnavailable
+
+    control = cloud.run(
+        start_control_plane(
+            cloud.master, "127.0.0.1:0", token=TOKEN, tls_cert=tls_files["cert"], tls_key=tls_files["key"]
+        )
+    )
+    try:
+        assert control.tls
+        with ControlClient(control.address, token=TOKEN, tls_ca=tls_files["cert"]) as client:
+            assert {r.name for r in client.robots()} == {"arm1", "rover1"}
+        with ControlClient(control.address, token="wrong", tls_ca=tls_files["cert"]) as client:
+            with pytest.raises(AuthenticationFailed):
+                client.robots()
+        with ControlClient(control.address, token=TOKEN, timeout=3) as client:  # plain TCP to a TLS port
+            with pytest.raises(ControlPlaneUnavailable):
+                client.robots()
+        monkeypatch.setenv("ROBOOS_TLS_CA", tls_files["cert"])
+        with ControlClient(control.address, token=TOKEN) as client:
+            assert client.robots()
+    finally:
+        cloud.run(control.stop(0.1))
+
+
+def test_tls_needs_both_pem_files(cloud, tls_files, tmp_path) -> None:
+    from roboos.controlplane.errors import ControlPlaneConfigError
+
+    with pytest.raises(ControlPlaneConfigError, match="both tls_cert and tls_key"):
+        cloud.run(start_control_plane(cloud.master, "127.0.0.1:0", tls_cert=tls_files["cert"]))
+    (tmp_path / "junk.pem").write_text("not a certificate")
+    with pytest.raises(ControlPlaneConfigError, match="PEM"):
+        cloud.run(
+            start_control_plane(
+                cloud.master, "127.0.0.1:0", tls_cert=tmp_path / "junk.pem", tls_key=tmp_path / "junk.pem"
+            )
+        )
+    with pytest.raises(ControlPlaneConfigError, match="cannot read"):
+        cloud.run(
+            start_control_plane(
+                cloud.master, "127.0.0.1:0", tls_cert=tmp_path / "nope.pem", tls_key=tmp_path / "nope.pem"
+            )
+        )

@@ -111,3 +111,8 @@ def test_no_cloud_running_is_a_friendly_error() -> None:
 def test_address_from_the_environment(cloud) -> None:
     proc = roboos("robots", "--json", env={"ROBOOS_CONTROL_ADDRESS": cloud.address})
     assert proc.exit_code == 0 and "arm1" in proc.stdout
+
+
+def test_unreadable_tls_ca_is_a_friendly_error(tmp_path) -> None:
+    result = roboos("robots", env={"ROBOOS_TLS_CA": str(tmp_path / "missing-ca.pem")})
+    assert result.exit_code == 3 and "cannot read the TLS CA certificate" in " ".join(result.stderr.split())
