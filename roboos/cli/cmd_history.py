@@ -235,5 +235,7 @@ def bench_memory(
     concurrent robots — SQLite (WAL) and Redis. Prints a table and writes JSON."""
     from roboos.memory.bench import run_bench
 
+    command = (f"roboos bench memory --entries {entries} --robots {robots} --updates {updates} --backends {backends}"
+               + (f" --redis-url {redis_url}" if redis_url else "") + (f" --out {out}" if out else ""))
     run_bench(entries=entries, robots=robots, updates=updates, backends=[b.strip() for b in backends.split(",") if b.strip()],
-              redis_url=redis_url, out=out)
+              redis_url=redis_url, out=out, command=command)

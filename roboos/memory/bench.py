@@ -186,14 +186,14 @@ def _machine() -> dict[str, Any]:
 
 
 def run_bench(*, entries: int, robots: int, updates: int, backends: list[str], redis_url: str | None,
-              out: Path | None) -> dict[str, Any]:
+              out: Path | None, command: str = "") -> dict[str, Any]:
     from rich.console import Console
     from rich.progress import Progress
     from rich.table import Table
 
     console = Console()
     results: dict[str, Any] = {"bench": "memory", "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                               "command": " ".join(["roboos", *sys.argv[1:]]), "machine": _machine(),
+                               "command": command or " ".join(["roboos", *sys.argv[1:]]), "machine": _machine(),
                                "versions": {"sqlite": sqlite3.sqlite_version}, "backends": {}}
     tmp = Path(tempfile.mkdtemp(prefix="roboos-bench-memory-"))
     try:
