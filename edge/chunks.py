@@ -58,7 +58,7 @@ class ChunkBlender:
             raise ValueError("action width changed between chunks")
         self.chunks.append(Chunk(start, actions, self._seq))
         self._seq += 1
-        self.chunks = self.chunks[-self.keep:]
+        self.chunks = self.chunks[-self.keep :]
 
     def remaining(self, tick: int) -> int:
         """Ticks from ``tick`` on that the newest chunk still covers."""
@@ -92,11 +92,16 @@ class BrokerStats:
 
     def summary(self) -> dict[str, Any]:
         lat = sorted(self.latency_s)
-        return {"ticks": self.ticks, "chunks": self.chunks, "requests": self.requests,
-                "starved_ticks": self.starved_ticks, "failed_requests": self.failed_requests,
-                "overruns": self.overruns,
-                "latency_ms_p50": round(lat[len(lat) // 2] * 1e3, 2) if lat else None,
-                "latency_ms_max": round(lat[-1] * 1e3, 2) if lat else None}
+        return {
+            "ticks": self.ticks,
+            "chunks": self.chunks,
+            "requests": self.requests,
+            "starved_ticks": self.starved_ticks,
+            "failed_requests": self.failed_requests,
+            "overruns": self.overruns,
+            "latency_ms_p50": round(lat[len(lat) // 2] * 1e3, 2) if lat else None,
+            "latency_ms_max": round(lat[-1] * 1e3, 2) if lat else None,
+        }
 
 
 InferFn = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
@@ -119,9 +124,19 @@ class ActionChunkBroker:
             ``latency_ticks + margin_ticks`` further ticks (latency is measured as it goes).
     """
 
-    def __init__(self, infer: InferFn, observe: Callable[[], Any], act: Callable[[np.ndarray], Any], *,
-                 control_hz: float = 50.0, blend: BlendMode | str = BlendMode.AVERAGE, newer_weight: float = 1.0,
-                 margin_ticks: int = 2, initial_latency_s: float = 0.1, request_timeout_s: float = 30.0):
+    def __init__(
+        self,
+        infer: InferFn,
+        observe: Callable[[], Any],
+        act: Callable[[np.ndarray], Any],
+        *,
+        control_hz: float = 50.0,
+        blend: BlendMode | str = BlendMode.AVERAGE,
+        newer_weight: float = 1.0,
+        margin_ticks: int = 2,
+        initial_latency_s: float = 0.1,
+        request_timeout_s: float = 30.0,
+    ):
         if control_hz <= 0:
             raise ValueError("control_hz must be positive")
         self.infer, self.observe, self.act = infer, observe, act

@@ -13,11 +13,11 @@ from typing import Annotated, Any, Protocol, runtime_checkable
 
 import numpy as np
 from pydantic import Field
-
 from roboos.edge.chunks import ActionChunkBroker, BlendMode
-from roboos.robot import Robot
 from roboos.skills.errors import SkillFailedError
 from roboos.skills.sdk import SkillContext, SkillSpec, build_spec
+
+from roboos.robot import Robot
 
 
 @runtime_checkable
@@ -40,14 +40,24 @@ def vla_observation(robot: ActionRobot, instruction: str) -> dict[str, Any]:
     return obs
 
 
-def make_vla_skill(endpoint: str, *, name: str = "vla_execute", control_hz: float = 20.0,
-                   blend: str = "average", embodiments: tuple[str, ...] = ("arm", "mobile_manipulator"),
-                   timeout: float = 300.0) -> SkillSpec:
+def make_vla_skill(
+    endpoint: str,
+    *,
+    name: str = "vla_execute",
+    control_hz: float = 20.0,
+    blend: str = "average",
+    embodiments: tuple[str, ...] = ("arm", "mobile_manipulator"),
+    timeout: float = 300.0,
+) -> SkillSpec:
     """Build the skill bound to one policy server (``tcp://host:port`` of ``roboos serve policy``)."""
     blend_mode = BlendMode(blend)
 
-    async def vla_execute(robot: Robot, instruction: str, context: SkillContext,
-                          max_steps: Annotated[int, Field(ge=1, le=100_000)] = 200) -> dict[str, Any]:
+    async def vla_execute(
+        robot: Robot,
+        instruction: str,
+        context: SkillContext,
+        max_steps: Annotated[int, Field(ge=1, le=100_000)] = 200,
+    ) -> dict[str, Any]:
         """Let the VLA policy carry out a short manipulation subtask from camera images.
 
         Args:
@@ -61,8 +71,13 @@ def make_vla_skill(endpoint: str, *, name: str = "vla_execute", control_hz: floa
         try:
             async with PolicyClient(endpoint, name=robot.name) as client:
                 meta = await client.metadata()
-                broker = ActionChunkBroker(client.infer, lambda: vla_observation(robot, instruction),
-                                           robot.apply_action, control_hz=control_hz, blend=blend_mode)
+                broker = ActionChunkBroker(
+                    client.infer,
+                    lambda: vla_observation(robot, instruction),
+                    robot.apply_action,
+                    control_hz=control_hz,
+                    blend=blend_mode,
+                )
                 stats = await broker.run(max_steps, should_stop=lambda: context.cancelled)
         except PolicyRemoteError as exc:
             raise SkillFailedError(f"the policy refused the observation: {exc}") from exc
@@ -78,5 +93,11 @@ def make_vla_skill(endpoint: str, *, name: str = "vla_execute", control_hz: floa
             summary["subtask"] = stats.last_result["subtask"]
         return summary
 
-    return build_spec(vla_execute, name=name, embodiments=embodiments, timeout=timeout,
-                      tags=["vla", "manipulation"], effects=["robot.joints", "robot.holding"])
+    return build_spec(
+        vla_execute,
+        name=name,
+        embodiments=embodiments,
+        timeout=timeout,
+        tags=["vla", "manipulation"],
+        effects=["robot.joints", "robot.holding"],
+    )

@@ -21,19 +21,24 @@ from pathlib import Path
 from typing import Any
 
 import torch
-
 from roboos.brain.policies.pi0.config import Pi0Config, preset
 from roboos.brain.policies.pi0.model import Pi0Model, count_parameters
 from roboos.brain.policies.pi0.runner import EagerSampler, GraphSampler, uncompile_model
 
 
-def _inputs(cfg: Pi0Config, batch: int, device: torch.device, dtype: torch.dtype, seed: int) -> dict[str, Any]:
+def _inputs(
+    cfg: Pi0Config, batch: int, device: torch.device, dtype: torch.dtype, seed: int
+) -> dict[str, Any]:
     g = torch.Generator(device=device).manual_seed(seed)
     s = cfg.vision.image_size
     return {
-        "images": (torch.rand(batch, len(cfg.cameras), 3, s, s, device=device, generator=g) * 2 - 1).to(dtype),
+        "images": (torch.rand(batch, len(cfg.cameras), 3, s, s, device=device, generator=g) * 2 - 1).to(
+            dtype
+        ),
         "image_masks": torch.ones(batch, len(cfg.cameras), dtype=torch.bool, device=device),
-        "tokens": torch.randint(0, cfg.vlm.vocab_size, (batch, cfg.max_token_len), device=device, generator=g),
+        "tokens": torch.randint(
+            0, cfg.vlm.vocab_size, (batch, cfg.max_token_len), device=device, generator=g
+        ),
         "token_masks": torch.ones(batch, cfg.max_token_len, dtype=torch.bool, device=device),
         "state": torch.randn(batch, cfg.state_dim, device=device, generator=g),
         "noise": torch.randn(batch, cfg.chunk_size, cfg.action_dim, device=device, generator=g),
@@ -64,9 +69,15 @@ def _pct(values: list[float], q: float) -> float:
 
 
 def _summary(name: str, cams: int, times: list[float], extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    row = {"variant": name, "cameras": cams, "iters": len(times), "p50_ms": round(_pct(times, 0.5), 3),
-           "p99_ms": round(_pct(times, 0.99), 3), "mean_ms": round(statistics.fmean(times), 3),
-           "min_ms": round(min(times), 3)}
+    row = {
+        "variant": name,
+        "cameras": cams,
+        "iters": len(times),
+        "p50_ms": round(_pct(times, 0.5), 3),
+        "p99_ms": round(_pct(times, 0.99), 3),
+        "mean_ms": round(statistics.fmean(times), 3),
+        "min_ms": round(min(times), 3),
+    }
     row.update(extra or {})
     return row
 
@@ -82,7 +93,7 @@ def _floor(cfg: Pi0Config, cams: int) -> dict[str, float]:
     def layer_params(w: int, mlp: int, heads: int, kv: int, hd: int) -> int:
         return w * heads * hd * 2 + w * kv * hd * 2 + 3 * w * mlp
 
-    vis = v.num_layers * (4 * v.hidden_size ** 2 + 2 * v.hidden_size * v.intermediate_size)
+    vis = v.num_layers * (4 * v.hidden_size**2 + 2 * v.hidden_size * v.intermediate_size)
     vlm = g.depth * layer_params(g.width, g.mlp_dim, g.num_heads, g.num_kv_heads, g.head_dim)
     exp = e.depth * layer_params(e.width, e.mlp_dim, e.num_heads, e.num_kv_heads, e.head_dim)
     img_tokens = cams * v.tokens_per_image
@@ -120,29 +131,50 @@ def _kernel_profile(sampler: GraphSampler, x: dict[str, Any], reps: int = 3) -> 
         _sync()
     kernels = []
     for e in prof.key_averages():
-        t = (getattr(e, "device_time_total", None) or getattr(e, "cuda_time_total", 0) or 0
-             if torch.cuda.is_available() else e.self_cpu_time_total)
+        t = (
+            getattr(e, "device_time_total", None) or getattr(e, "cuda_time_total", 0) or 0
+            if torch.cuda.is_available()
+            else e.self_cpu_time_total
+        )
         if t > 0:
             kernels.append((e.key, t / reps / 1e3, e.count / reps))
     kernels.sort(key=lambda k: -k[1])
     groups: dict[str, float] = {}
     for name, ms, _n in kernels:
         low = name.lower()
-        group = ("gemm" if any(s in low for s in ("gemm", "nvjet", "cutlass", "sm90_xmma", "matmul", "w8a16"))
-                 else "attention" if any(s in low for s in ("fmha", "attention", "flash"))
-                 else "triton_fused" if "triton" in low else "other")
+        group = (
+            "gemm"
+            if any(s in low for s in ("gemm", "nvjet", "cutlass", "sm90_xmma", "matmul", "w8a16"))
+            else "attention"
+            if any(s in low for s in ("fmha", "attention", "flash"))
+            else "triton_fused"
+            if "triton" in low
+            else "other"
+        )
         groups[group] = groups.get(group, 0.0) + ms
-    return {"kernel_ms_per_chunk": round(sum(k[1] for k in kernels), 3),
-            "kernels_per_chunk": round(sum(k[2] for k in kernels)),
-            "by_group_ms": {k: round(v, 3) for k, v in sorted(groups.items(), key=lambda kv: -kv[1])},
-            "top": [{"kernel": n[:120], "ms": round(ms, 3), "calls": round(c)} for n, ms, c in kernels[:15]]}
+    return {
+        "kernel_ms_per_chunk": round(sum(k[1] for k in kernels), 3),
+        "kernels_per_chunk": round(sum(k[2] for k in kernels)),
+        "by_group_ms": {k: round(v, 3) for k, v in sorted(groups.items(), key=lambda kv: -kv[1])},
+        "top": [{"kernel": n[:120], "ms": round(ms, 3), "calls": round(c)} for n, ms, c in kernels[:15]],
+    }
 
 
-def run_policy_bench(cameras: tuple[int, ...] = (1, 3), iters: int = 50, eager_iters: int = 10,
-                     batch: int = 1, compile: bool = False, w8a16: bool = True, seed: int = 0,
-                     command: str = "", log: Callable[[str], None] = print,
-                     budget_s: float = 360.0, preset_name: str = "pi0", device: str = "cuda",
-                     math_attention: bool = True) -> dict[str, Any]:
+def run_policy_bench(
+    cameras: tuple[int, ...] = (1, 3),
+    iters: int = 50,
+    eager_iters: int = 10,
+    batch: int = 1,
+    compile: bool = False,
+    w8a16: bool = True,
+    seed: int = 0,
+    command: str = "",
+    log: Callable[[str], None] = print,
+    budget_s: float = 360.0,
+    preset_name: str = "pi0",
+    device: str = "cuda",
+    math_attention: bool = True,
+) -> dict[str, Any]:
     """Run all variants and return the result document (also see :func:`main`).
 
     Optional variants are skipped once ``budget_s`` seconds have passed (noted in the document).
@@ -167,8 +199,9 @@ def run_policy_bench(cameras: tuple[int, ...] = (1, 3), iters: int = 50, eager_i
     def time_left() -> float:
         return budget_s - (time.perf_counter() - t_start)
 
-    def graphed(name: str, cams: int, compiled: bool | str, profile_it: bool = False,
-                model: Pi0Model = model) -> None:
+    def graphed(
+        name: str, cams: int, compiled: bool | str, profile_it: bool = False, model: Pi0Model = model
+    ) -> None:
         if time_left() < 0:
             notes.append(f"{name} ({cams} cam) skipped: time budget of {budget_s:.0f}s used")
             return
@@ -176,21 +209,32 @@ def run_policy_bench(cameras: tuple[int, ...] = (1, 3), iters: int = 50, eager_i
             model.config = base.with_cameras(cams)
             x = _inputs(model.config, batch, dev, dtype, seed)
             t1 = time.perf_counter()
-            sampler = (GraphSampler(model, buckets=(batch,), compile=compiled) if dev.type == "cuda"
-                       else EagerSampler(model))
+            sampler = (
+                GraphSampler(model, buckets=(batch,), compile=compiled)
+                if dev.type == "cuda"
+                else EagerSampler(model)
+            )
             if isinstance(sampler, GraphSampler):
                 sampler.prepare(batch)
             setup = time.perf_counter() - t1
             err = _rel_err(sampler(**x), refs[cams])
-            rows.append(_summary(name, cams, _time(lambda: sampler(**x), 5, iters),
-                                 {"rel_err_vs_eager": round(err, 5), "setup_s": round(setup, 1)}))
-            log(f"[{cams} cam] {name} p50 {rows[-1]['p50_ms']} ms (rel err vs eager {err:.4f}, setup {setup:.0f}s)")
+            rows.append(
+                _summary(
+                    name,
+                    cams,
+                    _time(lambda: sampler(**x), 5, iters),
+                    {"rel_err_vs_eager": round(err, 5), "setup_s": round(setup, 1)},
+                )
+            )
+            log(
+                f"[{cams} cam] {name} p50 {rows[-1]['p50_ms']} ms "
+                f"(rel err vs eager {err:.4f}, setup {setup:.0f}s)"
+            )
             if profile_it:
                 try:
                     profiles[f"{name}/{cams}cam"] = _kernel_profile(sampler, x)
                 except Exception as exc:
                     notes.append(f"profiling {name} failed: {type(exc).__name__}: {str(exc)[:200]}")
-            del sampler
             if dev.type == "cuda":
                 torch.cuda.empty_cache()
         except Exception as exc:
@@ -202,9 +246,11 @@ def run_policy_bench(cameras: tuple[int, ...] = (1, 3), iters: int = 50, eager_i
 
     for cams in cameras:  # the baseline: plain PyTorch, unfused, one launch per op
         model.config = base.with_cameras(cams)
-        x = _inputs(model.config, batch, dev, dtype, seed)
-        rows.append(_summary("eager_bf16", cams, _time(lambda: model.sample_actions(**x), 2, eager_iters)))
-        refs[cams] = model.sample_actions(**x)
+        x_eager = _inputs(model.config, batch, dev, dtype, seed)
+        rows.append(
+            _summary("eager_bf16", cams, _time(lambda x=x_eager: model.sample_actions(**x), 2, eager_iters))
+        )
+        refs[cams] = model.sample_actions(**x_eager)
         log(f"[{cams} cam] eager bf16 p50 {rows[-1]['p50_ms']} ms")
     model.fuse()
     graphed("graph_bf16", cameras[0], False)
@@ -256,18 +302,35 @@ def run_policy_bench(cameras: tuple[int, ...] = (1, 3), iters: int = 50, eager_i
     except ImportError:
         triton_version = None
     return {
-        "benchmark": "policy", "policy": "pi0", "params": count_parameters(model),
-        "config": {"chunk_size": base.chunk_size, "action_dim": base.action_dim, "num_steps": base.num_steps,
-                   "image_size": base.vision.image_size, "max_token_len": base.max_token_len, "batch": batch},
-        "machine": {"gpu": gpu.name if gpu else "cpu",
-                    "gpu_memory_gb": round(gpu.total_memory / 2 ** 30, 1) if gpu else None,
-                    "host": platform.node(), "python": platform.python_version()},
-        "versions": {"torch": torch.__version__, "cuda": torch.version.cuda,
-                     "transformers": transformers.__version__, "triton": triton_version},
+        "benchmark": "policy",
+        "policy": "pi0",
+        "params": count_parameters(model),
+        "config": {
+            "chunk_size": base.chunk_size,
+            "action_dim": base.action_dim,
+            "num_steps": base.num_steps,
+            "image_size": base.vision.image_size,
+            "max_token_len": base.max_token_len,
+            "batch": batch,
+        },
+        "machine": {
+            "gpu": gpu.name if gpu else "cpu",
+            "gpu_memory_gb": round(gpu.total_memory / 2**30, 1) if gpu else None,
+            "host": platform.node(),
+            "python": platform.python_version(),
+        },
+        "versions": {
+            "torch": torch.__version__,
+            "cuda": torch.version.cuda,
+            "transformers": transformers.__version__,
+            "triton": triton_version,
+        },
         "command": command or " ".join(sys.argv),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "target": {"p50_ms_one_camera": 10.0, "speedup_vs_eager": 5.0},
-        "results": rows, "notes": notes, "profiles": profiles,
+        "results": rows,
+        "notes": notes,
+        "profiles": profiles,
         "wall_s": round(time.perf_counter() - t_start, 1),
     }
 
@@ -308,12 +371,22 @@ def render_chart(doc: dict[str, Any], path: Path) -> Path | None:
     fig, ax = plt.subplots(figsize=(9, 4.2))
     width = 0.8 / len(cams)
     for i, c in enumerate(cams):
-        vals = [next((r["p50_ms"] for r in rows if r["variant"] == v and r["cameras"] == c), 0.0) for v in variants]
+        vals = [
+            next((r["p50_ms"] for r in rows if r["variant"] == v and r["cameras"] == c), 0.0)
+            for v in variants
+        ]
         bars = ax.bar([j + i * width for j in range(len(variants))], vals, width, label=f"{c} camera(s)")
         ax.bar_label(bars, fmt="%.1f", fontsize=7)
-    ax.axhline(doc["target"]["p50_ms_one_camera"], color="red", linestyle="--", linewidth=1, label="10 ms target")
-    ax.set_xticks([j + width * (len(cams) - 1) / 2 for j in range(len(variants))], variants, rotation=20,
-                  ha="right", fontsize=8)
+    ax.axhline(
+        doc["target"]["p50_ms_one_camera"], color="red", linestyle="--", linewidth=1, label="10 ms target"
+    )
+    ax.set_xticks(
+        [j + width * (len(cams) - 1) / 2 for j in range(len(variants))],
+        variants,
+        rotation=20,
+        ha="right",
+        fontsize=8,
+    )
     ax.set_ylabel("p50 ms per 50×32 chunk")
     ax.set_yscale("log")
     ax.set_title(f"π0 ({doc['params'] / 1e9:.2f}B), 10 Euler steps, on {doc['machine']['gpu']}")
@@ -332,12 +405,21 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--compile", action="store_true")
     ap.add_argument("--no-w8a16", action="store_true")
-    ap.add_argument("--budget", type=float, default=360.0, help="seconds after which optional variants are skipped")
+    ap.add_argument(
+        "--budget", type=float, default=360.0, help="seconds after which optional variants are skipped"
+    )
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args(argv)
-    doc = run_policy_bench(tuple(int(c) for c in args.cameras.split(",")), args.iters, args.eager_iters,
-                           args.batch, args.compile, not args.no_w8a16, budget_s=args.budget,
-                           command="python -m roboos.brain.policies.bench " + " ".join(argv or sys.argv[1:]))
+    doc = run_policy_bench(
+        tuple(int(c) for c in args.cameras.split(",")),
+        args.iters,
+        args.eager_iters,
+        args.batch,
+        args.compile,
+        not args.no_w8a16,
+        budget_s=args.budget,
+        command="python -m roboos.brain.policies.bench " + " ".join(argv or sys.argv[1:]),
+    )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(doc, indent=2))
     render_chart(doc, args.out.with_suffix(".png"))

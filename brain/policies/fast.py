@@ -48,8 +48,15 @@ def idct(y: np.ndarray) -> np.ndarray:
 class FastTokenizer:
     """FAST decode/encode around a ``tokenizers.Tokenizer`` holding the BPE vocabulary."""
 
-    def __init__(self, bpe, *, scale: float = 10.0, min_token: int = 0, time_horizon: int | None = None,
-                 action_dim: int | None = None):
+    def __init__(
+        self,
+        bpe,
+        *,
+        scale: float = 10.0,
+        min_token: int = 0,
+        time_horizon: int | None = None,
+        action_dim: int | None = None,
+    ):
         self.bpe = bpe
         self.scale, self.min_token = float(scale), int(min_token)
         self.time_horizon, self.action_dim = time_horizon, action_dim
@@ -66,17 +73,29 @@ class FastTokenizer:
         cfg: dict = {}
         if (root / "processor_config.json").is_file():
             cfg = json.loads((root / "processor_config.json").read_text())
-        return cls(Tokenizer.from_file(str(root / "tokenizer.json")), scale=cfg.get("scale", 10.0),
-                   min_token=cfg.get("min_token", 0), time_horizon=cfg.get("time_horizon"),
-                   action_dim=cfg.get("action_dim"))
+        return cls(
+            Tokenizer.from_file(str(root / "tokenizer.json")),
+            scale=cfg.get("scale", 10.0),
+            min_token=cfg.get("min_token", 0),
+            time_horizon=cfg.get("time_horizon"),
+            action_dim=cfg.get("action_dim"),
+        )
 
     def save(self, path: str | Path) -> Path:
         root = Path(path)
         root.mkdir(parents=True, exist_ok=True)
         self.bpe.save(str(root / "tokenizer.json"))
-        (root / "processor_config.json").write_text(json.dumps({
-            "scale": self.scale, "min_token": self.min_token, "time_horizon": self.time_horizon,
-            "action_dim": self.action_dim, "vocab_size": self.vocab_size}))
+        (root / "processor_config.json").write_text(
+            json.dumps(
+                {
+                    "scale": self.scale,
+                    "min_token": self.min_token,
+                    "time_horizon": self.time_horizon,
+                    "action_dim": self.action_dim,
+                    "vocab_size": self.vocab_size,
+                }
+            )
+        )
         return root
 
     # ------------------------------------------------------------------ decode
@@ -84,8 +103,9 @@ class FastTokenizer:
         """Token ids → the flat integer DCT coefficients they spell."""
         bad = [i for i in ids if not 0 <= int(i) < self.vocab_size]
         if bad:
-            raise FastDecodeError(f"action token ids {bad[:5]} are outside the FAST vocabulary "
-                                  f"(0..{self.vocab_size - 1})")
+            raise FastDecodeError(
+                f"action token ids {bad[:5]} are outside the FAST vocabulary (0..{self.vocab_size - 1})"
+            )
         ids = [int(i) for i in ids]
         if self.bpe.decoder is not None:
             text = self.bpe.decode(ids, skip_special_tokens=False)
@@ -93,8 +113,13 @@ class FastTokenizer:
             text = "".join(self.bpe.id_to_token(i) for i in ids)
         return np.array([ord(c) for c in text], dtype=np.int64) + self.min_token
 
-    def decode(self, ids: Sequence[int], time_horizon: int | None = None, action_dim: int | None = None,
-               strict: bool = False) -> np.ndarray:
+    def decode(
+        self,
+        ids: Sequence[int],
+        time_horizon: int | None = None,
+        action_dim: int | None = None,
+        strict: bool = False,
+    ) -> np.ndarray:
         """Token ids → action chunk (time_horizon, action_dim) float64.
 
         A short sequence is completed with zero coefficients (the missing highest frequencies); a
@@ -125,8 +150,10 @@ class FastTokenizer:
         return list(self.bpe.encode(self._chars(chunk)).ids)
 
     @classmethod
-    def train(cls, chunks: Iterable[np.ndarray], vocab_size: int = 1024, scale: float = 10.0) -> FastTokenizer:
-        """Fit a BPE vocabulary on example chunks (offline; used to build test fixtures and new tokenizers)."""
+    def train(
+        cls, chunks: Iterable[np.ndarray], vocab_size: int = 1024, scale: float = 10.0
+    ) -> FastTokenizer:
+        """Fit a BPE vocabulary on example chunks (offline; builds test fixtures and new tokenizers)."""
         from tokenizers import Tokenizer, models, trainers
 
         chunks = [np.asarray(c, dtype=np.float64) for c in chunks]
@@ -135,9 +162,16 @@ class FastTokenizer:
         hi = int(max(c.max() for c in coeffs))
         alphabet = [chr(i) for i in range(hi - lo + 1)]
         bpe = Tokenizer(models.BPE())
-        trainer = trainers.BpeTrainer(vocab_size=max(vocab_size, len(alphabet)), initial_alphabet=alphabet,
-                                      min_frequency=2, show_progress=False, max_token_length=10000)
-        tok = cls(bpe, scale=scale, min_token=lo, time_horizon=chunks[0].shape[0], action_dim=chunks[0].shape[1])
+        trainer = trainers.BpeTrainer(
+            vocab_size=max(vocab_size, len(alphabet)),
+            initial_alphabet=alphabet,
+            min_frequency=2,
+            show_progress=False,
+            max_token_length=10000,
+        )
+        tok = cls(
+            bpe, scale=scale, min_token=lo, time_horizon=chunks[0].shape[0], action_dim=chunks[0].shape[1]
+        )
         bpe.train_from_iterator([tok._chars(c) for c in chunks], trainer=trainer)
         tok.vocab_size = int(bpe.get_vocab_size())
         return tok

@@ -111,18 +111,27 @@ class NormStats:
             raise ValueError(f"{where}: 'norm_stats' must be an object")
         state = body.get("state")
         actions = body.get("actions")
-        return cls(state=Stats.from_mapping(state, f"{where}:state") if isinstance(state, dict) else None,
-                   actions=Stats.from_mapping(actions, f"{where}:actions") if isinstance(actions, dict) else None)
+        return cls(
+            state=Stats.from_mapping(state, f"{where}:state") if isinstance(state, dict) else None,
+            actions=Stats.from_mapping(actions, f"{where}:actions") if isinstance(actions, dict) else None,
+        )
 
 
-def _from_tensors(tensors: dict[str, Any], state_prefixes: list[str], action_prefixes: list[str],
-                  where: str) -> NormStats | None:
+def _from_tensors(
+    tensors: dict[str, Any], state_prefixes: list[str], action_prefixes: list[str], where: str
+) -> NormStats | None:
     def find(prefixes: list[str]) -> Stats | None:
         for p in prefixes:
             if f"{p}.mean" in tensors and f"{p}.std" in tensors:
-                data = {k: np.asarray(tensors[f"{p}.{k}"].float().cpu() if hasattr(tensors[f"{p}.{k}"], "float")
-                                      else tensors[f"{p}.{k}"])
-                        for k in ("mean", "std", "q01", "q99") if f"{p}.{k}" in tensors}
+                data = {
+                    k: np.asarray(
+                        tensors[f"{p}.{k}"].float().cpu()
+                        if hasattr(tensors[f"{p}.{k}"], "float")
+                        else tensors[f"{p}.{k}"]
+                    )
+                    for k in ("mean", "std", "q01", "q99")
+                    if f"{p}.{k}" in tensors
+                }
                 return Stats.from_mapping(data, where)
         return None
 
@@ -144,7 +153,8 @@ def load_norm_stats(directory: str | Path, weights: dict[str, Any] | None = None
                 raise ValueError(f"{path}: invalid JSON: {exc}") from None
             return NormStats.from_openpi_json(data, str(path))
     processor_files = sorted(root.glob("policy_preprocessor*.safetensors")) + sorted(
-        root.glob("policy_postprocessor*.safetensors"))
+        root.glob("policy_postprocessor*.safetensors")
+    )
     if processor_files:
         from safetensors.numpy import load_file
 
@@ -155,6 +165,10 @@ def load_norm_stats(directory: str | Path, weights: dict[str, Any] | None = None
         if found is not None:
             return found
     if weights:
-        return _from_tensors(weights, ["normalize_inputs.buffer_observation_state"],
-                             ["unnormalize_outputs.buffer_action", "normalize_targets.buffer_action"], str(root))
+        return _from_tensors(
+            weights,
+            ["normalize_inputs.buffer_observation_state"],
+            ["unnormalize_outputs.buffer_action", "normalize_targets.buffer_action"],
+            str(root),
+        )
     return None

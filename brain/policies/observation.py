@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-
 from roboos.brain.policies.base import ObservationError
 
 MAX_IMAGE_SIDE = 4096
@@ -67,7 +66,7 @@ def _collect_images(obs: dict[str, Any], cameras: tuple[str, ...]) -> dict[str, 
             continue
         for prefix in ("observation/images/", "observation.images."):
             if key.startswith(prefix):
-                raw[key[len(prefix):]] = value
+                raw[key[len(prefix) :]] = value
         if key in _IMAGE_ALIASES and _IMAGE_ALIASES[key] < len(cameras):
             raw[cameras[_IMAGE_ALIASES[key]]] = value
     unknown = sorted(set(raw) - set(cameras))
@@ -86,8 +85,10 @@ def _state(obs: dict[str, Any], state_dim: int) -> np.ndarray:
     if isinstance(value, (list, tuple)):
         value = np.asarray(value)
     if not isinstance(value, np.ndarray) or value.dtype.kind not in "fiu":
-        raise ObservationError(f"'state' must be a numeric numpy array, got {type(value).__name__}"
-                               + (f" of dtype {value.dtype}" if isinstance(value, np.ndarray) else ""))
+        raise ObservationError(
+            f"'state' must be a numeric numpy array, got {type(value).__name__}"
+            + (f" of dtype {value.dtype}" if isinstance(value, np.ndarray) else "")
+        )
     value = value.reshape(-1) if value.ndim == 2 and value.shape[0] == 1 else value
     if value.ndim != 1:
         raise ObservationError(f"'state' must be a 1-D vector, got shape {value.shape}")
@@ -112,14 +113,17 @@ def _prompt(obs: dict[str, Any]) -> str:
     return value
 
 
-def parse_observation(obs: Any, cameras: tuple[str, ...], required: tuple[str, ...], state_dim: int
-                      ) -> ParsedObservation:
+def parse_observation(
+    obs: Any, cameras: tuple[str, ...], required: tuple[str, ...], state_dim: int
+) -> ParsedObservation:
     """Validate ``obs`` for a policy with these cameras; raise :class:`ObservationError` if malformed."""
     if not isinstance(obs, dict):
         raise ObservationError(f"an observation must be a map, got {type(obs).__name__}")
     images = _collect_images(obs, cameras)
     missing = [c for c in required if c not in images]
     if missing:
-        raise ObservationError(f"missing camera image(s) {missing}; required: {list(required)}, "
-                               f"optional: {[c for c in cameras if c not in required]}")
+        raise ObservationError(
+            f"missing camera image(s) {missing}; required: {list(required)}, "
+            f"optional: {[c for c in cameras if c not in required]}"
+        )
     return ParsedObservation(images=images, state=_state(obs, state_dim), prompt=_prompt(obs))

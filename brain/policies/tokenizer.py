@@ -60,7 +60,9 @@ class HFTokenizer:
         return _pad(list(ids), max_len)
 
 
-def load_prompt_tokenizer(spec: str | None, checkpoint: str | Path | None, vocab_size: int) -> PromptTokenizer:
+def load_prompt_tokenizer(
+    spec: str | None, checkpoint: str | Path | None, vocab_size: int
+) -> PromptTokenizer:
     """``spec`` = ``"bytes"``, a tokenizer folder, or ``None`` (use the checkpoint folder's tokenizer)."""
     if spec == "bytes":
         return ByteTokenizer(vocab_size)
@@ -69,7 +71,11 @@ def load_prompt_tokenizer(spec: str | None, checkpoint: str | Path | None, vocab
     if checkpoint is not None:
         root = Path(checkpoint)
         root = root if root.is_dir() else root.parent
-        if any((root / name).exists() for name in ("tokenizer.json", "tokenizer.model", "tokenizer_config.json")):
+        if any(
+            (root / name).exists() for name in ("tokenizer.json", "tokenizer.model", "tokenizer_config.json")
+        ):
             return HFTokenizer(root)
-    raise FileNotFoundError("no prompt tokenizer: the checkpoint has none; pass --tokenizer PATH (PaliGemma's "
-                            "tokenizer) or --tokenizer bytes for a randomly initialised model")
+    raise FileNotFoundError(
+        "no prompt tokenizer: the checkpoint has none; pass --tokenizer PATH (PaliGemma's "
+        "tokenizer) or --tokenizer bytes for a randomly initialised model"
+    )

@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 from roboos.brain.policies.base import PolicyError
+
 from roboos.protocol import DEFAULT_LIMITS, Envelope, Limits, MsgType, ProtocolError, decode, encode
 
 

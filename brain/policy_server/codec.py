@@ -36,7 +36,12 @@ def _pack_default(obj: Any) -> Any:
         if obj.dtype.kind not in _ALLOWED_KINDS:
             raise TypeError(f"arrays of dtype {obj.dtype} cannot be sent")
         arr = np.ascontiguousarray(obj)
-        return {b"__ndarray__": True, b"data": arr.tobytes(), b"dtype": arr.dtype.str, b"shape": list(arr.shape)}
+        return {
+            b"__ndarray__": True,
+            b"data": arr.tobytes(),
+            b"dtype": arr.dtype.str,
+            b"shape": list(arr.shape),
+        }
     if isinstance(obj, np.generic):
         if obj.dtype.kind not in _ALLOWED_KINDS:
             raise TypeError(f"scalars of dtype {obj.dtype} cannot be sent")
@@ -77,8 +82,11 @@ def _make_hook(limits: WireLimits):
             dt = _dtype(_get(obj, "dtype"))
             shape = _get(obj, "shape")
             data = _get(obj, "data")
-            if (not isinstance(shape, (list, tuple)) or len(shape) > limits.max_ndim
-                    or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape)):
+            if (
+                not isinstance(shape, (list, tuple))
+                or len(shape) > limits.max_ndim
+                or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape)
+            ):
                 raise WireError(f"array shape {shape!r} is invalid")
             if not isinstance(data, (bytes, bytearray)):
                 raise WireError("array data must be binary")
@@ -86,7 +94,9 @@ def _make_hook(limits: WireLimits):
                 raise WireError(f"array of {len(data)} bytes exceeds the limit of {limits.max_array_bytes}")
             need = dt.itemsize * int(np.prod(shape, dtype=np.int64))
             if need != len(data):
-                raise WireError(f"array data holds {len(data)} bytes; dtype {dt} shape {tuple(shape)} needs {need}")
+                raise WireError(
+                    f"array data holds {len(data)} bytes; dtype {dt} shape {tuple(shape)} needs {need}"
+                )
             return np.frombuffer(data, dtype=dt).reshape(shape)
         if _get(obj, "__npgeneric__") is True:
             dt = _dtype(_get(obj, "dtype"))
@@ -101,8 +111,10 @@ def _make_hook(limits: WireLimits):
 
 def _str_keys(obj: Any) -> Any:
     if isinstance(obj, dict):
-        return {(k.decode("utf-8", errors="replace") if isinstance(k, bytes) else k): _str_keys(v)
-                for k, v in obj.items()}
+        return {
+            (k.decode("utf-8", errors="replace") if isinstance(k, bytes) else k): _str_keys(v)
+            for k, v in obj.items()
+        }
     if isinstance(obj, list):
         return [_str_keys(v) for v in obj]
     return obj
@@ -116,9 +128,17 @@ def unpack(data: bytes, limits: WireLimits = WireLimits()) -> Any:
         raise WireError(f"message of {len(data)} bytes exceeds the limit of {limits.max_message_bytes}")
     n = limits.max_container_len
     try:
-        obj = msgpack.unpackb(bytes(data), raw=False, object_hook=_make_hook(limits), strict_map_key=False,
-                              max_array_len=n, max_map_len=n, max_str_len=limits.max_message_bytes,
-                              max_bin_len=limits.max_message_bytes, max_ext_len=0)
+        obj = msgpack.unpackb(
+            bytes(data),
+            raw=False,
+            object_hook=_make_hook(limits),
+            strict_map_key=False,
+            max_array_len=n,
+            max_map_len=n,
+            max_str_len=limits.max_message_bytes,
+            max_bin_len=limits.max_message_bytes,
+            max_ext_len=0,
+        )
     except WireError:
         raise
     except Exception as exc:

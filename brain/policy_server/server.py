@@ -22,9 +22,16 @@ class ServerAddresses:
 class PolicyServer:
     """Serve ``policy`` on ``ws://host:port`` (openpi protocol) and ``zmq_bind`` (RoboOS envelopes)."""
 
-    def __init__(self, policy: Policy, *, host: str = "127.0.0.1", port: int | None = 8000,
-                 zmq_bind: str | None = "tcp://127.0.0.1:7710", max_batch: int | None = None,
-                 gather_ms: float = 2.0):
+    def __init__(
+        self,
+        policy: Policy,
+        *,
+        host: str = "127.0.0.1",
+        port: int | None = 8000,
+        zmq_bind: str | None = "tcp://127.0.0.1:7710",
+        max_batch: int | None = None,
+        gather_ms: float = 2.0,
+    ):
         self.policy = policy
         self.worker = InferenceWorker(policy, max_batch=max_batch, gather_ms=gather_ms)
         self.ws = WebsocketEndpoint(policy, self.worker, host, port) if port is not None else None
@@ -40,8 +47,10 @@ class PolicyServer:
 
     @property
     def addresses(self) -> ServerAddresses:
-        return ServerAddresses(f"ws://{self.ws.host}:{self.ws.port}" if self.ws else None,
-                               self.zmq.endpoint if self.zmq else None)
+        return ServerAddresses(
+            f"ws://{self.ws.host}:{self.ws.port}" if self.ws else None,
+            self.zmq.endpoint if self.zmq else None,
+        )
 
     async def close(self) -> None:
         if self.ws:

@@ -27,8 +27,9 @@ def error_text(code: str, message: str) -> str:
     return f"{code}: {message}"
 
 
-async def answer(policy: Policy, worker: InferenceWorker, raw: Any, limits: WireLimits,
-                 prev_total_ms: float | None) -> tuple[bytes | str, bool]:
+async def answer(
+    policy: Policy, worker: InferenceWorker, raw: Any, limits: WireLimits, prev_total_ms: float | None
+) -> tuple[bytes | str, bool]:
     """Decode, validate and run one observation; returns (reply frame, ok)."""
     if isinstance(raw, str):
         return error_text("bad_request", "observations must be binary msgpack frames, not text"), False
@@ -56,8 +57,14 @@ async def answer(policy: Policy, worker: InferenceWorker, raw: Any, limits: Wire
 class WebsocketEndpoint:
     """The openpi websocket server around a shared :class:`InferenceWorker`."""
 
-    def __init__(self, policy: Policy, worker: InferenceWorker, host: str = "127.0.0.1", port: int = 8000,
-                 limits: WireLimits = WireLimits()):
+    def __init__(
+        self,
+        policy: Policy,
+        worker: InferenceWorker,
+        host: str = "127.0.0.1",
+        port: int = 8000,
+        limits: WireLimits = WireLimits(),
+    ):
         self.policy, self.worker, self.host, self.port, self.limits = policy, worker, host, port, limits
         self._server: Any = None
         self.connections = 0
@@ -65,8 +72,14 @@ class WebsocketEndpoint:
     async def start(self) -> None:
         from websockets.asyncio.server import serve
 
-        self._server = await serve(self._handle, self.host, self.port, compression=None,
-                                   max_size=self.limits.max_message_bytes, process_request=self._health)
+        self._server = await serve(
+            self._handle,
+            self.host,
+            self.port,
+            compression=None,
+            max_size=self.limits.max_message_bytes,
+            process_request=self._health,
+        )
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def close(self) -> None:

@@ -40,8 +40,9 @@ class WorkerStats:
 class InferenceWorker:
     """A thread that batches requests for one policy."""
 
-    def __init__(self, policy: Policy, *, max_batch: int | None = None, gather_ms: float = 2.0,
-                 max_queue: int = 256):
+    def __init__(
+        self, policy: Policy, *, max_batch: int | None = None, gather_ms: float = 2.0, max_queue: int = 256
+    ):
         self.policy = policy
         self.max_batch = max(1, max_batch or policy.max_batch_size)
         self.gather_s = gather_ms / 1000.0
@@ -115,8 +116,11 @@ class InferenceWorker:
                     req.loop.call_soon_threadsafe(_settle, req.future, None, error)
                 else:
                     result = dict(results[i])
-                    result["policy_timing"] = {"infer_ms": infer_ms, "batch_size": len(batch),
-                                               "queue_ms": (t0 - req.queued_at) * 1e3}
+                    result["policy_timing"] = {
+                        "infer_ms": infer_ms,
+                        "batch_size": len(batch),
+                        "queue_ms": (t0 - req.queued_at) * 1e3,
+                    }
                     req.loop.call_soon_threadsafe(_settle, req.future, result, None)
         # fail whatever is still queued
         while True:
@@ -125,7 +129,9 @@ class InferenceWorker:
             except queue.Empty:
                 break
             if item is not None:
-                item.loop.call_soon_threadsafe(_settle, item.future, None, RuntimeError("policy server stopped"))
+                item.loop.call_soon_threadsafe(
+                    _settle, item.future, None, RuntimeError("policy server stopped")
+                )
 
 
 def _settle(future: asyncio.Future, result: Any, error: BaseException | None) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 
 from roboos.brain.policies.base import ObservationError, Policy
 from roboos.brain.policy_server.worker import InferenceWorker
+
 from roboos.protocol import DEFAULT_LIMITS, Envelope, Limits, MsgType, ProtocolError, decode, encode
 
 log = logging.getLogger(__name__)
@@ -28,8 +29,14 @@ log = logging.getLogger(__name__)
 class ZmqEndpoint:
     """A ROUTER socket serving one policy through a shared :class:`InferenceWorker`."""
 
-    def __init__(self, policy: Policy, worker: InferenceWorker, bind: str = "tcp://127.0.0.1:7710",
-                 limits: Limits = DEFAULT_LIMITS, name: str = "policy"):
+    def __init__(
+        self,
+        policy: Policy,
+        worker: InferenceWorker,
+        bind: str = "tcp://127.0.0.1:7710",
+        limits: Limits = DEFAULT_LIMITS,
+        name: str = "policy",
+    ):
         self.policy, self.worker, self.bind, self.limits, self.name = policy, worker, bind, limits, name
         self.endpoint = bind
         self.dropped = 0
@@ -48,7 +55,7 @@ class ZmqEndpoint:
         self._sock.setsockopt(zmq.LINGER, 0)
         self._sock.setsockopt(zmq.ROUTER_MANDATORY, 0)
         if self.bind.endswith(":0"):
-            port = self._sock.bind_to_random_port(self.bind[: -2])
+            port = self._sock.bind_to_random_port(self.bind[:-2])
             self.endpoint = f"{self.bind[:-2]}:{port}"
         else:
             self._sock.bind(self.bind)
@@ -80,7 +87,9 @@ class ZmqEndpoint:
                 env = decode(payload, self.limits)
             except ProtocolError as exc:
                 self.dropped += 1
-                err = Envelope(MsgType.ERROR, {"code": exc.code, "message": str(exc), "details": {}}, src=self.name)
+                err = Envelope(
+                    MsgType.ERROR, {"code": exc.code, "message": str(exc), "details": {}}, src=self.name
+                )
                 await self._send(identity, err)
                 continue
             task = asyncio.create_task(self._handle(identity, env))
@@ -99,13 +108,19 @@ class ZmqEndpoint:
 
     async def _answer(self, env: Envelope) -> Envelope:
         if env.type == MsgType.HELLO:
-            return env.reply(MsgType.WELCOME, {"cloud": self.name, "policy": self.policy.metadata(),
-                                               "cloud_time_ns": time.time_ns()}, src=self.name)
+            return env.reply(
+                MsgType.WELCOME,
+                {"cloud": self.name, "policy": self.policy.metadata(), "cloud_time_ns": time.time_ns()},
+                src=self.name,
+            )
         if env.type == MsgType.HEARTBEAT:
             return env.reply(MsgType.HEARTBEAT, dict(env.body), src=self.name)
         if env.type != MsgType.OBSERVATION:
-            return self._error(env, "unsupported", f"the policy server answers hello, heartbeat and "
-                                                   f"observation messages, not {env.type.value}")
+            return self._error(
+                env,
+                "unsupported",
+                f"the policy server answers hello, heartbeat and observation messages, not {env.type.value}",
+            )
         obs = env.body.get("observation")
         if not isinstance(obs, dict):
             return self._error(env, "bad_body", "an observation message needs a map 'observation'")

@@ -25,7 +25,9 @@ def bench_policy(
     batch: int = typer.Option(1, help="Observations per chunk request."),
     compile: bool = typer.Option(True, help="Include the torch.compile + CUDA graph variant."),
     w8a16: bool = typer.Option(True, help="Include W8A16 (needs roboos.brain.quant and triton)."),
-    out: Optional[Path] = typer.Option(None, help="JSON path (default benchmarks/results/policy-<gpu>.json)."),
+    out: Optional[Path] = typer.Option(
+        None, help="JSON path (default benchmarks/results/policy-<gpu>.json)."
+    ),
 ) -> None:
     """π0 (3.2B, random bf16 weights), 10 Euler steps, 50×32 chunks: p50/p99 per variant."""
     import re

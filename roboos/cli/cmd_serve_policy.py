@@ -13,9 +13,19 @@ def register(app: typer.Typer) -> None:
     """Commands are attached to the shared ``serve`` group at import time."""
 
 
-def load_policy(policy: str, checkpoint: Optional[str], preset: Optional[str], tokenizer: Optional[str],
-                device: str, dtype: str, mode: str, compile: bool, quant: str, max_batch: int,
-                attention: str = "sdpa"):
+def load_policy(
+    policy: str,
+    checkpoint: Optional[str],
+    preset: Optional[str],
+    tokenizer: Optional[str],
+    device: str,
+    dtype: str,
+    mode: str,
+    compile: bool,
+    quant: str,
+    max_batch: int,
+    attention: str = "sdpa",
+):
     """Build the policy object (heavy imports happen here)."""
     import torch
 
@@ -24,10 +34,21 @@ def load_policy(policy: str, checkpoint: Optional[str], preset: Optional[str], t
         from roboos.brain.policies.pi0.policy import Pi0Policy
 
         if checkpoint is None and preset is None:
-            raise typer.BadParameter("give --checkpoint, or --preset for random weights", param_hint="--checkpoint")
-        return Pi0Policy.from_checkpoint(checkpoint, preset_name=preset, device=dev, dtype=dtype, tokenizer=tokenizer,
-                                         mode=mode, compile=compile, quant=None if quant == "none" else quant,
-                                         max_batch=max_batch, attention=attention)
+            raise typer.BadParameter(
+                "give --checkpoint, or --preset for random weights", param_hint="--checkpoint"
+            )
+        return Pi0Policy.from_checkpoint(
+            checkpoint,
+            preset_name=preset,
+            device=dev,
+            dtype=dtype,
+            tokenizer=tokenizer,
+            mode=mode,
+            compile=compile,
+            quant=None if quant == "none" else quant,
+            max_batch=max_batch,
+            attention=attention,
+        )
     if policy == "x0":
         from roboos.brain.policies.x0.policy import X0Policy
 
@@ -42,14 +63,18 @@ def serve_policy(
     policy: str = typer.Option(..., "--policy", help="pi0 or x0."),
     checkpoint: Optional[str] = typer.Option(None, help="Checkpoint folder or .safetensors file."),
     preset: Optional[str] = typer.Option(None, help="π0 only: 'pi0' or 'tiny' config with random weights."),
-    tokenizer: Optional[str] = typer.Option(None, help="π0 prompt tokenizer folder, or 'bytes' (random weights)."),
+    tokenizer: Optional[str] = typer.Option(
+        None, help="π0 prompt tokenizer folder, or 'bytes' (random weights)."
+    ),
     host: str = typer.Option("127.0.0.1", help="Websocket host (openpi protocol)."),
     port: int = typer.Option(8000, help="Websocket port; 0 picks a free one; -1 disables it."),
     zmq: str = typer.Option("tcp://127.0.0.1:7710", help="ZeroMQ bind address, or 'none'."),
     device: str = typer.Option("auto", help="cuda, cpu or auto."),
     dtype: str = typer.Option("auto", help="bf16, fp16, fp32 or auto (bf16 on GPU)."),
     mode: str = typer.Option("auto", help="π0 sampler: eager, graph (CUDA graphs) or auto."),
-    compile: bool = typer.Option(False, help="π0: torch.compile the passes before graph capture (slow start)."),
+    compile: bool = typer.Option(
+        False, help="π0: torch.compile the passes before graph capture (slow start)."
+    ),
     quant: str = typer.Option("none", help="none or w8a16 (int8 weights through roboos.brain.quant)."),
     max_batch: int = typer.Option(8, help="Largest batch of concurrent requests."),
     attention: str = typer.Option("sdpa", help="π0 attention: sdpa or math (matmul + softmax)."),
@@ -63,18 +88,28 @@ def serve_policy(
 
     console = Console()
     with console.status(f"loading {policy}…"):
-        loaded = load_policy(policy, checkpoint, preset, tokenizer, device, dtype, mode, compile, quant, max_batch,
-                             attention)
+        loaded = load_policy(
+            policy, checkpoint, preset, tokenizer, device, dtype, mode, compile, quant, max_batch, attention
+        )
     meta = loaded.metadata()
-    console.print(f"[bold]{policy}[/] ready: cameras {meta.get('cameras')}, chunk {meta.get('action_horizon')}×"
-                  f"{meta.get('action_dim')} on {meta.get('device')}")
-    server = PolicyServer(loaded, host=host, port=None if port < 0 else port,
-                          zmq_bind=None if zmq == "none" else zmq, max_batch=max_batch)
+    console.print(
+        f"[bold]{policy}[/] ready: cameras {meta.get('cameras')}, chunk {meta.get('action_horizon')}×"
+        f"{meta.get('action_dim')} on {meta.get('device')}"
+    )
+    server = PolicyServer(
+        loaded,
+        host=host,
+        port=None if port < 0 else port,
+        zmq_bind=None if zmq == "none" else zmq,
+        max_batch=max_batch,
+    )
 
     async def main() -> None:
         addrs = await server.start()
-        console.print(f"websocket (openpi): {addrs.websocket or 'off'}  health: "
-                      f"{addrs.websocket.replace('ws://', 'http://') + '/healthz' if addrs.websocket else '-'}")
+        console.print(
+            f"websocket (openpi): {addrs.websocket or 'off'}  health: "
+            f"{addrs.websocket.replace('ws://', 'http://') + '/healthz' if addrs.websocket else '-'}"
+        )
         console.print(f"zeromq (roboos):    {addrs.zmq or 'off'}   — Ctrl-C to stop")
         try:
             await asyncio.Event().wait()

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
-
 from roboos.edge.chunks import ActionChunkBroker
+
 from roboos.robot import Robot, RobotState
 
 
@@ -60,8 +60,9 @@ def test_broker_executes_at_control_rate_and_prefetches(server):
     async def main():
         async with PolicyClient(server.addresses.zmq) as client:
             obs = lambda: dict(arm.get_observation(), state=arm.joints.astype(np.float32), prompt="wave")  # noqa: E731
-            broker = ActionChunkBroker(client.infer, obs, arm.apply_action, control_hz=100.0, blend="average",
-                                       margin_ticks=2)
+            broker = ActionChunkBroker(
+                client.infer, obs, arm.apply_action, control_hz=100.0, blend="average", margin_ticks=2
+            )
             t0 = time.perf_counter()
             stats = await broker.run(30)
             return stats, time.perf_counter() - t0
@@ -79,7 +80,9 @@ def test_broker_surfaces_policy_errors(server):
 
     async def main():
         async with PolicyClient(server.addresses.zmq) as client:
-            broker = ActionChunkBroker(client.infer, lambda: {"state": np.zeros(3, np.float32)}, lambda a: None)
+            broker = ActionChunkBroker(
+                client.infer, lambda: {"state": np.zeros(3, np.float32)}, lambda a: None
+            )
             await broker.run(5)
 
     with pytest.raises(PolicyRemoteError, match="missing camera"):
@@ -93,8 +96,9 @@ def test_vla_skill_runs_a_subtask(server):
     spec = make_vla_skill(server.addresses.zmq, control_hz=100.0)
     assert "instruction" in spec.json_schema()["properties"]
     arm = PointArm()
-    result = asyncio.run(spec.run({"instruction": "pick up the cup", "max_steps": 12}, robot=arm,
-                                  context=SkillContext(arm)))
+    result = asyncio.run(
+        spec.run({"instruction": "pick up the cup", "max_steps": 12}, robot=arm, context=SkillContext(arm))
+    )
     assert result.ok, result.error
     assert result.value["ticks"] == 12 and result.value["policy"] == "pi0"
     assert len(arm.applied) == 12 and np.any(arm.joints != 0)

@@ -20,10 +20,9 @@ import re
 from pathlib import Path
 
 import torch
-from torch import nn
-
 from roboos.brain.policies.normalize import NormStats, load_norm_stats
 from roboos.brain.policies.pi0.config import Pi0Config
+from torch import nn
 
 _PREFIX_RULES: list[tuple[str, str]] = [
     ("paligemma_with_expert.paligemma.model.vision_tower.", "vision."),
@@ -40,8 +39,17 @@ _IGNORED = [
     re.compile(r"^expert\.embed_tokens\.weight$"),
     re.compile(r"^(normalize_inputs|normalize_targets|unnormalize_outputs)\."),
 ]
-_NATIVE_ROOTS = ("vision.", "projector.", "vlm.", "expert.", "state_proj.", "action_in_proj.",
-                 "action_out_proj.", "action_time_mlp_in.", "action_time_mlp_out.")
+_NATIVE_ROOTS = (
+    "vision.",
+    "projector.",
+    "vlm.",
+    "expert.",
+    "state_proj.",
+    "action_in_proj.",
+    "action_out_proj.",
+    "action_time_mlp_in.",
+    "action_time_mlp_out.",
+)
 
 
 class CheckpointKeyError(ValueError):
@@ -56,21 +64,24 @@ class CheckpointKeyError(ValueError):
             more = f"\n    … and {len(keys) - 20} more" if len(keys) > 20 else ""
             return f"\n  {title} ({len(keys)}):\n    " + "\n    ".join(keys[:20]) + more
 
-        super().__init__(f"{source}: checkpoint does not fit the π0 model"
-                         + show("missing keys", missing) + show("unexpected keys", unexpected)
-                         + show("shape mismatches", mismatched))
+        super().__init__(
+            f"{source}: checkpoint does not fit the π0 model"
+            + show("missing keys", missing)
+            + show("unexpected keys", unexpected)
+            + show("shape mismatches", mismatched)
+        )
 
 
 def map_key(key: str) -> str | None:
     """This package's name for a checkpoint key, or ``None`` for keys that are deliberately ignored."""
     if key.startswith("model."):  # LeRobot wraps the openpi module as `model`
-        key = key[len("model."):]
+        key = key[len("model.") :]
     for pattern in _IGNORED:
         if pattern.search(key):
             return None
     for old, new in _PREFIX_RULES:
         if key.startswith(old):
-            return new + key[len(old):]
+            return new + key[len(old) :]
     return key
 
 
@@ -90,8 +101,11 @@ def load_state_into(model: nn.Module, state: dict[str, torch.Tensor], source: st
     own = model.state_dict()
     missing = sorted(set(own) - set(mapped))
     unexpected = sorted(set(mapped) - set(own))
-    mismatched = sorted(f"{k}: checkpoint {tuple(mapped[k].shape)} vs model {tuple(own[k].shape)}"
-                        for k in set(own) & set(mapped) if tuple(own[k].shape) != tuple(mapped[k].shape))
+    mismatched = sorted(
+        f"{k}: checkpoint {tuple(mapped[k].shape)} vs model {tuple(own[k].shape)}"
+        for k in set(own) & set(mapped)
+        if tuple(own[k].shape) != tuple(mapped[k].shape)
+    )
     if missing or unexpected or mismatched:
         raise CheckpointKeyError(source, missing, unexpected, mismatched)
     with torch.no_grad():
@@ -102,8 +116,11 @@ def load_state_into(model: nn.Module, state: dict[str, torch.Tensor], source: st
 def _weight_files(path: Path) -> list[Path]:
     if path.is_file():
         return [path]
-    files = sorted(p for p in path.glob("*.safetensors")
-                   if not p.name.startswith(("policy_preprocessor", "policy_postprocessor")))
+    files = sorted(
+        p
+        for p in path.glob("*.safetensors")
+        if not p.name.startswith(("policy_preprocessor", "policy_postprocessor"))
+    )
     if not files:
         raise FileNotFoundError(f"{path}: no *.safetensors weights found")
     return files
@@ -136,8 +153,9 @@ def load_checkpoint(model: nn.Module, path: str | Path) -> NormStats | None:
     return load_norm_stats(root if root.is_dir() else root.parent, state)
 
 
-def save_checkpoint(model: nn.Module, config: Pi0Config, directory: str | Path,
-                    norm_stats: NormStats | None = None) -> Path:
+def save_checkpoint(
+    model: nn.Module, config: Pi0Config, directory: str | Path, norm_stats: NormStats | None = None
+) -> Path:
     """Write ``model.safetensors`` (this package's key names), ``config.json`` and ``norm_stats.json``."""
     from safetensors.torch import save_file
 

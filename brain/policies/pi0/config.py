@@ -69,10 +69,15 @@ class Pi0Config:
 
     def __post_init__(self) -> None:
         if self.vlm.depth != self.expert.depth:
-            raise ValueError(f"the VLM ({self.vlm.depth} layers) and the expert ({self.expert.depth}) must have "
-                             "the same depth: they share attention layer by layer")
+            raise ValueError(
+                f"the VLM ({self.vlm.depth} layers) and the expert ({self.expert.depth}) must have "
+                "the same depth: they share attention layer by layer"
+            )
         if (self.vlm.num_heads, self.vlm.num_kv_heads, self.vlm.head_dim) != (
-                self.expert.num_heads, self.expert.num_kv_heads, self.expert.head_dim):
+            self.expert.num_heads,
+            self.expert.num_kv_heads,
+            self.expert.head_dim,
+        ):
             raise ValueError("the VLM and the expert must have the same attention heads and head_dim")
         if self.vlm.num_heads % self.vlm.num_kv_heads:
             raise ValueError("num_heads must be a multiple of num_kv_heads")
@@ -123,8 +128,11 @@ class Pi0Config:
     def _from_lerobot(cls, data: dict[str, Any]) -> Pi0Config:
         variants = {"gemma_2b": GEMMA_2B, "gemma_300m": GEMMA_300M}
         res = data.get("image_resolution") or data.get("resize_imgs_with_padding") or [224, 224]
-        cams = [k.split(".")[-1] for k, v in (data.get("input_features") or {}).items()
-                if isinstance(v, dict) and v.get("type") == "VISUAL"]
+        cams = [
+            k.split(".")[-1]
+            for k, v in (data.get("input_features") or {}).items()
+            if isinstance(v, dict) and v.get("type") == "VISUAL"
+        ]
         return cls(
             vision=VisionSpec(image_size=int(res[0])),
             vlm=variants[data.get("paligemma_variant", "gemma_2b")],
@@ -154,12 +162,20 @@ def preset(name: str) -> Pi0Config:
         return Pi0Config()
     if name == "tiny":
         return Pi0Config(
-            vision=VisionSpec(hidden_size=32, intermediate_size=64, num_layers=2, num_heads=2, patch_size=8,
-                              image_size=32),
-            vlm=GemmaSpec(width=64, depth=2, mlp_dim=128, num_heads=2, num_kv_heads=1, head_dim=16, vocab_size=300),
-            expert=GemmaSpec(width=32, depth=2, mlp_dim=64, num_heads=2, num_kv_heads=1, head_dim=16,
-                             vocab_size=300),
-            chunk_size=6, action_dim=8, state_dim=8, num_steps=4, max_token_len=8,
+            vision=VisionSpec(
+                hidden_size=32, intermediate_size=64, num_layers=2, num_heads=2, patch_size=8, image_size=32
+            ),
+            vlm=GemmaSpec(
+                width=64, depth=2, mlp_dim=128, num_heads=2, num_kv_heads=1, head_dim=16, vocab_size=300
+            ),
+            expert=GemmaSpec(
+                width=32, depth=2, mlp_dim=64, num_heads=2, num_kv_heads=1, head_dim=16, vocab_size=300
+            ),
+            chunk_size=6,
+            action_dim=8,
+            state_dim=8,
+            num_steps=4,
+            max_token_len=8,
             cameras=("base_0_rgb", "left_wrist_0_rgb"),
         )
     raise ValueError(f"unknown π0 preset {name!r} (choose 'pi0' or 'tiny')")

@@ -15,11 +15,13 @@ import torch.nn.functional as F
 from torch import nn
 
 
-def rope_cos_sin(positions: torch.Tensor, head_dim: int, theta: float, dtype: torch.dtype
-                 ) -> tuple[torch.Tensor, torch.Tensor]:
+def rope_cos_sin(
+    positions: torch.Tensor, head_dim: int, theta: float, dtype: torch.dtype
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Rotary tables for integer ``positions`` (B, T): cos and sin of shape (B, T, 1, head_dim)."""
-    inv_freq = 1.0 / (theta ** (torch.arange(0, head_dim, 2, device=positions.device, dtype=torch.float32)
-                                / head_dim))
+    inv_freq = 1.0 / (
+        theta ** (torch.arange(0, head_dim, 2, device=positions.device, dtype=torch.float32) / head_dim)
+    )
     freqs = positions.to(torch.float32)[..., None] * inv_freq
     emb = torch.cat([freqs, freqs], dim=-1)[:, :, None]
     return emb.cos().to(dtype), emb.sin().to(dtype)
@@ -34,8 +36,9 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
     return x * cos + _rotate_half(x) * sin
 
 
-def project_qkv(layer: nn.Module, hidden: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, head_dim: int
-                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def project_qkv(
+    layer: nn.Module, hidden: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, head_dim: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Pre-norm and project ``hidden`` (B, T, W) to rotated queries (B, T, H, D) — token-major, so the
     attention below needs no copies — and keys, values (B, KV, T, D).
 
@@ -62,8 +65,9 @@ def fold_mask(mask: torch.Tensor, groups: int, dtype: torch.dtype) -> torch.Tens
     return bias if groups == 1 else bias.repeat_interleave(groups, dim=2)
 
 
-def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor, impl: str = "sdpa"
-           ) -> torch.Tensor:
+def attend(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor, impl: str = "sdpa"
+) -> torch.Tensor:
     """Grouped-query attention without copying keys: the query heads sharing a KV head are folded into
     the query axis. ``q`` (B, Tq, H, D), ``k``/``v`` (B, KV, Tk, D), ``bias`` from :func:`fold_mask`.
     Returns (B, Tq, H·D); with one KV head (π0) every reshape here is a view.

@@ -14,8 +14,6 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from torch import nn
-
 from roboos.brain.policies.pi0.config import GemmaSpec, Pi0Config
 from roboos.brain.policies.pi0.layers import (
     attend,
@@ -27,16 +25,25 @@ from roboos.brain.policies.pi0.layers import (
     rope_cos_sin,
     time_embedding,
 )
+from torch import nn
 
 
 def _gemma(spec: GemmaSpec, eps: float, with_embeddings: bool) -> nn.Module:
     from transformers import GemmaConfig, GemmaModel
 
     cfg = GemmaConfig(
-        vocab_size=spec.vocab_size if with_embeddings else 1, hidden_size=spec.width,
-        intermediate_size=spec.mlp_dim, num_hidden_layers=spec.depth, num_attention_heads=spec.num_heads,
-        num_key_value_heads=spec.num_kv_heads, head_dim=spec.head_dim, hidden_activation="gelu_pytorch_tanh",
-        rms_norm_eps=eps, pad_token_id=0, bos_token_id=None, eos_token_id=None,
+        vocab_size=spec.vocab_size if with_embeddings else 1,
+        hidden_size=spec.width,
+        intermediate_size=spec.mlp_dim,
+        num_hidden_layers=spec.depth,
+        num_attention_heads=spec.num_heads,
+        num_key_value_heads=spec.num_kv_heads,
+        head_dim=spec.head_dim,
+        hidden_activation="gelu_pytorch_tanh",
+        rms_norm_eps=eps,
+        pad_token_id=0,
+        bos_token_id=None,
+        eos_token_id=None,
     )
     model = GemmaModel(cfg)
     if not with_embeddings:
@@ -50,9 +57,15 @@ def _siglip(cfg: Pi0Config) -> nn.Module:
 
     v = cfg.vision
     vcfg = SiglipVisionConfig(
-        hidden_size=v.hidden_size, intermediate_size=v.intermediate_size, num_hidden_layers=v.num_layers,
-        num_attention_heads=v.num_heads, patch_size=v.patch_size, image_size=v.image_size,
-        hidden_act="gelu_pytorch_tanh", layer_norm_eps=1e-6, vision_use_head=False,
+        hidden_size=v.hidden_size,
+        intermediate_size=v.intermediate_size,
+        num_hidden_layers=v.num_layers,
+        num_attention_heads=v.num_heads,
+        patch_size=v.patch_size,
+        image_size=v.image_size,
+        hidden_act="gelu_pytorch_tanh",
+        layer_norm_eps=1e-6,
+        vision_use_head=False,
     )
     vcfg._attn_implementation = "sdpa"
     return SiglipVisionModel(vcfg)
@@ -106,15 +119,18 @@ class Pi0Model(nn.Module):
         feats = self.vision(pixel_values=flat).last_hidden_state
         return self.projector(feats).reshape(b, -1, self.config.vlm.width)
 
-    def embed_prefix(self, images: torch.Tensor, image_masks: torch.Tensor, tokens: torch.Tensor,
-                     token_masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def embed_prefix(
+        self, images: torch.Tensor, image_masks: torch.Tensor, tokens: torch.Tensor, token_masks: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Prefix embeddings (B, P, W) and padding mask (B, P)."""
         img = self.embed_images(images)
         per_image = self.config.vision.tokens_per_image
         img_pad = image_masks.to(torch.bool).repeat_interleave(per_image, dim=1)
         table = self.vlm.embed_tokens.weight
         lang = F.embedding(tokens, table) * math.sqrt(self.config.vlm.width)
-        return torch.cat([img, lang.to(img.dtype)], dim=1), torch.cat([img_pad, token_masks.to(torch.bool)], dim=1)
+        return torch.cat([img, lang.to(img.dtype)], dim=1), torch.cat(
+            [img_pad, token_masks.to(torch.bool)], dim=1
+        )
 
     def embed_state(self, state: torch.Tensor) -> torch.Tensor:
         """The state token (B, 1, expert width)."""
@@ -158,8 +174,9 @@ class Pi0Model(nn.Module):
         mask = fold_mask(block_mask(pad, torch.zeros(p, dtype=torch.bool, device=pad.device))[:, None], g, dt)
         # state token: prefix (padding-masked) + itself
         s_cos, s_sin = rope_cos_sin(length[:, None], hd, cfg.rope_theta, prefix.dtype)
-        s_mask = fold_mask(torch.cat([pad, torch.ones(b, 1, dtype=torch.bool, device=pad.device)], 1)[:, None, None],
-                           g, dt)
+        s_mask = fold_mask(
+            torch.cat([pad, torch.ones(b, 1, dtype=torch.bool, device=pad.device)], 1)[:, None, None], g, dt
+        )
         tail = cache_len - p - 1
         keys, values = [], []
         hidden, s_hidden = prefix, self.embed_state(state)
@@ -177,9 +194,15 @@ class Pi0Model(nn.Module):
                 k_all, v_all = torch.cat([k_all, zeros], dim=2), torch.cat([v_all, zeros], dim=2)
             keys.append(k_all)
             values.append(v_all)
-        key_valid = torch.cat([pad, torch.ones(b, 1, dtype=torch.bool, device=pad.device),
-                               torch.zeros(b, tail, dtype=torch.bool, device=pad.device),
-                               torch.ones(b, h, dtype=torch.bool, device=pad.device)], dim=1)
+        key_valid = torch.cat(
+            [
+                pad,
+                torch.ones(b, 1, dtype=torch.bool, device=pad.device),
+                torch.zeros(b, tail, dtype=torch.bool, device=pad.device),
+                torch.ones(b, h, dtype=torch.bool, device=pad.device),
+            ],
+            dim=1,
+        )
         act_mask = fold_mask(key_valid[:, None, None, :].expand(b, 1, h, key_valid.shape[1]), g, dt)
         return PrefixCache(keys, values, act_mask, length)
 
@@ -197,8 +220,9 @@ class Pi0Model(nn.Module):
             hidden = finish_layer(layer, hidden, attend(q, k, v, cache.mask, self.attention))
         return self.action_out_proj(self.expert.norm(hidden)).to(torch.float32)
 
-    def joint_step(self, prefix: torch.Tensor, pad: torch.Tensor, state: torch.Tensor, x_t: torch.Tensor,
-                   t: torch.Tensor) -> torch.Tensor:
+    def joint_step(
+        self, prefix: torch.Tensor, pad: torch.Tensor, state: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor
+    ) -> torch.Tensor:
         """The same velocity without a cache: prefix, state and actions run jointly through both stacks."""
         hd = self.config.vlm.head_dim
         suffix = torch.cat([self.embed_state(state), self.embed_actions(x_t, t)], dim=1)
@@ -213,18 +237,27 @@ class Pi0Model(nn.Module):
         for lp, ls in zip(self.vlm.layers, self.expert.layers, strict=True):
             qp, kp, vp = project_qkv(lp, hp, cos[:, :p], sin[:, :p], hd)
             qs, ks, vs = project_qkv(ls, hs, cos[:, p:], sin[:, p:], hd)
-            out = attend(torch.cat([qp, qs], 1), torch.cat([kp, ks], 2), torch.cat([vp, vs], 2), mask,
-                         self.attention)
+            out = attend(
+                torch.cat([qp, qs], 1), torch.cat([kp, ks], 2), torch.cat([vp, vs], 2), mask, self.attention
+            )
             hp = finish_layer(lp, hp, out[:, :p])
             hs = finish_layer(ls, hs, out[:, p:])
-        out = self.expert.norm(hs)[:, -self.config.chunk_size:]
+        out = self.expert.norm(hs)[:, -self.config.chunk_size :]
         return self.action_out_proj(out).to(torch.float32)
 
     # ------------------------------------------------------------------ sampling
     @torch.no_grad()
-    def sample_actions(self, images: torch.Tensor, image_masks: torch.Tensor, tokens: torch.Tensor,
-                       token_masks: torch.Tensor, state: torch.Tensor, noise: torch.Tensor | None = None,
-                       num_steps: int | None = None, use_cache: bool = True) -> torch.Tensor:
+    def sample_actions(
+        self,
+        images: torch.Tensor,
+        image_masks: torch.Tensor,
+        tokens: torch.Tensor,
+        token_masks: torch.Tensor,
+        state: torch.Tensor,
+        noise: torch.Tensor | None = None,
+        num_steps: int | None = None,
+        use_cache: bool = True,
+    ) -> torch.Tensor:
         """Integrate the flow from noise (t = 1) to actions (t = 0) with Euler steps → (B, H, action_dim)."""
         cfg = self.config
         steps = num_steps or cfg.num_steps

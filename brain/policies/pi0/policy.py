@@ -9,7 +9,6 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-
 from roboos.brain.policies.base import Policy
 from roboos.brain.policies.normalize import NormStats
 from roboos.brain.policies.observation import parse_observation
@@ -44,10 +43,21 @@ class Pi0Policy(Policy):
 
     name = "pi0"
 
-    def __init__(self, model: Pi0Model, tokenizer: PromptTokenizer, *, norm_stats: NormStats | None = None,
-                 action_dim: int | None = None, required_cameras: tuple[str, ...] | None = None,
-                 mode: str = "auto", compile: bool = False, quant: str | None = None, seed: int | None = None,
-                 max_batch: int = 8, attention: str | None = None):
+    def __init__(
+        self,
+        model: Pi0Model,
+        tokenizer: PromptTokenizer,
+        *,
+        norm_stats: NormStats | None = None,
+        action_dim: int | None = None,
+        required_cameras: tuple[str, ...] | None = None,
+        mode: str = "auto",
+        compile: bool = False,
+        quant: str | None = None,
+        seed: int | None = None,
+        max_batch: int = 8,
+        attention: str | None = None,
+    ):
         self.model = model.eval()
         if attention is not None:
             if attention not in ("sdpa", "math"):
@@ -81,9 +91,16 @@ class Pi0Policy(Policy):
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def from_checkpoint(cls, path: str | Path | None, *, preset_name: str | None = None,
-                        device: str = "cpu", dtype: str = "auto", tokenizer: str | None = None,
-                        **kwargs: Any) -> Pi0Policy:
+    def from_checkpoint(
+        cls,
+        path: str | Path | None,
+        *,
+        preset_name: str | None = None,
+        device: str = "cpu",
+        dtype: str = "auto",
+        tokenizer: str | None = None,
+        **kwargs: Any,
+    ) -> Pi0Policy:
         """Load weights (openpi / LeRobot / this package's layout) or, with ``path=None``, random weights."""
         from roboos.brain.policies.pi0.checkpoint import load_checkpoint, load_config
 
@@ -99,11 +116,20 @@ class Pi0Policy(Policy):
     def metadata(self) -> dict[str, Any]:
         c = self.config
         return {
-            "policy": self.name, "cameras": list(c.cameras), "required_cameras": list(self.required),
-            "image_size": c.vision.image_size, "state_dim": c.state_dim, "action_dim": self.action_dim,
-            "action_horizon": c.chunk_size, "num_steps": c.num_steps, "max_token_len": c.max_token_len,
-            "device": str(self.device), "dtype": str(self.model.dtype).replace("torch.", ""), "mode": self.mode,
-            "quant": self.quant, "attention": self.model.attention,
+            "policy": self.name,
+            "cameras": list(c.cameras),
+            "required_cameras": list(self.required),
+            "image_size": c.vision.image_size,
+            "state_dim": c.state_dim,
+            "action_dim": self.action_dim,
+            "action_horizon": c.chunk_size,
+            "num_steps": c.num_steps,
+            "max_token_len": c.max_token_len,
+            "device": str(self.device),
+            "dtype": str(self.model.dtype).replace("torch.", ""),
+            "mode": self.mode,
+            "quant": self.quant,
+            "attention": self.model.attention,
             "has_norm_stats": self.norm_stats.actions is not None,
         }
 
@@ -129,7 +155,10 @@ class Pi0Policy(Policy):
             for j, img in enumerate(item.images):
                 if img is None:
                     continue
-                t = torch.from_numpy(np.array(img, copy=True)).to(self.device).permute(2, 0, 1).float() / 255.0
+                t = (
+                    torch.from_numpy(np.array(img, copy=True)).to(self.device).permute(2, 0, 1).float()
+                    / 255.0
+                )
                 out[i, j] = resize_with_pad(t, size)
                 valid[i, j] = True
         return out * 2.0 - 1.0, valid.to(self.device)
@@ -141,19 +170,28 @@ class Pi0Policy(Policy):
         tokens = torch.from_numpy(np.stack([p.tokens for p in prepared])).to(self.device)
         token_masks = torch.from_numpy(np.stack([p.token_mask for p in prepared])).to(self.device)
         state = torch.from_numpy(np.stack([p.state for p in prepared])).to(self.device)
-        noise = torch.randn(len(prepared), c.chunk_size, c.action_dim, device=self.device,
-                            generator=self._generator)
+        noise = torch.randn(
+            len(prepared), c.chunk_size, c.action_dim, device=self.device, generator=self._generator
+        )
         actions = self.sampler(images.to(self.model.dtype), image_masks, tokens, token_masks, state, noise)
         raw = actions.float().cpu().numpy()[..., : self.action_dim]
-        return [{"actions": self.norm_stats.unnormalize_actions(a.astype(np.float64)).astype(np.float32)}
-                for a in raw]
+        return [
+            {"actions": self.norm_stats.unnormalize_actions(a.astype(np.float64)).astype(np.float32)}
+            for a in raw
+        ]
 
 
 def _dtype(name: str, device: str) -> torch.dtype:
     if name == "auto":
         return torch.bfloat16 if device.startswith("cuda") else torch.float32
     try:
-        return {"bf16": torch.bfloat16, "bfloat16": torch.bfloat16, "fp32": torch.float32,
-                "float32": torch.float32, "fp16": torch.float16, "float16": torch.float16}[name]
+        return {
+            "bf16": torch.bfloat16,
+            "bfloat16": torch.bfloat16,
+            "fp32": torch.float32,
+            "float32": torch.float32,
+            "fp16": torch.float16,
+            "float16": torch.float16,
+        }[name]
     except KeyError:
         raise ValueError(f"unknown dtype {name!r} (bf16, fp16 or fp32)") from None

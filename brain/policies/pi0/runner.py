@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-
 from roboos.brain.policies.pi0.model import Pi0Model
 
 BATCH_BUCKETS = (1, 2, 4, 8, 16)
@@ -24,8 +23,15 @@ class EagerSampler:
     def __init__(self, model: Pi0Model):
         self.model = model
 
-    def __call__(self, images: torch.Tensor, image_masks: torch.Tensor, tokens: torch.Tensor,
-                 token_masks: torch.Tensor, state: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    def __call__(
+        self,
+        images: torch.Tensor,
+        image_masks: torch.Tensor,
+        tokens: torch.Tensor,
+        token_masks: torch.Tensor,
+        state: torch.Tensor,
+        noise: torch.Tensor,
+    ) -> torch.Tensor:
         return self.model.sample_actions(images, image_masks, tokens, token_masks, state, noise=noise)
 
 
@@ -88,8 +94,13 @@ class _Graph:
 class GraphSampler:
     """CUDA-graph sampler; graphs are captured lazily for the smallest bucket that holds the batch."""
 
-    def __init__(self, model: Pi0Model, buckets: Sequence[int] = BATCH_BUCKETS, warmup: int = 2,
-                 compile: bool | str = False):
+    def __init__(
+        self,
+        model: Pi0Model,
+        buckets: Sequence[int] = BATCH_BUCKETS,
+        warmup: int = 2,
+        compile: bool | str = False,
+    ):
         if not torch.cuda.is_available() or next(model.parameters()).device.type != "cuda":
             raise RuntimeError("GraphSampler needs the model on a CUDA device")
         if compile:  # True / "default", or "autotune"
@@ -109,10 +120,23 @@ class GraphSampler:
         if b not in self._graphs:
             self._graphs[b] = _Graph(self.model, b, self.warmup)
 
-    def __call__(self, images: torch.Tensor, image_masks: torch.Tensor, tokens: torch.Tensor,
-                 token_masks: torch.Tensor, state: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    def __call__(
+        self,
+        images: torch.Tensor,
+        image_masks: torch.Tensor,
+        tokens: torch.Tensor,
+        token_masks: torch.Tensor,
+        state: torch.Tensor,
+        noise: torch.Tensor,
+    ) -> torch.Tensor:
         n = state.shape[0]
         self.prepare(n)
-        args = {"images": images, "image_masks": image_masks, "tokens": tokens, "token_masks": token_masks,
-                "state": state, "noise": noise}
+        args = {
+            "images": images,
+            "image_masks": image_masks,
+            "tokens": tokens,
+            "token_masks": token_masks,
+            "state": state,
+            "noise": noise,
+        }
         return self._graphs[self.bucket(n)].run(args)

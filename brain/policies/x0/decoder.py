@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from roboos.brain.policies.fast import FastTokenizer
 from roboos.brain.policies.x0.poses import EMBODIMENT_DIMS, integrate_ee_deltas
 
@@ -112,7 +111,7 @@ class X0Decoder:
         notes: list[str] = []
         if c.boa_id in generated:
             i = generated.index(c.boa_id)
-            subtask, rest = generated[:i], generated[i + 1:]
+            subtask, rest = generated[:i], generated[i + 1 :]
         else:
             subtask, rest = [], generated
             notes.append("no <boa> token: the whole output was read as actions")
@@ -127,7 +126,7 @@ class X0Decoder:
         return subtask, fast_ids, notes
 
     def decode(self, generated: list[int], current_pose: np.ndarray, subtask_text: str = "") -> X0Output:
-        subtask_ids, fast_ids, notes = self.split(generated)
+        _subtask_ids, fast_ids, notes = self.split(generated)
         c = self.config
         norm = self.fast.decode(fast_ids, c.horizon, c.action_dim)
         deltas = self.stats.denormalize(norm) if self.stats is not None else norm

@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 import torch
 from PIL import Image
-
 from roboos.brain.policies.base import ObservationError, Policy
 from roboos.brain.policies.fast import FastTokenizer
 from roboos.brain.policies.observation import parse_observation
@@ -38,7 +37,7 @@ class ActionGrammar:
         c = config
         self.c, self.prompt_len = c, prompt_len
         allowed = torch.zeros(vocab, dtype=torch.bool)
-        allowed[c.action_token_offset: c.action_token_offset + c.action_token_count] = True
+        allowed[c.action_token_offset : c.action_token_offset + c.action_token_count] = True
         allowed[c.eoa_id] = True
         self.after_boa = allowed
         self.eos_id = eos_id
@@ -49,7 +48,7 @@ class ActionGrammar:
 
     def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
         c = self.c
-        generated = input_ids[:, self.prompt_len:]
+        generated = input_ids[:, self.prompt_len :]
         for row in range(generated.shape[0]):
             seq = generated[row].tolist()
             if c.eoa_id in seq:
@@ -61,7 +60,9 @@ class ActionGrammar:
                     self._force(scores, row, c.boa_id)
                 else:
                     scores[row, c.eoa_id] = float("-inf")
-                    scores[row, c.action_token_offset: c.action_token_offset + c.action_token_count] = float("-inf")
+                    scores[row, c.action_token_offset : c.action_token_offset + c.action_token_count] = float(
+                        "-inf"
+                    )
                 continue
             n_actions = len(seq) - seq.index(c.boa_id) - 1
             if n_actions >= c.max_action_tokens:
@@ -96,33 +97,47 @@ class X0Policy(Policy):
         self._max_batch = max_batch
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, *, device: str = "cpu", dtype: str = "auto", **kwargs: Any) -> X0Policy:
-        from transformers import AutoTokenizer, Qwen2_5_VLForConditionalGeneration
-
+    def from_checkpoint(
+        cls, path: str | Path, *, device: str = "cpu", dtype: str = "auto", **kwargs: Any
+    ) -> X0Policy:
         from roboos.brain.robobrain.processor import BrainProcessor
+        from transformers import AutoTokenizer, Qwen2_5_VLForConditionalGeneration
 
         root = Path(path)
         if not root.is_dir():
             raise FileNotFoundError(f"{root}: X0 checkpoint folder not found")
-        cfg = X0Config.from_file(root / "x0_config.json") if (root / "x0_config.json").is_file() else X0Config()
+        cfg = (
+            X0Config.from_file(root / "x0_config.json") if (root / "x0_config.json").is_file() else X0Config()
+        )
         stats_file = root / "action_stats.json"
         stats = MinMaxStats.from_file(stats_file, cfg.stats_key) if stats_file.is_file() else None
         fast = FastTokenizer.from_dir(root / cfg.fast_dir)
-        torch_dtype = torch.bfloat16 if dtype == "auto" and device.startswith("cuda") else (
-            torch.float32 if dtype in ("auto", "fp32", "float32") else torch.bfloat16)
-        model = Qwen2_5_VLForConditionalGeneration.from_pretrained(str(root), dtype=torch_dtype,
-                                                                   local_files_only=True).to(device)
+        torch_dtype = (
+            torch.bfloat16
+            if dtype == "auto" and device.startswith("cuda")
+            else (torch.float32 if dtype in ("auto", "fp32", "float32") else torch.bfloat16)
+        )
+        model = Qwen2_5_VLForConditionalGeneration.from_pretrained(
+            str(root), dtype=torch_dtype, local_files_only=True
+        ).to(device)
         tokenizer = AutoTokenizer.from_pretrained(str(root), local_files_only=True)
         processor = BrainProcessor(tokenizer, _image_processor(root))
         return cls(model, processor, X0Decoder(cfg, fast, stats), **kwargs)
 
     def metadata(self) -> dict[str, Any]:
         c = self.config
-        return {"policy": self.name, "cameras": list(c.cameras), "required_cameras": list(c.cameras),
-                "embodiment": c.embodiment, "state_dim": c.action_dim, "action_dim": c.action_dim,
-                "action_horizon": c.horizon, "control_rate_hz": c.control_rate_hz,
-                "actions": "absolute end-effector poses (xyz, euler xyz, gripper) per arm",
-                "device": str(self.device)}
+        return {
+            "policy": self.name,
+            "cameras": list(c.cameras),
+            "required_cameras": list(c.cameras),
+            "embodiment": c.embodiment,
+            "state_dim": c.action_dim,
+            "action_dim": c.action_dim,
+            "action_horizon": c.horizon,
+            "control_rate_hz": c.control_rate_hz,
+            "actions": "absolute end-effector poses (xyz, euler xyz, gripper) per arm",
+            "device": str(self.device),
+        }
 
     @property
     def max_batch_size(self) -> int:
@@ -132,14 +147,21 @@ class X0Policy(Policy):
         c = self.config
         parsed = parse_observation(obs, c.cameras, c.cameras, c.action_dim)
         if parsed.state.shape[0] != c.action_dim:
-            raise ObservationError(f"'state' must be the current end-effector pose with {c.action_dim} values "
-                                   f"({c.embodiment}), got {parsed.state.shape[0]}")
+            raise ObservationError(
+                f"'state' must be the current end-effector pose with {c.action_dim} values "
+                f"({c.embodiment}), got {parsed.state.shape[0]}"
+            )
         if not parsed.prompt.strip():
             raise ObservationError("'prompt' (the task instruction) is empty")
         content: list[dict[str, Any]] = []
-        text = c.prompt_template.format(arms=c.embodiment.replace("_", " "), rate=c.control_rate_hz,
-                                        horizon=c.horizon, dim=c.action_dim, cameras=", ".join(c.cameras),
-                                        task=parsed.prompt.strip().lower())
+        text = c.prompt_template.format(
+            arms=c.embodiment.replace("_", " "),
+            rate=c.control_rate_hz,
+            horizon=c.horizon,
+            dim=c.action_dim,
+            cameras=", ".join(c.cameras),
+            task=parsed.prompt.strip().lower(),
+        )
         head, _, tail = text.partition("Camera views:")
         content.append({"type": "text", "text": head + "Camera views:"})
         for cam in c.cameras:
@@ -162,16 +184,27 @@ class X0Policy(Policy):
         vocab = self.model.get_input_embeddings().weight.shape[0]
         grammar = ActionGrammar(self.config, prompt_len, vocab, eos)
         limit = self.config.max_subtask_tokens + self.config.max_action_tokens + 3
-        out = self.model.generate(**inputs, max_new_tokens=limit, do_sample=False,
-                                  logits_processor=LogitsProcessorList([grammar]),
-                                  eos_token_id=eos, pad_token_id=tok.pad_token_id)
+        out = self.model.generate(
+            **inputs,
+            max_new_tokens=limit,
+            do_sample=False,
+            logits_processor=LogitsProcessorList([grammar]),
+            eos_token_id=eos,
+            pad_token_id=tok.pad_token_id,
+        )
         results = []
         for row, item in zip(out[:, prompt_len:].tolist(), prepared, strict=True):
             boa = self.config.boa_id
             subtask_ids = row[: row.index(boa)] if boa in row else []
             text = tok.decode(subtask_ids, skip_special_tokens=True).strip()
             decoded = self.decoder.decode(row, item.pose, text)
-            results.append({"actions": decoded.poses.astype(np.float32),
-                            "delta_actions": decoded.deltas.astype(np.float32), "subtask": decoded.subtask,
-                            "num_action_tokens": len(decoded.action_ids), "notes": decoded.notes})
+            results.append(
+                {
+                    "actions": decoded.poses.astype(np.float32),
+                    "delta_actions": decoded.deltas.astype(np.float32),
+                    "subtask": decoded.subtask,
+                    "num_action_tokens": len(decoded.action_ids),
+                    "notes": decoded.notes,
+                }
+            )
         return results

@@ -53,16 +53,17 @@ def integrate_ee_deltas(start: np.ndarray, deltas: np.ndarray) -> np.ndarray:
     start = np.asarray(start, dtype=np.float64).reshape(-1)
     deltas = np.asarray(deltas, dtype=np.float64)
     if deltas.ndim != 2 or deltas.shape[1] != start.shape[0] or start.shape[0] % ARM_DIM:
-        raise ValueError(f"pose of {start.shape[0]} dims and deltas of shape {deltas.shape} do not fit "
-                         f"{ARM_DIM}-D arms")
+        raise ValueError(
+            f"pose of {start.shape[0]} dims and deltas of shape {deltas.shape} do not fit {ARM_DIM}-D arms"
+        )
     pose = start.copy()
     out = np.empty_like(deltas)
-    rots = [euler_xyz_to_matrix(pose[a + 3: a + 6]) for a in range(0, pose.shape[0], ARM_DIM)]
+    rots = [euler_xyz_to_matrix(pose[a + 3 : a + 6]) for a in range(0, pose.shape[0], ARM_DIM)]
     for t, d in enumerate(deltas):
         for arm, a in enumerate(range(0, pose.shape[0], ARM_DIM)):
-            pose[a: a + 3] += d[a: a + 3]
-            rots[arm] = rotvec_to_matrix(d[a + 3: a + 6]) @ rots[arm]
-            pose[a + 3: a + 6] = matrix_to_euler_xyz(rots[arm])
+            pose[a : a + 3] += d[a : a + 3]
+            rots[arm] = rotvec_to_matrix(d[a + 3 : a + 6]) @ rots[arm]
+            pose[a + 3 : a + 6] = matrix_to_euler_xyz(rots[arm])
             pose[a + 6] = d[a + 6]
         out[t] = pose
     return out

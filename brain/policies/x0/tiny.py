@@ -12,17 +12,27 @@ import json
 from pathlib import Path
 
 import numpy as np
-
 from roboos.brain.policies.fast import FastTokenizer
 from roboos.brain.policies.x0.decoder import X0Config
 
-_SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>",
-             "<|image_pad|>", "<|video_pad|>", "<boa>", "<eoa>"]
+_SPECIALS = [
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|vision_start|>",
+    "<|vision_end|>",
+    "<|image_pad|>",
+    "<|video_pad|>",
+    "<boa>",
+    "<eoa>",
+]
 _TEMPLATE = (
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n"
     "{% if m['content'] is string %}{{ m['content'] }}{% else %}{% for c in m['content'] %}"
-    "{% if c['type'] == 'image' %}<|vision_start|><|image_pad|><|vision_end|>{% else %}{{ c['text'] }}{% endif %}"
-    "{% endfor %}{% endif %}<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+    "{% if c['type'] == 'image' %}<|vision_start|><|image_pad|><|vision_end|>"
+    "{% else %}{{ c['text'] }}{% endif %}"
+    "{% endfor %}{% endif %}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
 
 
@@ -42,8 +52,11 @@ def build_tiny_x0(folder: str | Path, embodiment: str = "single_arm", seed: int 
     root = Path(folder)
     root.mkdir(parents=True, exist_ok=True)
     dim = 7 if embodiment == "single_arm" else 14
-    cams = ("cam_high", "cam_wrist") if embodiment == "single_arm" else ("cam_high", "cam_right_wrist",
-                                                                            "cam_left_wrist")
+    cams = (
+        ("cam_high", "cam_wrist")
+        if embodiment == "single_arm"
+        else ("cam_high", "cam_right_wrist", "cam_left_wrist")
+    )
     fast = _fast(30, dim, seed)
     fast.save(root / "fast")
 
@@ -61,22 +74,49 @@ def build_tiny_x0(folder: str | Path, embodiment: str = "single_arm", seed: int 
 
     vocab = bpe.get_vocab_size()
     cfg = Qwen2_5_VLConfig(
-        text_config=dict(vocab_size=vocab, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=4096,
-                         rope_scaling={"type": "mrope", "mrope_section": [2, 3, 3]},
-                         eos_token_id=ids["<|im_end|>"], pad_token_id=ids["<|endoftext|>"], bos_token_id=None),
-        vision_config=dict(depth=2, hidden_size=32, intermediate_size=64, num_heads=2, out_hidden_size=32,
-                           patch_size=14, spatial_merge_size=2, temporal_patch_size=2, window_size=56,
-                           fullatt_block_indexes=[1]),
-        image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
-        vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"],
+        text_config=dict(
+            vocab_size=vocab,
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            num_key_value_heads=1,
+            max_position_embeddings=4096,
+            rope_scaling={"type": "mrope", "mrope_section": [2, 3, 3]},
+            eos_token_id=ids["<|im_end|>"],
+            pad_token_id=ids["<|endoftext|>"],
+            bos_token_id=None,
+        ),
+        vision_config=dict(
+            depth=2,
+            hidden_size=32,
+            intermediate_size=64,
+            num_heads=2,
+            out_hidden_size=32,
+            patch_size=14,
+            spatial_merge_size=2,
+            temporal_patch_size=2,
+            window_size=56,
+            fullatt_block_indexes=[1],
+        ),
+        image_token_id=ids["<|image_pad|>"],
+        video_token_id=ids["<|video_pad|>"],
+        vision_start_token_id=ids["<|vision_start|>"],
+        vision_end_token_id=ids["<|vision_end|>"],
     )
     torch.manual_seed(seed)
     Qwen2_5_VLForConditionalGeneration(cfg).save_pretrained(str(root))
 
-    x0 = X0Config(embodiment=embodiment, boa_id=ids["<boa>"], eoa_id=ids["<eoa>"],
-                  action_token_offset=bpe.token_to_id("<act_0>"), action_token_count=fast.vocab_size,
-                  cameras=cams, max_subtask_tokens=4, max_action_tokens=16)
+    x0 = X0Config(
+        embodiment=embodiment,
+        boa_id=ids["<boa>"],
+        eoa_id=ids["<eoa>"],
+        action_token_offset=bpe.token_to_id("<act_0>"),
+        action_token_count=fast.vocab_size,
+        cameras=cams,
+        max_subtask_tokens=4,
+        max_action_tokens=16,
+    )
     (root / "x0_config.json").write_text(json.dumps(x0.to_dict(), indent=2))
     stats = {"action.eepose": {"scale_": [20.0] * dim, "offset_": [0.0] * dim}}
     (root / "action_stats.json").write_text(json.dumps(stats))

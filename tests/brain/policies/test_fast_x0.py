@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from tokenizers import Tokenizer, models
-
 from roboos.brain.policies.fast import FastDecodeError, FastTokenizer, dct, idct
 from roboos.brain.policies.x0.decoder import MinMaxStats, X0Config, X0Decoder
 from roboos.brain.policies.x0.poses import euler_xyz_to_matrix, integrate_ee_deltas, matrix_to_euler_xyz
+from tokenizers import Tokenizer, models
 
 
 def _known_fast(min_token: int = -5) -> FastTokenizer:
@@ -73,13 +72,15 @@ def test_pose_integration_matches_scipy():
     poses = integrate_ee_deltas(start, deltas)
     assert poses.shape == (30, 14)
     for arm in (0, 7):
-        rot = transform.Rotation.from_euler("xyz", start[arm + 3: arm + 6])
-        pos = start[arm: arm + 3].copy()
+        rot = transform.Rotation.from_euler("xyz", start[arm + 3 : arm + 6])
+        pos = start[arm : arm + 3].copy()
         for d in deltas:
-            rot = transform.Rotation.from_rotvec(d[arm + 3: arm + 6]) * rot
-            pos += d[arm: arm + 3]
-        np.testing.assert_allclose(poses[-1, arm: arm + 3], pos, atol=1e-12)
-        np.testing.assert_allclose(euler_xyz_to_matrix(poses[-1, arm + 3: arm + 6]), rot.as_matrix(), atol=1e-9)
+            rot = transform.Rotation.from_rotvec(d[arm + 3 : arm + 6]) * rot
+            pos += d[arm : arm + 3]
+        np.testing.assert_allclose(poses[-1, arm : arm + 3], pos, atol=1e-12)
+        np.testing.assert_allclose(
+            euler_xyz_to_matrix(poses[-1, arm + 3 : arm + 6]), rot.as_matrix(), atol=1e-9
+        )
         assert poses[-1, arm + 6] == deltas[-1, arm + 6]  # gripper is absolute
     e = np.array([0.3, -0.2, 2.5])
     np.testing.assert_allclose(matrix_to_euler_xyz(euler_xyz_to_matrix(e)), e, atol=1e-12)
@@ -88,8 +89,14 @@ def test_pose_integration_matches_scipy():
 
 
 def test_x0_output_parsing():
-    cfg = X0Config(embodiment="single_arm", boa_id=900, eoa_id=901, action_token_offset=1000,
-                   action_token_count=17, horizon=3)
+    cfg = X0Config(
+        embodiment="single_arm",
+        boa_id=900,
+        eoa_id=901,
+        action_token_offset=1000,
+        action_token_count=17,
+        horizon=3,
+    )
     fast = _known_fast()
     fast.action_dim = 7
     decoder = X0Decoder(cfg, fast, MinMaxStats(np.full(7, 2.0), np.zeros(7)))
@@ -111,14 +118,21 @@ def test_tiny_x0_end_to_end(tiny_x0_dir):
     meta = policy.metadata()
     assert meta["action_horizon"] == 30 and meta["action_dim"] == 7
     rng = np.random.default_rng(0)
-    obs = {"images": {c: rng.integers(0, 255, (60, 80, 3), dtype=np.uint8) for c in meta["cameras"]},
-           "state": np.array([0.3, 0.0, 0.2, 0.0, 0.1, 0.0, 1.0], np.float32), "prompt": "Put the cup on the plate"}
+    obs = {
+        "images": {c: rng.integers(0, 255, (60, 80, 3), dtype=np.uint8) for c in meta["cameras"]},
+        "state": np.array([0.3, 0.0, 0.2, 0.0, 0.1, 0.0, 1.0], np.float32),
+        "prompt": "Put the cup on the plate",
+    }
     out = policy.infer(obs)
     assert out["actions"].shape == (30, 7) and out["actions"].dtype == np.float32
     assert np.all(np.isfinite(out["actions"])) and isinstance(out["subtask"], str)
     assert 0 < out["num_action_tokens"] <= 16  # the grammar forced <boa>, actions, <eoa>
-    np.testing.assert_allclose(out["actions"][0, :3], obs["state"][:3] + out["delta_actions"][0, :3], atol=1e-5)
+    np.testing.assert_allclose(
+        out["actions"][0, :3], obs["state"][:3] + out["delta_actions"][0, :3], atol=1e-5
+    )
     with pytest.raises(ObservationError, match="missing camera"):
-        policy.prepare({"images": {"cam_high": obs["images"]["cam_high"]}, "state": obs["state"], "prompt": "x"})
+        policy.prepare(
+            {"images": {"cam_high": obs["images"]["cam_high"]}, "state": obs["state"], "prompt": "x"}
+        )
     with pytest.raises(ObservationError, match="end-effector pose"):
         policy.prepare(dict(obs, state=np.zeros(3, np.float32)))

@@ -40,8 +40,9 @@ def test_expert_step_onnx_parity(tiny_model, tmp_path):
     onnx_chunk = session.integrate(inputs, noise, cfg.num_steps)
     from roboos.brain.policies.pi0.model import PrefixCache
 
-    cache = PrefixCache(list(inputs["keys"].unbind(0)), list(inputs["values"].unbind(0)), inputs["mask"],
-                        inputs["length"])
+    cache = PrefixCache(
+        list(inputs["keys"].unbind(0)), list(inputs["values"].unbind(0)), inputs["mask"], inputs["length"]
+    )
     x = torch.from_numpy(noise)
     with torch.no_grad():
         for k in range(cfg.num_steps):

@@ -43,8 +43,9 @@ def test_flow_matching_runs_num_steps_euler_steps(tiny_model, tiny_inputs, tiny_
 
 def test_euler_integration_matches_manual_loop(tiny_model, tiny_inputs, tiny_cfg):
     x = tiny_inputs["noise"].clone()
-    prefix, pad = tiny_model.embed_prefix(tiny_inputs["images"], tiny_inputs["image_masks"],
-                                          tiny_inputs["tokens"], tiny_inputs["token_masks"])
+    prefix, pad = tiny_model.embed_prefix(
+        tiny_inputs["images"], tiny_inputs["image_masks"], tiny_inputs["tokens"], tiny_inputs["token_masks"]
+    )
     n = tiny_cfg.num_steps
     with torch.no_grad():
         for k in range(n):
@@ -77,8 +78,9 @@ def test_inputs_matter_and_padding_does_not(tiny_model, tiny_inputs):
 def test_fused_projections_are_equivalent(tiny_model, tiny_inputs):
     fused = copy.deepcopy(tiny_model).fuse()
     assert hasattr(fused.vlm.layers[0].self_attn, "qkv_proj")
-    assert torch.allclose(fused.sample_actions(**tiny_inputs), tiny_model.sample_actions(**tiny_inputs),
-                          atol=1e-5)
+    assert torch.allclose(
+        fused.sample_actions(**tiny_inputs), tiny_model.sample_actions(**tiny_inputs), atol=1e-5
+    )
 
 
 def test_bf16_runs(tiny_model, tiny_inputs):
@@ -94,10 +96,19 @@ def test_config_validation_and_lerobot_config():
 
     with pytest.raises(ValueError, match="same depth"):
         Pi0Config(expert=GemmaSpec(width=32, depth=3, mlp_dim=64, num_heads=8, num_kv_heads=1, head_dim=256))
-    cfg = Pi0Config.from_dict({"type": "pi0", "chunk_size": 50, "max_action_dim": 32, "max_state_dim": 32,
-                               "num_inference_steps": 10, "input_features": {
-                                   "observation.images.top": {"type": "VISUAL", "shape": [3, 224, 224]},
-                                   "observation.state": {"type": "STATE", "shape": [14]}}})
+    cfg = Pi0Config.from_dict(
+        {
+            "type": "pi0",
+            "chunk_size": 50,
+            "max_action_dim": 32,
+            "max_state_dim": 32,
+            "num_inference_steps": 10,
+            "input_features": {
+                "observation.images.top": {"type": "VISUAL", "shape": [3, 224, 224]},
+                "observation.state": {"type": "STATE", "shape": [14]},
+            },
+        }
+    )
     assert cfg.cameras == ("top",) and cfg.num_steps == 10
     tiny = preset("tiny")
     assert Pi0Config.from_dict(tiny.to_dict()) == tiny

@@ -11,8 +11,17 @@ import pytest
 def test_bench_document_on_cpu(tmp_path):
     from roboos.brain.policies.bench import print_table, run_policy_bench
 
-    doc = run_policy_bench(cameras=(1, 2), iters=1, eager_iters=1, compile=False, w8a16=True,
-                           preset_name="tiny", device="cpu", log=lambda _m: None, budget_s=600)
+    doc = run_policy_bench(
+        cameras=(1, 2),
+        iters=1,
+        eager_iters=1,
+        compile=False,
+        w8a16=True,
+        preset_name="tiny",
+        device="cpu",
+        log=lambda _m: None,
+        budget_s=600,
+    )
     json.dumps(doc)  # serialisable
     variants = {(r["variant"], r["cameras"]) for r in doc["results"]}
     assert {("eager_bf16", 1), ("eager_bf16", 2), ("graph_bf16", 1)} <= variants

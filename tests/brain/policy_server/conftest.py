@@ -26,5 +26,8 @@ def served(tiny_pi0_policy) -> Iterator:
 @pytest.fixture
 def good_obs() -> dict:
     rng = np.random.default_rng(0)
-    return {"observation/image": rng.integers(0, 255, (48, 64, 3), dtype=np.uint8),
-            "observation/state": rng.normal(size=5).astype(np.float32), "prompt": "pick up the cup"}
+    return {
+        "observation/image": rng.integers(0, 255, (48, 64, 3), dtype=np.uint8),
+        "observation/state": rng.normal(size=5).astype(np.float32),
+        "prompt": "pick up the cup",
+    }

@@ -27,13 +27,16 @@ def test_metadata_and_inference(served, good_obs):
     assert "prev_total_ms" in out2["server_timing"]
 
 
-@pytest.mark.parametrize("mutate, needle", [
-    (lambda o: o.pop("observation/image"), "missing camera"),
-    (lambda o: o.__setitem__("observation/image", np.zeros((4, 4), np.uint8)), "3 dimensions"),
-    (lambda o: o.__setitem__("observation/image", np.zeros((8, 8, 3), np.int32)), "dtype"),
-    (lambda o: o.__setitem__("observation/state", np.zeros(99, np.float32)), "at most"),
-    (lambda o: o.__setitem__("images", {"nope": np.zeros((8, 8, 3), np.uint8)}), "unknown camera"),
-])
+@pytest.mark.parametrize(
+    "mutate, needle",
+    [
+        (lambda o: o.pop("observation/image"), "missing camera"),
+        (lambda o: o.__setitem__("observation/image", np.zeros((4, 4), np.uint8)), "3 dimensions"),
+        (lambda o: o.__setitem__("observation/image", np.zeros((8, 8, 3), np.int32)), "dtype"),
+        (lambda o: o.__setitem__("observation/state", np.zeros(99, np.float32)), "at most"),
+        (lambda o: o.__setitem__("images", {"nope": np.zeros((8, 8, 3), np.uint8)}), "unknown camera"),
+    ],
+)
 def test_malformed_observation_gets_error_and_connection_survives(served, good_obs, mutate, needle):
     client = _client(served)
     bad = dict(good_obs)

@@ -38,16 +38,39 @@ def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 90.0) -> No
 
 def test_cli_serves_pi0_to_openpi_client():
     port, zport = _port(), _port()
-    cmd = [sys.executable, "-m", "roboos.cli.main", "serve", "policy", "--policy", "pi0", "--preset", "tiny",
-           "--port", str(port), "--zmq", f"tcp://127.0.0.1:{zport}", "--device", "cpu"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    cmd = [
+        sys.executable,
+        "-m",
+        "roboos.cli.main",
+        "serve",
+        "policy",
+        "--policy",
+        "pi0",
+        "--preset",
+        "tiny",
+        "--port",
+        str(port),
+        "--zmq",
+        f"tcp://127.0.0.1:{zport}",
+        "--device",
+        "cpu",
+    ]
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=dict(os.environ, PYTHONUNBUFFERED="1"),
+    )
     try:
         _wait_healthy(f"http://127.0.0.1:{port}/healthz", proc)
         client = websocket_client_policy.WebsocketClientPolicy(host="127.0.0.1", port=port)
         assert client.get_server_metadata()["policy"] == "pi0"
-        obs = {"observation/image": np.zeros((40, 40, 3), np.uint8), "observation/state": np.zeros(4, np.float32),
-               "prompt": "open the drawer"}
+        obs = {
+            "observation/image": np.zeros((40, 40, 3), np.uint8),
+            "observation/state": np.zeros(4, np.float32),
+            "prompt": "open the drawer",
+        }
         assert client.infer(obs)["actions"].shape == (6, 8)
     finally:
         proc.send_signal(signal.SIGINT)
@@ -69,8 +92,11 @@ def test_x0_behind_the_openpi_endpoint(tmp_path_factory):
         client = websocket_client_policy.WebsocketClientPolicy(host="127.0.0.1", port=srv.server.ws.port)
         meta = client.get_server_metadata()
         assert meta["policy"] == "x0" and meta["action_horizon"] == 30
-        obs = {"images": {c: np.full((50, 60, 3), 90, np.uint8) for c in meta["cameras"]},
-               "state": np.zeros(7, np.float32), "prompt": "wipe the table"}
+        obs = {
+            "images": {c: np.full((50, 60, 3), 90, np.uint8) for c in meta["cameras"]},
+            "state": np.zeros(7, np.float32),
+            "prompt": "wipe the table",
+        }
         out = client.infer(obs)
         assert out["actions"].shape == (30, 7) and isinstance(out["subtask"], str)
         with pytest.raises(RuntimeError, match="bad_observation"):

@@ -6,8 +6,8 @@ import asyncio
 
 import numpy as np
 import pytest
-
 from roboos.brain.policy_server.client import PolicyClient, PolicyRemoteError
+
 from roboos.protocol import Envelope, MsgType, decode, encode
 
 
