@@ -153,6 +153,9 @@ class SafetyWatchdog:
         if up:
             await self._link_back()
             return
+        stopping = getattr(self.agent, "_stopping", None)
+        if stopping is not None and stopping.is_set():
+            return  # the agent is shutting down (it stops the robot itself); not a lost cloud
         if not self._tripped and self.config.enabled and self.config.stop_on_link_down:
             channel = self.agent.channel
             silence = self.clock() - channel.last_heard if channel is not None else 0.0

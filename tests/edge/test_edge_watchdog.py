@@ -88,3 +88,31 @@ def test_watchdog_stops_robot_when_cloud_dies_mid_skill_and_reports_later(tcp_en
     figures = asyncio.run(main())
     print(f"watchdog: robot stopped {figures['stop_after_kill_s'] * 1000:.0f} ms after the cloud was killed "
           f"(silence at trip {figures['silence_s'] * 1000:.0f} ms)")
+
+
+def test_link_down_while_idle_stops_and_shutdown_does_not_trip(tcp_endpoint: str) -> None:
+    from roboos.channel import CloudChannel
+
+    async def main() -> None:
+        cloud = CloudChannel(tcp_endpoint, heartbeat_interval_s=0.05)
+        await cloud.start()
+        robot = make_robot(RobotConfig(name="arm1", kind="sim_arm"), time_scale=0)
+        agent = EdgeAgent(robot, tcp_endpoint, heartbeat_interval_s=0.05, cloud_timeout_s=0.3)
+        dog = attach_watchdog(agent)
+        runner = asyncio.create_task(agent.run())
+        try:
+            await _until(lambda: agent.connected, 10, "registration")
+            await cloud.close()  # BYE: the link goes down while the robot is idle
+            await _until(lambda: bool(dog.trips), 5, "stop on link down")
+            assert dog.trips[0].reason == "cloud link down" and dog.trips[0].skills == []
+            cloud = CloudChannel(tcp_endpoint, heartbeat_interval_s=0.05)
+            await cloud.start()
+            await _until(lambda: dog.trips[0].reported, 10, "report after reconnect")
+        finally:
+            await agent.stop()
+            await asyncio.wait_for(runner, 10)
+            await dog.stop()
+            await cloud.close()
+        assert len(dog.trips) == 1  # the agent's own shutdown is not a watchdog stop
+
+    asyncio.run(main())
