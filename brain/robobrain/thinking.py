@@ -38,18 +38,17 @@ def generation_prefix(thinking_model: bool, enable_thinking: bool) -> str:
 def split_thinking(text: str) -> tuple[str, str, bool]:
     """Split a model output into ``(thinking, answer, complete)``.
 
-    ``complete`` is False when a thinking block was opened but never closed (the answer is then empty).
-    Works whether or not the prompt's ``<think>`` prefix is included in ``text``.
+    Uses the same rules as :class:`ThinkingStreamSplitter` (so streamed and whole answers agree); a
+    ``</think>`` with no ``<think>`` before it means the prompt opened the block. ``complete`` is False when
+    a thinking block is still open at the end (the answer was never written).
     """
-    thinking = ""
-    body = text
-    if THINK_CLOSE in body:
-        head, body = body.split(THINK_CLOSE, 1)
-        thinking = head.replace(THINK_OPEN, "").strip()
-    elif THINK_OPEN in body:
-        return body.split(THINK_OPEN, 1)[1].strip(), "", False
-    body = body.replace(ANSWER_OPEN, "").replace(ANSWER_CLOSE, "")
-    return thinking, body.strip(), True
+    close, open_ = text.find(THINK_CLOSE), text.find(THINK_OPEN)
+    if close >= 0 and (open_ < 0 or open_ > close):
+        text = THINK_OPEN + text
+    splitter = ThinkingStreamSplitter()
+    reasoning, content = splitter.feed(text)
+    rest_r, rest_c = splitter.flush()
+    return (reasoning + rest_r).strip(), (content + rest_c).strip(), not splitter.in_thinking
 
 
 class ThinkingStreamSplitter:

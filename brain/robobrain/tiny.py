@@ -30,15 +30,28 @@ CHAT_TEMPLATE = (
 )
 
 
-def build_tokenizer():
-    """A byte-level BPE tokenizer (256 byte symbols, no merges) plus the Qwen special tokens."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+def default_corpus() -> list[str]:
+    """Text the tiny tokenizer learns its merges from: the chat frame, task prompts and tool format."""
+    from roboos.brain.robobrain.prompts import TEMPLATES
+    from roboos.brain.robobrain.tools import tools_system_text
+
+    texts = [t.format(text="the red cup") for t in TEMPLATES.values()]
+    texts.append(tools_system_text([{"type": "function", "function": {"name": "move_to", "parameters": {}}}]))
+    texts.append("You are a helpful assistant. system user assistant answer think plan robot kitchen table")
+    return texts * 4
+
+
+def build_tokenizer(corpus: list[str] | None = None, vocab_size: int = 1024):
+    """A byte-level BPE tokenizer with merges learned from ``corpus`` (all bytes stay encodable)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
-    alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
-    core = Tokenizer(models.BPE(vocab={ch: i for i, ch in enumerate(alphabet)}, merges=[]))
+    core = Tokenizer(models.BPE())
     core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     core.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS, show_progress=False,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    core.train_from_iterator(corpus if corpus is not None else default_corpus(), trainer=trainer)
     tok = PreTrainedTokenizerFast(tokenizer_object=core, eos_token="<|im_end|>", pad_token="<|endoftext|>",
                                   additional_special_tokens=SPECIAL_TOKENS[1:])
     tok.chat_template = CHAT_TEMPLATE
@@ -46,7 +59,7 @@ def build_tokenizer():
 
 
 def make_tiny_robobrain(folder: str | Path, *, thinking: bool = True, seed: int = 0, hidden: int = 64,
-                        layers: int = 2) -> Path:
+                        layers: int = 2, corpus: list[str] | None = None) -> Path:
     """Write a tiny Qwen2.5-VL checkpoint to ``folder`` and return its path.
 
     ``thinking`` sets the ``roboos_thinking`` config flag (as a 7B/32B RoboBrain would behave).
@@ -57,7 +70,7 @@ def make_tiny_robobrain(folder: str | Path, *, thinking: bool = True, seed: int 
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    tok = build_tokenizer()
+    tok = build_tokenizer(corpus)
     ids = {t: tok.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
     vocab = len(tok)
     heads = max(2, hidden // 16)
