@@ -31,10 +31,13 @@ class PolicyServer:
         zmq_bind: str | None = "tcp://127.0.0.1:7710",
         max_batch: int | None = None,
         gather_ms: float = 2.0,
+        api_key: str | None = None,
     ):
         self.policy = policy
         self.worker = InferenceWorker(policy, max_batch=max_batch, gather_ms=gather_ms)
-        self.ws = WebsocketEndpoint(policy, self.worker, host, port) if port is not None else None
+        self.ws = (
+            WebsocketEndpoint(policy, self.worker, host, port, api_key=api_key) if port is not None else None
+        )
         self.zmq = ZmqEndpoint(policy, self.worker, zmq_bind) if zmq_bind else None
 
     async def start(self) -> ServerAddresses:

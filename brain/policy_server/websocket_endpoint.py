@@ -11,6 +11,7 @@ inference worker is alive.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import http
 import logging
 import time
@@ -64,8 +65,10 @@ class WebsocketEndpoint:
         host: str = "127.0.0.1",
         port: int = 8000,
         limits: WireLimits = WireLimits(),
+        api_key: str | None = None,
     ):
         self.policy, self.worker, self.host, self.port, self.limits = policy, worker, host, port, limits
+        self.api_key = api_key
         self._server: Any = None
         self.connections = 0
 
@@ -88,10 +91,16 @@ class WebsocketEndpoint:
             await self._server.wait_closed()
 
     def _health(self, connection: Any, request: Any) -> Any:
+        """``/healthz`` (no key needed) and, when an API key is set, openpi's ``Api-Key`` header check."""
         if request.path == "/healthz":
-            if self.worker.alive:
+            if self.worker.ready:
                 return connection.respond(http.HTTPStatus.OK, "OK\n")
-            return connection.respond(http.HTTPStatus.SERVICE_UNAVAILABLE, "inference worker stopped\n")
+            state = "warming up" if self.worker.alive else "inference worker stopped"
+            return connection.respond(http.HTTPStatus.SERVICE_UNAVAILABLE, state + "\n")
+        if self.api_key is not None:
+            given = request.headers.get("Authorization", "")
+            if not hmac.compare_digest(given.encode(), f"Api-Key {self.api_key}".encode()):
+                return connection.respond(http.HTTPStatus.UNAUTHORIZED, "missing or wrong API key\n")
         return None
 
     async def _handle(self, connection: Any) -> None:

@@ -50,6 +50,8 @@ class InferenceWorker:
         self.stats = WorkerStats()
         self._thread = threading.Thread(target=self._run, name="policy-inference", daemon=True)
         self._stopped = threading.Event()
+        self._ready = threading.Event()
+        self.warmup_error: str | None = None
 
     def start(self) -> None:
         self._thread.start()
@@ -65,6 +67,21 @@ class InferenceWorker:
     @property
     def alive(self) -> bool:
         return self._thread.is_alive() and not self._stopped.is_set()
+
+    @property
+    def ready(self) -> bool:
+        """Alive and past the policy's warm-up (e.g. CUDA-graph capture)."""
+        return self.alive and self._ready.is_set()
+
+    def _warmup(self) -> None:
+        warmup = getattr(self.policy, "warmup", None)
+        if warmup is not None:
+            try:
+                warmup()
+            except Exception as exc:  # noqa: BLE001 - serve anyway; the first request pays the cost
+                self.warmup_error = f"{type(exc).__name__}: {exc}"
+                log.warning("policy warm-up failed: %s", self.warmup_error)
+        self._ready.set()
 
     async def submit(self, prepared: Any) -> dict[str, Any]:
         """Queue one prepared observation; resolves to its result (or raises the policy's error)."""
@@ -92,6 +109,7 @@ class InferenceWorker:
         return batch
 
     def _run(self) -> None:
+        self._warmup()  # in this thread: it owns the model (and its CUDA graphs) from here on
         while not self._stopped.is_set():
             first = self._queue.get()
             if first is None:

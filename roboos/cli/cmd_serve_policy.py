@@ -78,6 +78,9 @@ def serve_policy(
     quant: str = typer.Option("none", help="none or w8a16 (int8 weights through roboos.brain.quant)."),
     max_batch: int = typer.Option(8, help="Largest batch of concurrent requests."),
     attention: str = typer.Option("sdpa", help="π0 attention: sdpa or math (matmul + softmax)."),
+    api_key: Optional[str] = typer.Option(
+        None, envvar="ROBOOS_POLICY_API_KEY", help="Require openpi's 'Authorization: Api-Key …' header."
+    ),
 ) -> None:
     """Serve a VLA policy; `openpi-client` connects to ws://HOST:PORT unchanged."""
     import asyncio
@@ -102,6 +105,7 @@ def serve_policy(
         port=None if port < 0 else port,
         zmq_bind=None if zmq == "none" else zmq,
         max_batch=max_batch,
+        api_key=api_key,
     )
 
     async def main() -> None:

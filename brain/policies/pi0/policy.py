@@ -137,6 +137,12 @@ class Pi0Policy(Policy):
     def max_batch_size(self) -> int:
         return self._max_batch
 
+    def warmup(self, batch_sizes: tuple[int, ...] = (1,)) -> None:
+        """Capture the CUDA graphs (and run torch.compile) now instead of on the first requests."""
+        if isinstance(self.sampler, GraphSampler):
+            for b in batch_sizes:
+                self.sampler.prepare(b)
+
     def prepare(self, obs: dict[str, Any]) -> Pi0Input:
         c = self.config
         parsed = parse_observation(obs, c.cameras, self.required, c.state_dim)

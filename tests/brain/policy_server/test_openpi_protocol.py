@@ -67,3 +67,20 @@ def test_concurrent_clients_are_batched(served, good_obs):
     assert all(o["actions"].shape == (6, 8) for o in outs)
     stats = served.server.worker.stats
     assert stats.batches - before < 4 or stats.max_batch > 1
+
+
+def test_api_key_is_enforced(tiny_pi0_policy, good_obs):
+    from websockets.exceptions import InvalidStatus
+
+    from roboos.brain.policy_server.server import BackgroundPolicyServer
+
+    with BackgroundPolicyServer(tiny_pi0_policy, port=0, zmq_bind=None, api_key="s3cret") as srv:
+        port = srv.server.ws.port
+        with pytest.raises(InvalidStatus, match="401"):
+            websocket_client_policy.WebsocketClientPolicy(host="127.0.0.1", port=port)
+        with pytest.raises(InvalidStatus, match="401"):
+            websocket_client_policy.WebsocketClientPolicy(host="127.0.0.1", port=port, api_key="wrong")
+        client = websocket_client_policy.WebsocketClientPolicy(host="127.0.0.1", port=port, api_key="s3cret")
+        assert client.infer(good_obs)["actions"].shape == (6, 8)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as resp:
+            assert resp.status == 200  # health needs no key
