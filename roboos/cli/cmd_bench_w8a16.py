@@ -59,6 +59,13 @@ def bench_w8a16(
                 cells += [f"{us:.1f}" if us else "-", f"{gbps:.0f}" if gbps else "-"]
             view.add_row(shape, str(m), *cells)
     console.print(view)
+    try:
+        from roboos.brain.quant.configs import gpu_slug
+        from roboos.brain.quant.plot import plot_results
+        stem = out / f"w8a16-{gpu_slug(result['env']['gpu'])}"
+        console.print(f"picture: {plot_results(stem.with_suffix('.json'), stem.with_suffix('.png'))}")
+    except ImportError as exc:  # matplotlib is optional
+        console.print(f"[yellow]no picture ({exc})[/]")
     e2e_res = result.get("e2e") or {}
     for key in ("hf_static_bf16", "fast_bf16", "fast_w8a16"):
         if "tokens_per_s" in e2e_res.get(key, {}):

@@ -90,3 +90,13 @@ def test_committed_h100_table_covers_the_7b_shapes():
     for n, k in SHAPES_7B:
         for b in M_BUCKETS:
             assert table.lookup(b, n, k, 0, "bfloat16") is not None
+
+
+def test_benchmark_picture_from_committed_result(tmp_path):
+    pytest.importorskip("matplotlib")
+    from roboos.brain.quant.plot import plot_results
+    result = TABLE_DIR.parents[1] / "benchmarks" / "results" / "w8a16-nvidia-h100-80gb-hbm3.json"
+    if not result.is_file():
+        pytest.skip("no committed H100 result")
+    png = plot_results(result, tmp_path / "w8a16.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
