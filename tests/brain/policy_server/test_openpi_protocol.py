@@ -70,9 +70,8 @@ def test_concurrent_clients_are_batched(served, good_obs):
 
 
 def test_api_key_is_enforced(tiny_pi0_policy, good_obs):
-    from websockets.exceptions import InvalidStatus
-
     from roboos.brain.policy_server.server import BackgroundPolicyServer
+    from websockets.exceptions import InvalidStatus
 
     with BackgroundPolicyServer(tiny_pi0_policy, port=0, zmq_bind=None, api_key="s3cret") as srv:
         port = srv.server.ws.port
