@@ -35,6 +35,8 @@ class ChannelBenchOptions:
     fleet_state_hz: float = 100.0
     fleet_call_hz: float = 10.0
     fleet_workers: int = 2
+    throughput_seconds: float = 2.0  # pipelined phase per transport and kind (0 skips it)
+    throughput_window: int = 16  # requests in flight during the pipelined phase
     command: str = ""
     notes: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
@@ -104,10 +106,25 @@ def run_round_trips(opts: ChannelBenchOptions, progress: Callable[[str, int], No
                     samples[kind][name] += clients[name].measure(kind, per_round,
                                                                  lambda n, k=kind, t=name: tick(f"{k}/{t}", n))
             order = order[1:] + order[:1]
+        pipelined: dict[str, dict[str, float]] = {k: {} for k in opts.kinds}
+        if opts.throughput_seconds > 0:
+            for kind in opts.kinds:
+                for name in opts.transports:
+                    tick(f"pipelined {kind}/{name}", 0)
+                    pipelined[kind][name] = clients[name].pipelined(kind, opts.throughput_seconds,
+                                                                    opts.throughput_window)
     finally:
         for item in reversed(stack):
             item.close()
-    return {kind: {t: latency_summary(v) for t, v in per_t.items()} for kind, per_t in samples.items()}
+    out: dict[str, dict[str, Any]] = {}
+    for kind, per_t in samples.items():
+        out[kind] = {}
+        for t, v in per_t.items():
+            out[kind][t] = latency_summary(v)
+            if t in pipelined.get(kind, {}):
+                out[kind][t]["pipelined_per_s"] = pipelined[kind][t]
+                out[kind][t]["pipelined_window"] = opts.throughput_window
+    return out
 
 
 def compare(results: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:

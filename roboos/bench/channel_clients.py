@@ -52,6 +52,20 @@ class ZmqClient:
         check_reply(kind, reply)
         return out
 
+    def pipelined(self, kind: str, seconds: float, window: int) -> float:
+        payload, sock = PAYLOADS[kind], self.sock
+        for _ in range(window):
+            sock.send_multipart(frames_pack(payload), copy=False)
+        done, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            frames_unpack(sock.recv_multipart(copy=kind != "image"))
+            done += 1
+            sock.send_multipart(frames_pack(payload), copy=False)
+        elapsed = time.perf_counter() - start
+        for _ in range(window):
+            sock.recv_multipart()
+        return done / elapsed
+
     def close(self) -> None:
         self.sock.close()
         self.ctx.term()
@@ -75,6 +89,20 @@ class WebsocketClient:
             progress(1)
         check_reply(kind, reply)
         return out
+
+    def pipelined(self, kind: str, seconds: float, window: int) -> float:
+        payload, ws = PAYLOADS[kind], self.ws
+        for _ in range(window):
+            ws.send(np_packb(payload))
+        done, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            np_unpackb(ws.recv())
+            done += 1
+            ws.send(np_packb(payload))
+        elapsed = time.perf_counter() - start
+        for _ in range(window):
+            ws.recv()
+        return done / elapsed
 
     def close(self) -> None:
         self.ws.close()
@@ -101,6 +129,21 @@ class GrpcClient:
             progress(1)
         check_reply(kind, reply)
         return out
+
+    def pipelined(self, kind: str, seconds: float, window: int) -> float:
+        from collections import deque
+
+        payload, call = PAYLOADS[kind], self.call
+        pending = deque(call.future(np_packb(payload), timeout=30.0) for _ in range(window))
+        done, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            np_unpackb(pending.popleft().result())
+            done += 1
+            pending.append(call.future(np_packb(payload), timeout=30.0))
+        elapsed = time.perf_counter() - start
+        for fut in pending:
+            fut.result()
+        return done / elapsed
 
     def close(self) -> None:
         self.channel.close()
@@ -154,6 +197,28 @@ class RoboosChannelClient:
             progress(1)
         check_reply(kind, reply.body)
         return out
+
+    def pipelined(self, kind: str, seconds: float, window: int) -> float:
+        return self.loop.run_until_complete(self._pipelined(kind, seconds, window))
+
+    async def _pipelined(self, kind: str, seconds: float, window: int) -> float:
+        from roboos.protocol import MsgType
+
+        payload, cloud, edge = PAYLOADS[kind], self.cloud, self.edge
+        done = 0
+        start = time.perf_counter()
+
+        async def worker() -> None:
+            nonlocal done
+            while time.perf_counter() - start < seconds:
+                if kind == "control":
+                    await cloud.call(self.EDGE_ID, payload, timeout=30.0)
+                else:
+                    await edge.request(MsgType.OBSERVATION, payload, timeout=30.0)
+                done += 1
+
+        await asyncio.gather(*(worker() for _ in range(window)))
+        return done / (time.perf_counter() - start)
 
     def close(self) -> None:
         if self.edge_server is not None:

@@ -23,7 +23,8 @@ def render(result: dict[str, Any], console: Console) -> None:
     rt = result.get("round_trip") or {}
     if rt:
         table = Table(title="Round trip (µs)")
-        for col in ("exchange", "transport", "p50", "p90", "p99", "max", "round trips/s", "vs RoboOS p50"):
+        for col in ("exchange", "transport", "p50", "p90", "p99", "max", "seq. rt/s", "pipelined msg/s",
+                    "vs RoboOS p50"):
             table.add_column(col, justify="left" if col in ("exchange", "transport") else "right")
         for kind, per_t in rt.items():
             base = per_t.get("roboos", {}).get("p50_us")
@@ -31,8 +32,10 @@ def render(result: dict[str, Any], console: Console) -> None:
                 if not s.get("n"):
                     continue
                 ratio = f"{s['p50_us'] / base:.2f}×" if base else "-"
+                piped = s.get("pipelined_per_s")
                 table.add_row(kind, LABELS.get(name, name), _us(s["p50_us"]), _us(s["p90_us"]), _us(s["p99_us"]),
-                              _us(s["max_us"]), f"{s['throughput_per_s']:,.0f}", ratio)
+                              _us(s["max_us"]), f"{s['throughput_per_s']:,.0f}",
+                              "-" if piped is None else f"{piped:,.0f}", ratio)
         console.print(table)
     targets = result.get("targets") or {}
     if targets:

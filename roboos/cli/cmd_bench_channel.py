@@ -28,6 +28,9 @@ def bench_channel(
     fleet_state_hz: float = typer.Option(100.0, help="STATE messages per second per robot."),
     fleet_call_hz: float = typer.Option(10.0, help="Calls per second per robot."),
     fleet_workers: int = typer.Option(2, help="Processes hosting the fleet's edges."),
+    throughput_seconds: float = typer.Option(2.0, help="Pipelined throughput phase per transport and kind "
+                                             "(0 skips it)."),
+    throughput_window: int = typer.Option(16, help="Requests in flight in the pipelined phase."),
     quick: bool = typer.Option(False, help="A short run (200 samples, 10 robots, 1 s) for smoke tests."),
     notes: str = typer.Option("", help="Free text stored in the JSON (e.g. 'shared 2-core box')."),
     out: Optional[Path] = typer.Option(None, help="JSON path (default benchmarks/results/channel-<machine>.json)."),
@@ -43,12 +46,14 @@ def bench_channel(
     if quick:
         samples, warmup, rounds = min(samples, 200), min(warmup, 20), min(rounds, 2)
         fleet_robots, fleet_seconds = min(fleet_robots, 10), min(fleet_seconds, 1.0)
+        throughput_seconds = min(throughput_seconds, 0.3)
     opts = ChannelBenchOptions(
         samples=samples, warmup=warmup, rounds=rounds,
         transports=tuple(t.strip() for t in transports.split(",") if t.strip()),
         kinds=tuple(k.strip() for k in kinds.split(",") if k.strip()),
         fleet_robots=fleet_robots, fleet_seconds=fleet_seconds, fleet_state_hz=fleet_state_hz,
         fleet_call_hz=fleet_call_hz, fleet_workers=fleet_workers, notes=notes,
+        throughput_seconds=throughput_seconds, throughput_window=throughput_window,
         command="roboos bench channel " + " ".join(shlex.quote(a) for a in sys.argv[3:]),
     )
     for k in opts.kinds:

@@ -12,13 +12,15 @@ from roboos.bench.channel import ChannelBenchOptions, compare, run_channel_bench
 
 def test_short_bench_run_produces_complete_result() -> None:
     opts = ChannelBenchOptions(samples=30, warmup=5, rounds=2, transports=("roboos", "zmq"), kinds=("control", "image"),
-                               fleet_robots=4, fleet_seconds=0.5, fleet_call_hz=10, fleet_workers=1)
+                               fleet_robots=4, fleet_seconds=0.5, fleet_call_hz=10, fleet_workers=1,
+                               throughput_seconds=0.2, throughput_window=4)
     seen: dict[str, int] = {}
     result = run_channel_bench(opts, lambda label, n: seen.__setitem__(label, seen.get(label, 0) + n))
     for kind in ("control", "image"):
         for transport in ("roboos", "zmq"):
             summary = result["round_trip"][kind][transport]
             assert summary["n"] == 30 and summary["p50_us"] > 0 and summary["max_us"] >= summary["p99_us"]
+            assert summary["pipelined_per_s"] > 0 and summary["pipelined_window"] == 4
         assert "overhead_vs_zmq_p50" in result["targets"][kind]
     fleet = result["fleet"]
     assert fleet["robots"] == 4 and fleet["state"]["attempted"] > 0 and fleet["calls"]["sent"] > 0
