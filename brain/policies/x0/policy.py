@@ -153,20 +153,21 @@ class X0Policy(Policy):
             )
         if not parsed.prompt.strip():
             raise ObservationError("'prompt' (the task instruction) is empty")
-        content: list[dict[str, Any]] = []
+        marker = "\x00"  # where the camera images go: the template's {cameras} field
         text = c.prompt_template.format(
             arms=c.embodiment.replace("_", " "),
             rate=c.control_rate_hz,
             horizon=c.horizon,
             dim=c.action_dim,
-            cameras=", ".join(c.cameras),
+            cameras=marker,
             task=parsed.prompt.strip().lower(),
         )
-        head, _, tail = text.partition("Camera views:")
-        content.append({"type": "text", "text": head + "Camera views:"})
-        for cam in c.cameras:
-            content += [{"type": "text", "text": f" {cam}"}, {"type": "image"}]
-        content.append({"type": "text", "text": tail.split("\n", 1)[1] if "\n" in tail else tail})
+        head, found, tail = text.partition(marker)
+        content: list[dict[str, Any]] = [{"type": "text", "text": head}]
+        for i, cam in enumerate(c.cameras):
+            content += [{"type": "text", "text": f"{', ' if i else ''}{cam} "}, {"type": "image"}]
+        if found:
+            content.append({"type": "text", "text": tail})
         rendered = self.processor.apply_chat_template([{"role": "user", "content": content}])
         images = [Image.fromarray(parsed.images[cam]) for cam in c.cameras]
         return X0Input(images, rendered, parsed.state.astype(np.float64))
