@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from roboos.master.config import LLMPlannerConfig
@@ -16,17 +17,24 @@ from roboos.master.models import Plan, PlanningError
 from roboos.master.planning.base import PlanRequest
 from roboos.master.planning.prompt import build_messages, parse_plan_json
 from roboos.master.planning.validate import PlanValidationError, validate_plan
+from roboos.skills.card import SkillCard
 
 log = logging.getLogger("roboos.master.llm")
+
+SkillSelector = Callable[[str, Sequence[SkillCard]], Sequence[SkillCard]]
 
 
 class LLMPlanner:
     """Plans with a chat model over HTTP (``POST {base_url}/chat/completions``)."""
 
-    def __init__(self, config: LLMPlannerConfig | None = None, *, transport: Any = None) -> None:
+    def __init__(self, config: LLMPlannerConfig | None = None, *, transport: Any = None,
+                 select_skills: SkillSelector | None = None) -> None:
+        """``select_skills(instruction, cards) -> cards`` (e.g. skill retrieval) narrows the skills listed
+        in the prompt to save tokens; plans are still validated against every skill of the robots."""
         import httpx
 
         self.config = config or LLMPlannerConfig()
+        self.select_skills = select_skills
         self.name = f"llm planner ({self.config.model})"
         key = os.environ.get(self.config.api_key_env, "")
         headers = {"Authorization": f"Bearer {key}"} if key else {}
@@ -37,7 +45,11 @@ class LLMPlanner:
         await self._client.aclose()
 
     async def plan(self, request: PlanRequest) -> Plan:
-        messages = build_messages(request)
+        keep = None
+        if self.select_skills is not None:
+            unique = {c.name: c for r in request.robots for c in r.skills}
+            keep = {c.name for c in self.select_skills(request.instruction, list(unique.values()))}
+        messages = build_messages(request, keep)
         prompt_tokens = completion_tokens = 0
         problem = ""
         for attempt in range(1, self.config.max_attempts + 1):

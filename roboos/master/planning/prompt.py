@@ -45,7 +45,8 @@ def _type(schema: dict[str, Any], names: dict[str, set[str]]) -> str:
     return str(schema.get("type", "any"))
 
 
-def describe_robots(robots: list[RobotInfo], world: dict[str, Any]) -> str:
+def describe_robots(robots: list[RobotInfo], world: dict[str, Any], keep: set[str] | None = None) -> str:
+    """One line per robot, then one per skill (only the skills named in ``keep``, when given)."""
     lines = []
     for robot in robots:
         known = {**world.get("robots", {}).get(robot.name, {}), **{k: v for k, v in robot.state.items() if v is not None}}
@@ -54,7 +55,7 @@ def describe_robots(robots: list[RobotInfo], world: dict[str, Any]) -> str:
         reach_txt = f", reaches {','.join(reach)}" if reach else ", mobile" if robot.skill("navigate") else ""
         holding = f", holding {known['holding']}" if known.get("holding") else ""
         lines.append(f"- {robot.name} ({robot.embodiment}, {where}{reach_txt}{holding}):")
-        lines.extend(f"    {skill_signature(card, world)}" for card in robot.skills)
+        lines.extend(f"    {skill_signature(card, world)}" for card in robot.skills if keep is None or card.name in keep)
     return "\n".join(lines) or "(no robots online)"
 
 
@@ -88,9 +89,9 @@ def describe_failure(request: PlanRequest) -> str:
     return "\n".join(parts)
 
 
-def build_messages(request: PlanRequest) -> list[dict[str, str]]:
-    """Chat messages for an OpenAI-compatible endpoint."""
-    user = [f"Robots and skills:\n{describe_robots(request.robots, request.world)}",
+def build_messages(request: PlanRequest, keep: set[str] | None = None) -> list[dict[str, str]]:
+    """Chat messages for an OpenAI-compatible endpoint; ``keep`` limits the listed skills by name."""
+    user = [f"Robots and skills:\n{describe_robots(request.robots, request.world, keep)}",
             describe_world(request.world)]
     failure = describe_failure(request)
     if failure:

@@ -191,6 +191,29 @@ def test_replan_prompt_carries_the_failure_and_previous_plan() -> None:
     assert len(text) < 6000, "prompts stay compact"
 
 
+def test_skill_selector_narrows_the_prompt_but_not_validation(chat) -> None:
+    server = chat([GOOD])
+    seen = []
+
+    def select(instruction: str, cards):  # noqa: ANN001, ANN202 - e.g. SkillRetriever.retrieve
+        seen.append((instruction, sorted(c.name for c in cards)))
+        return [c for c in cards if c.name in ("pick", "place")]
+
+    async def go():
+        planner = LLMPlanner(LLMPlannerConfig(base_url=server.base_url, model="m"), select_skills=select)
+        try:
+            return await planner.plan(PlanRequest(instruction="put the screwdriver on the shelf",
+                                                  robots=household_robots(), world=household_world()))
+        finally:
+            await planner.aclose()
+
+    plan = asyncio.run(go())
+    assert [s.skill for s in plan.steps] == ["pick", "place"]
+    prompt = server.requests[0]["messages"][-1]["content"]
+    assert "pick(object: <object>)" in prompt and "scan(" not in prompt and "navigate(" not in prompt
+    assert seen[0][0] == "put the screwdriver on the shelf" and "navigate" in seen[0][1], "unique cards offered"
+
+
 def test_master_runs_an_llm_plan_on_the_robots(chat) -> None:
     from master_rig import MasterRig, run_master
 
