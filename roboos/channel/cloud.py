@@ -177,7 +177,7 @@ class CloudChannel(ChannelCore):
             self._send_frames(robot_id, frames)  # if this fails, the re-registration re-sends it
             return await w.future
         finally:
-            del self._pending[mid]
+            self._pending.pop(mid, None)
 
     async def send(self, robot_id: str, env: Envelope) -> None:
         """Fire-and-forget a message to a robot; :class:`RobotOffline` when it cannot be delivered."""

@@ -166,7 +166,7 @@ class EdgeChannel(ChannelCore):
                 raise ChannelError(f"{self.robot_id}: could not send {type.value} (link down or queue full)")
             return await w.future
         finally:
-            del self._pending[mid]
+            self._pending.pop(mid, None)
 
     def ping(self) -> bool:
         """Ask the cloud for an immediate HEARTBEAT (refreshes :attr:`last_heard` within one round trip).
