@@ -40,8 +40,8 @@ def test_cpu_search_writes_a_valid_serve_config(tmp_path):
     from roboos.config import validate
 
     model = build_model("tiny", torch.float32)
-    load = LoadSpec(requests=3, prompt_len=6, new_tokens=3)
-    results, best = search(model, load, ["none", "w8a16"], [1, 2], [64, 128], [False])
+    load = LoadSpec(requests=2, prompt_len=6, new_tokens=3)
+    results, best = search(model, load, ["none", "w8a16"], [1, 2], [64, 96], [False])
     assert {r.candidate.quant for r in results} == {"none", "w8a16"}
     assert all(r.error is None for r in results)
     assert best in results and best.tokens_per_s > 0 and best.latency_p95_ms >= best.latency_p50_ms
