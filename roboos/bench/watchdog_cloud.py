@@ -1,6 +1,6 @@
-"""A cloud process for the watchdog tests: a real CloudChannel that starts one long motion call and prints
-what it hears (``READY``, ``REGISTERED``, ``EVENT <json>``, ``RESULT <json>``). Usage:
-``python watchdog_cloud.py ENDPOINT ROBOT SKILL TARGET`` (SKILL ``-``: only listen)."""
+"""A cloud process for the watchdog test and benchmark: a real CloudChannel that starts one long
+motion call and prints what it hears (``READY``, ``REGISTERED``, ``EVENT <json>``, ``RESULT <json>``). Usage:
+``python -m roboos.bench.watchdog_cloud ENDPOINT ROBOT SKILL TARGET`` (SKILL ``-``: only listen)."""
 
 from __future__ import annotations
 
