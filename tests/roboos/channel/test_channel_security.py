@@ -95,6 +95,9 @@ def test_keystore_allow_dir_picked_up_while_serving(run, tmp_path) -> None:
     assert CloudSecurityConfig().channel_kwargs("tcp://127.0.0.1:1") == {"security": None}
     assert CloudSecurityConfig(mode="off").channel_kwargs("tcp://0.0.0.0:1")["allow_insecure"] is True
     assert CloudSecurityConfig().enabled_for("tcp://0.0.0.0:1")
+    auto = CloudSecurityConfig(key_dir=str(tmp_path / "auto")).channel_kwargs("tcp://0.0.0.0:7700")
+    assert auto["security"].server is not None and auto["security"].allow_dir == tmp_path / "auto" / "allowed"
+    assert CloudSecurityConfig.model_validate({"mode": True}).mode == "on"  # YAML's bare `on`
     robot = KeyPair.generate()
 
     async def main() -> None:
