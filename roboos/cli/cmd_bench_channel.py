@@ -79,4 +79,7 @@ def bench_channel(
     render(result, console)
     path = out or RESULTS_DIR / f"channel-{machine_slug()}.json"
     write_result(path, result)
-    console.print(f"[dim]wrote {path}[/dim]")
+    from roboos.bench.channel_plot import plot_channel
+
+    picture = plot_channel(result, Path(path).with_suffix(".png"))
+    console.print(f"[dim]wrote {path}{f' and {picture}' if picture else ''}[/dim]")

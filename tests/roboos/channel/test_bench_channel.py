@@ -50,6 +50,7 @@ def test_cli_quick_run_writes_json(tmp_path) -> None:
     data = json.loads(out.read_text())
     assert set(data["round_trip"]["control"]) == {"roboos", "zmq", "websocket", "grpc"}
     assert data["notes"] == "test" and "Round trip" in res.output
+    assert out.with_suffix(".png").stat().st_size > 0  # the picture next to the JSON
 
 
 def test_cli_rejects_unknown_kind() -> None:
