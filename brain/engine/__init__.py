@@ -9,4 +9,4 @@ from roboos.brain.engine.decoder import UnsupportedModelError
 from roboos.brain.engine.generator import EngineCapacityError, FastGenerator, GenerationOutput
 from roboos.brain.engine.sampling import SamplingParams
 
-__all__ = ["FastGenerator", "SamplingParams", "GenerationOutput", "EngineCapacityError", "UnsupportedModelError"]
+__all__ = ["EngineCapacityError", "FastGenerator", "GenerationOutput", "SamplingParams", "UnsupportedModelError"]

@@ -26,13 +26,13 @@ import torch
 
 PRESETS = {
     # RoboBrain2.0-7B == Qwen2.5-VL-7B-Instruct architecture
-    "7b": dict(hidden_size=3584, intermediate_size=18944, num_hidden_layers=28, num_attention_heads=28,
-               num_key_value_heads=4, vocab_size=152064, max_position_embeddings=128000,
-               vision=dict(depth=32, hidden_size=1280, intermediate_size=3420, num_heads=16, out_hidden_size=3584)),
+    "7b": {"hidden_size": 3584, "intermediate_size": 18944, "num_hidden_layers": 28, "num_attention_heads": 28,
+               "num_key_value_heads": 4, "vocab_size": 152064, "max_position_embeddings": 128000,
+               "vision": {"depth": 32, "hidden_size": 1280, "intermediate_size": 3420, "num_heads": 16, "out_hidden_size": 3584}},
     # a small configuration for smoke runs
-    "tiny": dict(hidden_size=256, intermediate_size=512, num_hidden_layers=2, num_attention_heads=4,
-                 num_key_value_heads=2, vocab_size=1024, max_position_embeddings=4096,
-                 vision=dict(depth=1, hidden_size=64, intermediate_size=128, num_heads=2, out_hidden_size=256)),
+    "tiny": {"hidden_size": 256, "intermediate_size": 512, "num_hidden_layers": 2, "num_attention_heads": 4,
+                 "num_key_value_heads": 2, "vocab_size": 1024, "max_position_embeddings": 4096,
+                 "vision": {"depth": 1, "hidden_size": 64, "intermediate_size": 128, "num_heads": 2, "out_hidden_size": 256}},
 }
 
 
@@ -84,7 +84,7 @@ def _median_time(fn, repeats: int) -> float:
 
 def _hf_runner(model, ids, mask, static: bool):
     def run(n):
-        kwargs = dict(cache_implementation="static") if static else {}
+        kwargs = {"cache_implementation": "static"} if static else {}
         return model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=n, min_new_tokens=n,
                               do_sample=False, eos_token_id=None, pad_token_id=0, **kwargs)
     return run

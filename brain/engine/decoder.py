@@ -142,7 +142,12 @@ def _fuse(modules: list[nn.Module]) -> FusedLinear | None:
 
 
 def fuse_projections(parts: DecoderParts) -> int:
-    """Fuse q/k/v and gate/up GEMVs where they are plain ``nn.Linear``; returns how many groups fused."""
+    """Fuse q/k/v and gate/up GEMVs; returns how many groups fused.
+
+    Plain ``nn.Linear`` groups share one weight buffer; a Linear replacement class may offer a static
+    ``fuse_group(modules)`` returning a callable ``fused(x) -> [y_q, y_k, y_v]`` (W8A16 does), else its
+    modules are called one by one.
+    """
     count = 0
     for layer in parts.layers:
         a, m = layer.attn, layer.mlp
@@ -153,14 +158,17 @@ def fuse_projections(parts: DecoderParts) -> int:
 
 
 def _fused_once(owner: nn.Module, attr: str, modules: list[nn.Module]) -> FusedLinear | None:
-    """Fuse once per model: a second engine on the same model reuses the buffer if the modules still
-    point into it (they no longer do after e.g. a quantizer swapped them)."""
+    """Fuse once per model: a second engine on the same model reuses the fused group while the same
+    module objects are in place (and, for ``nn.Linear``, still point into the fused buffer)."""
     cached = owner.__dict__.get(attr)
-    if cached is not None and all(type(mod) is nn.Linear and mod.weight.untyped_storage().data_ptr()
-                                  == cached.weight.untyped_storage().data_ptr() for mod in modules):
-        return cached
+    ids = [id(mod) for mod in modules]
+    if cached is not None and cached[0] == ids and cached[1] is not None:
+        fused = cached[1]
+        plain = [mod for mod in modules if type(mod) is nn.Linear]
+        if all(mod.weight.untyped_storage().data_ptr() == fused.weight.untyped_storage().data_ptr() for mod in plain):
+            return fused
     fused = _fuse(modules)
-    owner.__dict__[attr] = fused
+    owner.__dict__[attr] = (ids, fused)
     return fused
 
 

@@ -328,8 +328,7 @@ def _iter_cache(cache) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     elif hasattr(cache, "key_cache"):
         yield from zip(cache.key_cache, cache.value_cache)
     else:
-        for key, value in cache:
-            yield key, value
+        yield from cache
 
 
 def _is_stop(tokens: torch.Tensor, stop_ids: torch.Tensor) -> torch.Tensor:

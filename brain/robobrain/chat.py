@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from PIL import Image
-
 from roboos.brain.robobrain.images import ImageLimits, load_image
 from roboos.brain.robobrain.thinking import THINK_OPEN, generation_prefix
 from roboos.brain.robobrain.tools import render_tool_calls, render_tool_response, tools_system_text
@@ -87,9 +86,9 @@ def to_template_messages(messages: list[dict], tools: list[dict] | None, limits:
 
 
 def build_prompt(processor, messages: list[dict], *, tools: list[dict] | None = None, thinking_model: bool = False,
-                 enable_thinking: bool = False, limits: ImageLimits = ImageLimits()) -> PreparedPrompt:
+                 enable_thinking: bool = False, limits: ImageLimits | None = None) -> PreparedPrompt:
     """Render ``messages`` with the model's chat template and RoboBrain's thinking prefix."""
-    template_messages, images = to_template_messages(messages, tools, limits)
+    template_messages, images = to_template_messages(messages, tools, limits or ImageLimits())
     if template_messages[-1]["role"] == "assistant":
         raise BadMessagesError("the last message must not be from the assistant")
     text = processor.apply_chat_template(template_messages, tokenize=False, add_generation_prompt=True)

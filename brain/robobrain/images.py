@@ -60,7 +60,7 @@ def _from_data_url(url: str, limits: ImageLimits) -> Image.Image:
 def _from_path(spec: str, limits: ImageLimits) -> Image.Image:
     if not limits.allow_files:
         raise BadImageError("this server does not accept local file paths for images")
-    path = Path(spec[len("file://"):] if spec.startswith("file://") else spec).expanduser()
+    path = Path(spec.removeprefix("file://")).expanduser()
     try:
         resolved = path.resolve(strict=True)
     except (OSError, RuntimeError) as exc:
@@ -74,8 +74,9 @@ def _from_path(spec: str, limits: ImageLimits) -> Image.Image:
     return _decode_bytes(resolved.read_bytes(), limits)
 
 
-def load_image(spec: str, limits: ImageLimits = ImageLimits()) -> Image.Image:
+def load_image(spec: str, limits: ImageLimits | None = None) -> Image.Image:
     """An RGB image from a ``data:image/...;base64,`` URL, a ``file://`` URL or a local path."""
+    limits = limits or ImageLimits()
     if not isinstance(spec, str) or not spec:
         raise BadImageError("image reference must be a non-empty string")
     if spec.startswith("data:"):

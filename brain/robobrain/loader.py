@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-
 from roboos.brain.robobrain.processor import BrainProcessor
 from roboos.brain.robobrain.thinking import supports_thinking
 
@@ -151,11 +150,15 @@ def _is_w8a16_checkpoint(folder: str) -> bool:
 
 
 def _quantize(model, quant: str) -> dict:
+    """Swap Linear layers for W8A16 modules (``roboos.brain.quant``); the fast engine calls them as modules."""
     if quant != "w8a16":
         raise ModelLoadError(f"unknown quantisation {quant!r} (expected none or w8a16)")
     try:
         from roboos.brain.quant import quantize
     except ImportError as exc:
         raise ModelLoadError(f"W8A16 quantisation is not available: {exc}") from exc
-    report = quantize(model)
-    return report if isinstance(report, dict) else {"applied": True}
+    if getattr(model, "w8a16", None) is None:  # a pre-quantized checkpoint already carries its modules
+        quantize(model)
+    record = getattr(model, "w8a16", None) or {}
+    modules = record.get("modules", [])
+    return {"group_size": record.get("group_size"), "modules": len(modules) if hasattr(modules, "__len__") else modules}

@@ -11,6 +11,7 @@ reads text only (never evaluates it); anything that does not yield the expected 
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 
@@ -18,7 +19,7 @@ from roboos.brain.robobrain.thinking import split_thinking
 
 _NUM = r"[-+]?\d+(?:\.\d+)?"
 _GROUP = re.compile(r"[\(\[]\s*(" + _NUM + r"(?:\s*,\s*" + _NUM + r")+)\s*[\)\]]")
-_FENCE = re.compile(r"```(?:json|python|text)?\s*(.*?)```", re.S)
+_FENCE = re.compile(r"```(?:json|python|text)?\s*(.*?)```", re.DOTALL)
 
 
 class AnswerParseError(ValueError):
@@ -153,7 +154,7 @@ def number_groups(raw: str, task: str, keys: tuple[str, ...] = ()) -> list[list[
 
 
 def _check_finite(values: list[float], task: str, raw: str) -> None:
-    if any(v != v or abs(v) > 1e7 for v in values):
+    if any(math.isnan(v) or abs(v) > 1e7 for v in values):
         raise AnswerParseError("coordinate out of range", task=task, raw=raw)
 
 
@@ -195,7 +196,7 @@ def parse_trajectory(raw: str, task: str = "trajectory") -> list[Waypoint]:
     return waypoints
 
 
-_STEP = re.compile(r"^\s*(?:(?:step\s*)?(\d+)\s*[\.\):\-]|[-*•])\s*(.+?)\s*$", re.I)
+_STEP = re.compile(r"^\s*(?:(?:step\s*)?(\d+)\s*[\.\):\-]|[-*•])\s*(.+?)\s*$", re.IGNORECASE)
 
 
 def parse_plan(raw: str, task: str = "planning") -> list[PlanStep]:

@@ -11,7 +11,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import torch
-
 from roboos.brain.engine import EngineCapacityError, FastGenerator, SamplingParams, UnsupportedModelError
 from roboos.brain.robobrain.chat import PreparedPrompt
 from roboos.brain.robobrain.loader import LoadedBrain
@@ -152,8 +151,8 @@ class BrainRuntime:
 
     def _run_hf(self, rows: list[_Row], ids, mask, inputs, budget: int, on_delta) -> None:
         sampling = rows[0].req.sampling
-        kwargs = dict(do_sample=not sampling.greedy, max_new_tokens=budget, pad_token_id=self.brain.stop_token_ids[0],
-                      eos_token_id=self.brain.stop_token_ids)
+        kwargs = {"do_sample": not sampling.greedy, "max_new_tokens": budget, "pad_token_id": self.brain.stop_token_ids[0],
+                      "eos_token_id": self.brain.stop_token_ids}
         if not sampling.greedy:
             kwargs.update(temperature=sampling.temperature, top_p=sampling.top_p, top_k=sampling.top_k or None)
         out = self.brain.model.generate(input_ids=ids, attention_mask=mask, **inputs, **kwargs)[:, ids.shape[1]:]

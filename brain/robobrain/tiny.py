@@ -77,15 +77,15 @@ def make_tiny_robobrain(folder: str | Path, *, thinking: bool = True, seed: int 
     half = hidden // heads // 2
     mrope = [half - 2 * (3 * half // 8), 3 * half // 8, 3 * half // 8]  # t/h/w split, as 16/24/24 of the 7B
     config = Qwen2_5_VLConfig(
-        text_config=dict(hidden_size=hidden, intermediate_size=hidden * 2, num_hidden_layers=layers,
-                         num_attention_heads=heads, num_key_value_heads=heads // 2, vocab_size=vocab,
-                         max_position_embeddings=4096, tie_word_embeddings=False,
-                         rope_parameters={"rope_type": "default", "rope_theta": 10000.0,
+        text_config={"hidden_size": hidden, "intermediate_size": hidden * 2, "num_hidden_layers": layers,
+                         "num_attention_heads": heads, "num_key_value_heads": heads // 2, "vocab_size": vocab,
+                         "max_position_embeddings": 4096, "tie_word_embeddings": False,
+                         "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0,
                                           "mrope_section": mrope},
-                         bos_token_id=None, eos_token_id=ids["<|im_end|>"], pad_token_id=ids["<|endoftext|>"]),
-        vision_config=dict(depth=1, hidden_size=32, intermediate_size=64, num_heads=2, out_hidden_size=hidden,
-                           patch_size=14, spatial_merge_size=2, temporal_patch_size=2, window_size=56,
-                           fullatt_block_indexes=[0]),
+                         "bos_token_id": None, "eos_token_id": ids["<|im_end|>"], "pad_token_id": ids["<|endoftext|>"]},
+        vision_config={"depth": 1, "hidden_size": 32, "intermediate_size": 64, "num_heads": 2, "out_hidden_size": hidden,
+                           "patch_size": 14, "spatial_merge_size": 2, "temporal_patch_size": 2, "window_size": 56,
+                           "fullatt_block_indexes": [0]},
         image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
         vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"],
         tie_word_embeddings=False)

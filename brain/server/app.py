@@ -11,7 +11,6 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
-
 from roboos.brain.robobrain.images import ImageLimits
 from roboos.brain.robobrain.prompts import Task
 from roboos.brain.server.errors import APIError, UnknownModelError, to_api_error

@@ -10,7 +10,12 @@ from roboos.brain.engine import SamplingParams
 from roboos.brain.robobrain.chat import PreparedPrompt, build_prompt
 from roboos.brain.robobrain.images import ImageLimits
 from roboos.brain.robobrain.loader import LoadedBrain
-from roboos.brain.robobrain.runtime import BrainRuntime, GenerationRequest, GenerationResult, PromptTooLongError
+from roboos.brain.robobrain.runtime import (
+    BrainRuntime,
+    GenerationRequest,
+    GenerationResult,
+    PromptTooLongError,
+)
 from roboos.brain.server import openai_format as fmt
 from roboos.brain.server.batcher import Batcher, Job, RequestTimeoutError
 from roboos.brain.server.schemas import ChatCompletionRequest

@@ -13,7 +13,6 @@ import time
 from collections.abc import AsyncIterator
 
 import httpx
-
 from roboos.brain.server.errors import APIError
 from roboos.brain.server.schemas import ChatCompletionRequest
 from roboos.brain.server.settings import ServerSettings, VllmSettings

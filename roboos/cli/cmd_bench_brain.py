@@ -7,7 +7,6 @@ with a rich table and the default result path ``benchmarks/results/brain-<gpu>.j
 from __future__ import annotations
 
 import re
-from typing import Optional
 
 import typer
 
@@ -27,7 +26,7 @@ def bench_brain(
                                        help="engine, hf_static, hf_dynamic (repeatable)."),
     repeats: int = typer.Option(3, "--repeats", help="Timed repetitions (median)."),
     device: str = typer.Option("cuda", "--device", help="cuda, or cpu for a smoke run of the harness."),
-    out: Optional[str] = typer.Option(None, "--out", help="JSON path (default benchmarks/results/brain-<gpu>.json)."),
+    out: str | None = typer.Option(None, "--out", help="JSON path (default benchmarks/results/brain-<gpu>.json)."),
 ) -> None:
     """Decode tok/s at each batch size: transformers dynamic cache, static cache, and the fast engine."""
     import argparse

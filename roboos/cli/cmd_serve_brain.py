@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -15,33 +14,33 @@ def register(app: typer.Typer) -> None:  # the command hangs off the shared `ser
 
 
 def serve_brain(
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="Local checkpoint folder or hub id "
+    model: str | None = typer.Option(None, "--model", "-m", help="Local checkpoint folder or hub id "
                                         "(e.g. BAAI/RoboBrain2.0-7B)."),
-    host: Optional[str] = typer.Option(None, "--host", help="Bind address (default 127.0.0.1)."),
-    port: Optional[int] = typer.Option(None, "--port", "-p", help="HTTP port (default 8000)."),
-    backend: Optional[str] = typer.Option(None, "--backend", help="transformers (embedded, default) or vllm."),
-    quant: Optional[str] = typer.Option(None, "--quant", help="none or w8a16 (int8 weights, 16-bit activations)."),
+    host: str | None = typer.Option(None, "--host", help="Bind address (default 127.0.0.1)."),
+    port: int | None = typer.Option(None, "--port", "-p", help="HTTP port (default 8000)."),
+    backend: str | None = typer.Option(None, "--backend", help="transformers (embedded, default) or vllm."),
+    quant: str | None = typer.Option(None, "--quant", help="none or w8a16 (int8 weights, 16-bit activations)."),
     flaggems: bool = typer.Option(False, "--flaggems", help="Use the flag_gems Triton operators (transformers backend)."),
-    served_model_name: Optional[str] = typer.Option(None, "--served-model-name", help="Model id clients use."),
-    device: Optional[str] = typer.Option(None, "--device", help="cuda, cuda:1, cpu (default: cuda if available)."),
-    dtype: Optional[str] = typer.Option(None, "--dtype", help="bfloat16 (GPU default), float16, float32 (CPU default)."),
-    max_batch_size: Optional[int] = typer.Option(None, "--max-batch-size", help="Requests decoded together."),
-    max_seq_len: Optional[int] = typer.Option(None, "--max-seq-len", help="Context length (prompt + output)."),
+    served_model_name: str | None = typer.Option(None, "--served-model-name", help="Model id clients use."),
+    device: str | None = typer.Option(None, "--device", help="cuda, cuda:1, cpu (default: cuda if available)."),
+    dtype: str | None = typer.Option(None, "--dtype", help="bfloat16 (GPU default), float16, float32 (CPU default)."),
+    max_batch_size: int | None = typer.Option(None, "--max-batch-size", help="Requests decoded together."),
+    max_seq_len: int | None = typer.Option(None, "--max-seq-len", help="Context length (prompt + output)."),
     enable_thinking: bool = typer.Option(False, "--enable-thinking", help="Thinking mode on by default (7B/32B)."),
     no_engine: bool = typer.Option(False, "--no-engine", help="Use transformers generate instead of the fast engine."),
-    vllm_url: Optional[str] = typer.Option(None, "--vllm-url", help="Attach to a running vLLM/FlagScale endpoint "
+    vllm_url: str | None = typer.Option(None, "--vllm-url", help="Attach to a running vLLM/FlagScale endpoint "
                                            "(implies --backend vllm)."),
-    tensor_parallel_size: Optional[int] = typer.Option(None, "--tensor-parallel-size", "--tp", help="vLLM GPUs."),
-    max_num_seqs: Optional[int] = typer.Option(None, "--max-num-seqs", help="vLLM concurrent sequences."),
-    max_model_len: Optional[int] = typer.Option(None, "--max-model-len", help="vLLM context length."),
-    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML with ServerSettings fields."),
+    tensor_parallel_size: int | None = typer.Option(None, "--tensor-parallel-size", "--tp", help="vLLM GPUs."),
+    max_num_seqs: int | None = typer.Option(None, "--max-num-seqs", help="vLLM concurrent sequences."),
+    max_model_len: int | None = typer.Option(None, "--max-model-len", help="vLLM context length."),
+    config: Path | None = typer.Option(None, "--config", "-c", help="YAML with ServerSettings fields."),
     overrides: list[str] = typer.Option([], "--set", help="Override a setting, e.g. --set vllm.dtype=float16."),
 ) -> None:
     """Serve RoboBrain: /v1/chat/completions (SSE, tools), /v1/models, /health, /v1/robobrain/{task}."""
     from rich.console import Console
 
-    from roboos.config import ConfigError, apply_overrides, read_yaml, validate
     from roboos.brain.server.settings import ServerSettings
+    from roboos.config import ConfigError, apply_overrides, read_yaml, validate
 
     console = Console(stderr=True)
     data = read_yaml(config) if config is not None else {}

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-from torch import nn
-
 from roboos.brain.engine import EngineCapacityError, FastGenerator, SamplingParams, UnsupportedModelError
 from roboos.brain.engine.bench import build_model, check_step_logits
+from torch import nn
 
 
 @pytest.fixture(scope="module")
@@ -133,6 +132,7 @@ def test_plain_causal_lm_and_unsupported_models():
         FastGenerator(gpt2)
 
 
+@pytest.mark.slow
 def test_triton_kernels_in_interpreter_match_references(monkeypatch):
     """The Triton kernels themselves (through Triton's CPU interpreter) against the torch references."""
     pytest.importorskip("triton")
@@ -151,5 +151,5 @@ def test_triton_kernels_in_interpreter_match_references(monkeypatch):
         "assert FastGenerator(m, max_seq_len=32, max_batch_size=2).generate(ids, max_new_tokens=6).tokens == ref\n"
         "print('ok')\n")
     env = dict(os.environ, TRITON_INTERPRET="1", ROBOOS_ENGINE_TRITON="interpret")
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=240)
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=240, check=False)
     assert done.returncode == 0 and "ok" in done.stdout, done.stderr[-2000:]

@@ -5,10 +5,14 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from roboos.brain.robobrain import parsers as P
 from roboos.brain.robobrain.prompts import Task, task_prompt
-from roboos.brain.robobrain.thinking import ThinkingStreamSplitter, generation_prefix, split_thinking, supports_thinking
+from roboos.brain.robobrain.thinking import (
+    ThinkingStreamSplitter,
+    generation_prefix,
+    split_thinking,
+    supports_thinking,
+)
 
 # Answers in the shapes RoboBrain 2.0 produces (absolute pixels of a 640x480 frame).
 POINTING_PLAIN = "[(376, 309), (402, 311), (389, 295)]"
@@ -43,7 +47,7 @@ def test_boxes_order_corners_and_read_json():
 
 
 def test_trajectories_with_and_without_depth():
-    assert [w.as_list() for w in P.parse_trajectory(TRAJECTORY)][0] == [412, 258]
+    assert next(w.as_list() for w in P.parse_trajectory(TRAJECTORY)) == [412, 258]
     assert len(P.parse_trajectory(TRAJECTORY)) == 5
     deep = P.parse_trajectory(TRAJECTORY_TUPLES_DEPTH)
     assert deep[0] == P.Waypoint(412, 258, 0.61) and deep[-1].depth == 0.55

@@ -7,7 +7,6 @@ import json
 
 import pytest
 from PIL import Image
-
 from roboos.brain.engine import SamplingParams
 from roboos.brain.robobrain.chat import BadMessagesError, build_prompt
 from roboos.brain.robobrain.images import BadImageError, ImageLimits, load_image, to_data_url
@@ -133,3 +132,14 @@ def test_stop_strings_and_prompt_limits(runtime, brain):
     long_prompt = build_prompt(brain.processor, [{"role": "user", "content": "x" * 1200}])
     with pytest.raises(PromptTooLongError):
         runtime.run_batch([GenerationRequest(long_prompt, 10)])
+
+
+def test_w8a16_quantized_load_runs_through_the_engine(tmp_path):
+    pytest.importorskip("roboos.brain.quant")
+    folder = make_tiny_robobrain(tmp_path / "RoboBrain2.0-3B-tiny", thinking=False)
+    quantized = load_brain(str(folder), quant="w8a16", progress=False)
+    assert quantized.info["quant_report"]["modules"] > 0
+    prompt = build_prompt(quantized.processor, [{"role": "user", "content": "where is the cup?"}])
+    fast = BrainRuntime(quantized, max_seq_len=256, max_batch_size=1)
+    slow = BrainRuntime(quantized, max_seq_len=256, max_batch_size=1, use_engine=False)
+    assert fast.run_batch([GenerationRequest(prompt, 6)])[0].text == slow.run_batch([GenerationRequest(prompt, 6)])[0].text

@@ -7,9 +7,9 @@ import time
 from pathlib import Path
 
 from PIL import Image, ImageDraw
-
 from roboos.brain.robobrain.images import to_data_url
 from roboos.brain.server.ports import free_port
+
 
 def scene_image() -> Image.Image:
     img = Image.new("RGB", (96, 64), (235, 235, 230))

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 from brain_server_rig import MODEL, ServerThread, start_server
-
 from roboos.brain.robobrain.tiny import make_tiny_robobrain
 
 

@@ -10,7 +10,6 @@ import httpx
 import pytest
 from brain_server_rig import IMAGE_URL, MODEL, MOVE_TOOL, scene_image
 from openai import OpenAI
-
 from roboos.brain.robobrain.prompts import Task
 from roboos.brain.server.tasks import structure
 

@@ -77,7 +77,7 @@ def test_timeouts_and_full_queue_are_reported(brain_dir):
     from roboos.brain.server.errors import to_api_error
 
     assert to_api_error(QueueFullError("full")).status == 503
-    server, app = start_server(brain_dir, request_timeout_s=0.001, max_queue=1)
+    server, _app = start_server(brain_dir, request_timeout_s=0.001, max_queue=1)
     try:
         resp = post(server, "/v1/chat/completions", chat([{"role": "user", "content": "hi"}], max_tokens=200))
         assert resp.status_code == 504 and resp.json()["error"]["code"] == "timeout"

@@ -7,7 +7,6 @@ import httpx
 import pytest
 from brain_server_rig import MODEL, ServerThread
 from openai import OpenAI
-
 from roboos.brain.server.settings import ServerSettings, VllmSettings
 from roboos.brain.server.vllm_backend import VllmUnavailableError, vllm_command
 
