@@ -80,7 +80,7 @@ def _thumbnail(path: Path, width: int = 200) -> str | None:
     import numpy as np
 
     img = iio.imread(path)
-    step = max(1, img.shape[1] // width)
+    step = max(1, -(-img.shape[1] // width))  # ceil: at most ``width`` pixels wide
     small = np.ascontiguousarray(img[::step, ::step, :3])
     return "data:image/png;base64," + base64.b64encode(iio.imwrite("<bytes>", small, extension=".png")).decode()
 
