@@ -62,3 +62,9 @@ def bench_brain(
                           f"{row['t_total_s']:.3f}")
     console.print(table)
     console.print(f"results: {out}")
+    try:
+        from roboos.brain.engine.plot import plot_result
+
+        console.print(f"chart: {plot_result(doc, Path(out).with_suffix('.png'))}")
+    except ImportError:
+        console.print("[dim]matplotlib not installed: no chart[/]")
