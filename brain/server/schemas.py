@@ -91,3 +91,4 @@ class TaskRequest(BaseModel):
     enable_thinking: bool | None = None
     max_tokens: int | None = Field(default=None, ge=1)
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    annotate: bool = Field(default=False, description="also return the image with the result drawn on it")

@@ -78,4 +78,8 @@ async def run_task(backend: ChatBackend, task: Task, body: TaskRequest, limits: 
             raise parsers.TruncatedAnswerError(f"{exc} (the answer was cut at max_tokens)", task=task.value,
                                                raw=content) from exc
         raise
+    if body.annotate:
+        from roboos.brain.robobrain.annotate import annotate
+
+        result["annotated_image"] = to_data_url(annotate(image, result))
     return result

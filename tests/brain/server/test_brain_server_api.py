@@ -139,3 +139,14 @@ def test_sse_wire_format(brain_server):
     assert lines[-1] == "data: [DONE]"
     assert all(line.startswith("data: ") for line in lines)
     assert json.loads(lines[0][6:])["object"] == "chat.completion.chunk"
+
+
+def test_annotated_result_picture(tmp_path):
+    from roboos.brain.robobrain.annotate import annotate
+
+    img = scene_image()
+    result = structure(Task.TRAJECTORY, "[[35, 20], [27, 19], [20, 15]]", (48, 32), img.size)
+    result.update(structure(Task.GROUNDING, "[10, 7, 22, 20]", (48, 32), img.size))
+    drawn = annotate(img, result)
+    assert drawn.size == img.size and drawn.tobytes() != img.tobytes()
+    assert drawn.getpixel((70, 40)) != img.getpixel((70, 40))  # the trajectory start is marked
