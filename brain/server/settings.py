@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class VllmSettings(BaseModel):
     """How to launch (or attach to) a vLLM / FlagScale OpenAI-compatible endpoint."""
+
+    model_config = ConfigDict(extra="forbid")
 
     attach_url: str | None = Field(default=None, description="use a running endpoint instead of launching one")
     api_key: str | None = None
@@ -26,7 +28,9 @@ class VllmSettings(BaseModel):
 
 
 class ServerSettings(BaseModel):
-    """Everything ``roboos serve brain`` configures."""
+    """Everything ``roboos serve brain`` configures (unknown keys are errors: typos do not pass silently)."""
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
 
     model: str = Field(description="local folder or hub id of the RoboBrain checkpoint")
     served_model_name: str | None = None
@@ -38,6 +42,7 @@ class ServerSettings(BaseModel):
     device: str | None = None
     dtype: str | None = None
     use_engine: bool = True
+    use_cuda_graph: bool | None = None  # None: on CUDA devices (the tuner may turn it off)
     use_cuda_graph: bool | None = None  # fast engine: capture decode steps as CUDA graphs (None: on CUDA)
     kernel_table: str | None = None     # W8A16 PreTune table file (default: configs/kernels/<gpu>.json)
     max_batch_size: int = Field(default=8, ge=1, le=64)
