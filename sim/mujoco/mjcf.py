@@ -246,7 +246,7 @@ def drawer_cabinet(name: str, pos: tuple[float, float, float], yaw: float, geo: 
       <geom class="furniture" type="box" size="{hx + 3 * t} {hy + 4 * t} {t}" pos="0 0 {top + t}"
             material="light_wood"/>
       <body name="{name}_drawer" pos="0 0 {b}">
-        <joint name="{name}_slide" type="slide" axis="-1 0 0" range="0 {geo.travel}" damping="8"
+        <joint name="{name}_slide" type="slide" axis="-1 0 0" range="0 {geo.travel}" damping="8" frictionloss="3"
                ref="0" armature="0.5"/>
         <geom class="furniture" type="box" size="{hx + t} {hy + t} {t / 2}" pos="0 0 {t / 2}" material="wood"/>
         <geom class="furniture" type="box" size="{t / 2} {hy + t} {d / 2}" pos="{hx + t} 0 {d / 2}" material="wood"/>
