@@ -96,3 +96,26 @@ def test_mobile_manipulator_fetches_and_hands_over(household) -> None:
     assert abs(pose.x - 1.22) < 0.05 and rover.location() == "workbench"
     assert call(arm, "pick", object="blue_can").ok and call(arm, "place", target="bin").ok
     assert world.location_of("blue_can") == "bin"
+
+
+def test_edge_config_builds_mujoco_robots_sharing_one_world() -> None:
+    import pytest
+
+    from roboos.config import ConfigError, builtin_config
+    from roboos.edge.config import load_edge_config
+    from roboos.edge.robots import make_robots
+    from roboos.robot import RobotError
+
+    cfg = load_edge_config(builtin_config("robots/mujoco_household.yaml"), ["time_scale=0"])
+    arm, rover = make_robots(cfg.robots, scene=cfg.scene, time_scale=cfg.time_scale)
+    try:
+        assert arm.world is rover.world and not arm.world.realtime
+        assert (arm.kind, rover.kind) == ("mujoco_arm", "mujoco_mobile_manipulator")
+        assert rover.profile()["mobile"] and arm.profile()["reach"] == ["workbench", "bin"]
+    finally:
+        arm.world.close()
+    with pytest.raises(ConfigError, match="robots.1.options.speed_m_s: Input should be greater than 0"):
+        load_edge_config(builtin_config("robots/mujoco_household.yaml"), ["robots.1.options.speed_m_s=0"])
+    bad = load_edge_config(builtin_config("robots/mujoco_household.yaml"), ["robots.0.name=arm9"])
+    with pytest.raises(RobotError, match="has no arm of that name"):
+        make_robots(bad.robots, scene=bad.scene, time_scale=0)
