@@ -16,7 +16,6 @@ import pytest
 import torch
 from brain_server_rig import IMAGE_URL, MODEL, MOVE_TOOL, ServerThread, scene_image, start_server
 from openai import OpenAI
-
 from roboos.brain.robobrain.chat import build_prompt
 from roboos.brain.robobrain.processor import BrainProcessor
 from roboos.brain.robobrain.prompts import Task, task_prompt
@@ -30,10 +29,11 @@ PLAN = {"steps": [{"id": "s1", "robot": "rover", "skill": "navigate", "args": {"
 
 
 def planner_request():
-    from roboos.master.models import RobotInfo
-    from roboos.master.planning import PlanRequest
     from roboos.skills.card import SkillCard
     from roboos.skills.sdk import get_spec, skill
+
+    from roboos.master.models import RobotInfo
+    from roboos.master.planning import PlanRequest
 
     @skill
     def navigate(place: str) -> dict:
