@@ -103,7 +103,9 @@ def serve_channel_edge(endpoint: str) -> None:
     from roboos.protocol.messages import HelloBody
 
     async def main() -> None:
-        edge = EdgeChannel(endpoint, "bench-edge", HelloBody(robot="bench-edge", embodiment="arm"))
+        # the benchmark process freezes its loop while blocking baselines run: long liveness limit
+        edge = EdgeChannel(endpoint, "bench-edge", HelloBody(robot="bench-edge", embodiment="arm"),
+                           cloud_timeout_s=600.0)
         result = control_result()
 
         async def on_call(env: Any) -> dict[str, Any]:
@@ -123,7 +125,7 @@ def serve_channel_cloud(endpoint: str) -> None:
     from roboos.channel import CloudChannel
 
     async def main() -> None:
-        cloud = CloudChannel(endpoint, name="bench-cloud")
+        cloud = CloudChannel(endpoint, name="bench-cloud", heartbeat_timeout_s=600.0)  # see serve_channel_edge
         chunk = action_chunk()
 
         async def on_request(env: Any) -> dict[str, Any]:

@@ -156,17 +156,31 @@ class EdgeChannel(ChannelCore):
         self._send(Envelope(type, body, new_id(), None, self.robot_id, ""))
 
     async def request(self, type: MsgType, body: dict[str, Any], timeout: float = 5.0) -> Envelope:
-        """Send a request (CALL, OBSERVATION, ...) to the cloud and await the correlated reply."""
+        """Send a request (CALL, OBSERVATION, ...) to the cloud and await the correlated reply.
+
+        If the cloud answers ``not_registered`` (it restarted, or timed this robot out), the channel
+        registers again and re-sends the request once, within the same ``timeout``.
+        """
         if not self.connected:
             raise ChannelError(f"{self.robot_id}: the cloud link is down")
         mid = new_id()
-        w = self._expect(mid, timeout, f"{type.value} to the cloud")
-        try:
-            if not self._send_frames(encode(Envelope(type, body, mid, None, self.robot_id, ""))):
-                raise ChannelError(f"{self.robot_id}: could not send {type.value} (link down or queue full)")
-            return await w.future
-        finally:
-            self._pending.pop(mid, None)
+        frames = encode(Envelope(type, body, mid, None, self.robot_id, ""))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        for attempt in (1, 2):
+            w = self._expect(mid, max(0.0, deadline - loop.time()), f"{type.value} to the cloud")
+            try:
+                if not self._send_frames(frames):
+                    raise ChannelError(f"{self.robot_id}: could not send {type.value} (link down or queue full)")
+                return await w.future
+            except RemoteError as exc:
+                if exc.code != "not_registered" or attempt == 2:
+                    raise
+            finally:
+                self._pending.pop(mid, None)
+            # the cloud did not take it (it lost track of us): register again, then send it once more
+            await self.wait_connected(max(0.0, deadline - loop.time()))
+        raise AssertionError("unreachable")
 
     def ping(self) -> bool:
         """Ask the cloud for an immediate HEARTBEAT (refreshes :attr:`last_heard` within one round trip).
@@ -217,14 +231,18 @@ class EdgeChannel(ChannelCore):
                 self._echo = (sent, time.perf_counter_ns())
         elif mtype is MsgType.WELCOME:
             self._on_welcome(env)
+        elif mtype is MsgType.ERROR and env.body.get("code") == "not_registered":
+            # the cloud restarted or timed us out: register again; a request it refused is re-sent
+            self.stats.errors_received += 1
+            self._link_lost("the cloud does not know this robot")
+            self._send_hello(unless_recent=True)
+            if env.reply_to is not None:
+                self._resolve(env)
         elif env.reply_to is not None and self._resolve(env):
             pass
         elif mtype is MsgType.ERROR:
             self.stats.errors_received += 1
-            if env.body.get("code") == "not_registered":
-                self._link_lost("the cloud does not know this robot")
-                self._send_hello(unless_recent=True)
-            elif env.reply_to == self._hello_id and env.reply_to:
+            if env.reply_to == self._hello_id and env.reply_to:
                 self.refusal = remote_error(env)  # rejected / bad HELLO: fail start(), keep retrying
                 log.warning("%s: the cloud refused the registration: %s", self.robot_id, self.refusal)
                 for fut in self._up_waiters:

@@ -176,3 +176,21 @@ def test_ping_gets_an_immediate_heartbeat(run, pair, until) -> None:
             await until(lambda: edge.last_heard > before, timeout=2, what="pong")
 
     run(main())
+
+
+def test_request_refused_as_not_registered_is_resent_after_reregistration(run, pair, until) -> None:
+    async def main() -> None:
+        async with pair() as (cloud, edge):
+            seen: list[str] = []
+
+            async def on_request(env: Envelope) -> dict:
+                seen.append(env.id)
+                return {"actions": [1, 2]}
+
+            cloud.on_request = on_request
+            cloud._mark_offline(cloud._links["r1"], "test: forgot the robot")  # as after a timeout/restart
+            reply = await edge.request(MsgType.OBSERVATION, {"x": 1}, timeout=10)
+            assert reply.body == {"actions": [1, 2]} and len(seen) == 1
+            assert cloud.links()["r1"].registrations == 2 and edge.stats.errors_received >= 1
+
+    run(main())
