@@ -7,6 +7,7 @@ with a rich table and the default result path ``benchmarks/results/brain-<gpu>.j
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import typer
 
