@@ -67,6 +67,7 @@ def run_bench(*, suite: str, seeds: int, workers: int, out_dir: Path, machine_na
     from roboos.sim.competition.runner import RunConfig, run_suite
 
     console = Console()
+    load_before = round(os.getloadavg()[0], 2)
     console.print("measuring raw physics and rendering speed ...")
     steps = {scene: raw_steps_per_s(scene) for scene in ("tabletop", "household")}
     fps = render_fps()
@@ -86,6 +87,7 @@ def run_bench(*, suite: str, seeds: int, workers: int, out_dir: Path, machine_na
         "suite_sim_steps_per_s": summary["sim_steps_per_s"],
         "raw_sim_steps_per_s_per_worker": {k: round(v) for k, v in steps.items()},
         "render_224_fps": round(fps, 1), "tiers": summary["tiers"],
+        "load_average_1m": {"before": load_before, "after": round(os.getloadavg()[0], 2)},  # shared machine
         "target": "full suite (>= 12 tasks x 5 seeds) in < 15 min on 2 cores",
         "target_met": summary["wall_s"] < 900 and summary["overall"]["episodes"] >= 60,
     }
