@@ -103,7 +103,7 @@ async def _serve_async(console: Any, cfg: Any, with_edges: bool, edge_config: Op
         console.print(f"[red]error:[/red] {exc}", highlight=False)
         return EXIT_CONFIG
     try:
-        stack = await start_cloud(cfg)
+        stack = await start_cloud(cfg, dashboard=None)  # None: as dashboard.enabled says
     except (ChannelError, OSError, RuntimeError) as exc:
         console.print(f"[red]error:[/red] cannot start the cloud: {exc}", highlight=False)
         return 1
@@ -119,6 +119,10 @@ async def _serve_async(console: Any, cfg: Any, with_edges: bool, edge_config: Op
                       f"planner: {getattr(master.planner, 'name', '?')}", highlight=False)
         if stack.control_address:
             console.print(f"control plane (gRPC) on {stack.control_address}: roboos task submit … / roboos robots",
+                          highlight=False)
+        if stack.dashboard is not None:
+            console.print(f"dashboard on {stack.dashboard.url}"
+                          + (" (token required: open it with ?token=…)" if stack.dashboard.token else ""),
                           highlight=False)
         for note in stack.notes:
             console.print(f"[yellow]{note}[/yellow]")

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from roboos.config import load_config
 from roboos.memory.config import MemoryConfig
 from roboos.channel.keystore import CloudSecurityConfig
+from roboos.dashboard.config import DashboardConfig
 
 
 class _Model(BaseModel):
@@ -72,6 +73,7 @@ class CloudConfig(_Model):
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
     memory: MemoryConfig = Field(default_factory=MemoryConfig)
     security: CloudSecurityConfig = Field(default_factory=CloudSecurityConfig)  # CURVE (auto: off loopback)
+    dashboard: DashboardConfig = Field(default_factory=DashboardConfig)  # web UI of roboos cloud / up
 
 
 def load_cloud_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> CloudConfig:

@@ -33,20 +33,26 @@ class CloudStack:
     master: Master
     control_plane: Any = None
     notes: list[str] = field(default_factory=list)
+    dashboard: Any = None  # roboos.dashboard.DashboardServer when started (``url``)
 
     @property
     def control_address(self) -> str | None:
         return getattr(self.control_plane, "address", None)
 
     async def stop(self) -> None:
+        if self.dashboard is not None:
+            with contextlib.suppress(Exception):
+                await self.dashboard.stop()
         if self.control_plane is not None:
             with contextlib.suppress(Exception):
                 await self.control_plane.stop()
         await self.master.stop()
 
 
-async def start_cloud(config: CloudConfig, *, planner: Any = None, control_plane: bool | None = None) -> CloudStack:
-    """Start the master, then the control plane (``control_plane.enabled``, overridable by argument)."""
+async def start_cloud(config: CloudConfig, *, planner: Any = None, control_plane: bool | None = None,
+                      dashboard: bool | None = False) -> CloudStack:
+    """Start the master, then the control plane (``control_plane.enabled``, overridable by argument), then
+    the web dashboard when ``dashboard`` is True (``None``: ``dashboard.enabled``; ``roboos cloud``/``up``)."""
     master = Master(config, planner=planner)
     try:
         await master.start()
@@ -69,7 +75,25 @@ async def start_cloud(config: CloudConfig, *, planner: Any = None, control_plane
         except BaseException:
             await master.stop()
             raise
+    if config.dashboard.enabled if dashboard is None else dashboard:
+        await _start_dashboard(stack, config)
     return stack
+
+
+async def _start_dashboard(stack: CloudStack, config: CloudConfig) -> None:
+    """The web dashboard next to the master; without the ``dashboard`` extra only a note."""
+    import importlib.util
+
+    if importlib.util.find_spec("fastapi") is None or importlib.util.find_spec("uvicorn") is None:
+        stack.notes.append("dashboard not available: pip install 'roboos[dashboard]' (FastAPI + uvicorn)")
+        return
+    from roboos.dashboard import start_dashboard
+
+    try:
+        stack.dashboard = await start_dashboard(stack.master, config.dashboard)
+    except BaseException:
+        await stack.stop()
+        raise
 
 
 class EdgeLaunchError(RuntimeError):

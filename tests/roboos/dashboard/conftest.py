@@ -1,0 +1,77 @@
+"""Dashboard fixtures: a real ``roboos up`` (cloud + sim edge robots) on free loopback ports."""
+
+from __future__ import annotations
+
+import os
+import socket
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SCREENSHOTS = Path(__file__).resolve().parents[3] / "artifacts" / "screenshots"
+
+
+def free_port() -> int:
+    """An unused loopback TCP port."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Cloud:
+    url: str
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+
+@pytest.fixture(scope="module")
+def roboos_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
+    """``roboos up`` with the default sim robots; the dashboard on a free port; stopped with SIGINT."""
+    tmp = tmp_path_factory.mktemp("dashboard-up")
+    port = free_port()
+    log = tmp / "up.log"
+    args = [sys.executable, "-m", "roboos.cli.main", "up", "--time-scale", "0.2",
+            "--set", f"bind=tcp://127.0.0.1:{free_port()}", "--set", f"control_plane.bind=127.0.0.1:{free_port()}",
+            "--set", f"dashboard.bind=127.0.0.1:{port}", "--set", f"memory.path={tmp / 'cloud.db'}",
+            "--set", "dashboard.sample_interval_s=0.25"]
+    env = {**os.environ, "COLUMNS": "200"}
+    env.pop("ROBOOS_DASHBOARD_TOKEN", None)
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+                                start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"roboos up exited with {proc.returncode}:\n{log.read_text(errors='replace')}")
+            if "sim robots online" in log.read_text(errors="replace"):
+                try:
+                    if len(httpx.get(f"{url}/api/robots", timeout=2).json()) >= 2:
+                        break
+                except httpx.HTTPError:
+                    pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"roboos up did not come up in 60 s:\n{log.read_text(errors='replace')}")
+            time.sleep(0.2)
+        yield Cloud(url, proc, log)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGINT)
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(5)

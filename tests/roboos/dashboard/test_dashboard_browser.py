@@ -1,0 +1,180 @@
+"""The dashboard in a real browser (Debian's Chromium via Playwright) against a real ``roboos up``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from conftest import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, Cloud
+
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's Chromium at /usr/bin/chromium "
+                                                               "(apt-get install -y chromium)")]
+
+LAPTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+TIMEOUT_MS = 30_000
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+class ConsoleWatch:
+    """Collects console errors and uncaught page errors."""
+
+    def __init__(self, page: Any) -> None:
+        self.errors: list[str] = []
+        page.on("console", lambda msg: self.errors.append(f"console.{msg.type}: {msg.text}")
+                if msg.type == "error" else None)
+        page.on("pageerror", lambda exc: self.errors.append(f"page error: {exc}"))
+
+
+def open_page(browser: Any, cloud: Cloud, viewport: dict[str, int]) -> tuple[Any, Any, ConsoleWatch]:
+    context = browser.new_context(viewport=viewport, device_scale_factor=1)
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    watch = ConsoleWatch(page)
+    page.goto(cloud.url + "/")
+    page.wait_for_selector("#live.on")  # the event stream is connected
+    return context, page, watch
+
+
+def shot(page: Any, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def goto_view(page: Any, view: str) -> None:
+    page.get_by_role("link", name=view.capitalize()).click()
+    page.wait_for_selector(f"#view-{view}:not([hidden])")
+
+
+def test_laptop_submit_watch_and_every_view(browser: Any, roboos_up: Cloud) -> None:
+    context, page, watch = open_page(browser, roboos_up, LAPTOP)
+    try:
+        # Robots: both sim robots, online, with their details.
+        cards = page.locator("article.robot")
+        cards.first.wait_for()
+        assert cards.count() == 2
+        assert page.locator("article.robot .badge.on").count() == 2
+        assert "rover1" in page.locator("#robots").inner_text()
+        page.wait_for_function("document.querySelector('#robots').innerText.includes(' ms')")  # link RTT shown
+        shot(page, "laptop-robots")
+
+        # Tasks: submit, watch the DAG fill in, succeed.
+        goto_view(page, "tasks")
+        assert page.locator("#task-detail .empty").is_visible()
+        page.get_by_label("Instruction").fill("put the apple in the sink and put the toy block in the bin")
+        page.get_by_role("button", name="Submit").click()
+        page.wait_for_selector("#submit-status:has-text('submitted')")
+        page.wait_for_selector("svg.dag g.node")
+        page.wait_for_selector("[data-testid=task-status]:has-text('succeeded')", timeout=60_000)
+        nodes = page.locator("svg.dag g.node")
+        assert nodes.count() >= 4
+        page.wait_for_function("document.querySelectorAll('svg.dag g.node.st-succeeded').length"
+                               " === document.querySelectorAll('svg.dag g.node').length")
+        assert page.locator("table.steps tbody tr").count() == nodes.count()
+        detail = page.locator("#task-detail").inner_text()
+        assert "offline rule-based planner" in detail and "Replans" in detail and "prompt" in detail
+        assert page.locator("#task-list .task-item").count() >= 1
+        shot(page, "laptop-tasks")
+
+        # An impossible instruction fails with its reason shown (error state), no cancel button left.
+        page.get_by_label("Instruction").fill("put the unicorn in the sink")
+        page.get_by_role("button", name="Submit").click()
+        page.wait_for_selector("[data-testid=task-status]:has-text('failed')")
+        assert "unicorn" in page.locator("#task-detail").inner_text()
+        assert page.get_by_role("button", name="Cancel task").count() == 0
+
+        # Skills: connected robots' cards, search ranks 'pick' for grasping.
+        goto_view(page, "skills")
+        page.wait_for_selector("#skills-connected details.skill")
+        assert page.locator("#skills-connected details.skill").count() >= 8
+        assert "No skill store configured" in page.locator("#skills-store").inner_text()
+        page.get_by_label("Search skills").fill("pick up an object")
+        page.get_by_role("button", name="Search").click()
+        first = page.locator("#skill-results ol.results li").first
+        first.wait_for()
+        assert "pick" in first.inner_text()
+        first.locator("summary").click()
+        assert first.locator("ul.params").is_visible()
+        shot(page, "laptop-skills")
+
+        # History: the finished task's timeline, replayed from the start.
+        goto_view(page, "history")
+        page.wait_for_selector("ol.timeline li")
+        page.get_by_label("Task", exact=True).select_option(index=1)  # the first (succeeded) task, the list is newest first
+        page.wait_for_selector("ol.timeline li:has-text('succeeded')")
+        total = page.locator("ol.timeline li").count()
+        page.get_by_label("Position").fill("0")
+        assert page.locator("ol.timeline li.past").count() == 0
+        assert page.locator("svg.dag").count() == 0  # before the plan event: no plan yet
+        page.get_by_role("button", name="Replay").click()
+        page.wait_for_function(f"document.querySelectorAll('ol.timeline li.past').length === {total}")
+        assert page.locator("svg.dag g.node.st-succeeded").count() >= 4
+        shot(page, "laptop-history")
+
+        # Cameras: the top-down world picture loads (a real PNG from the server).
+        goto_view(page, "cameras")
+        img = page.locator("#cameras img").first
+        img.wait_for()
+        page.wait_for_function("document.querySelector('#cameras img').naturalWidth === 640")
+        assert "top-down" in img.get_attribute("alt")
+        shot(page, "laptop-cameras")
+
+        # Channel: links and an RTT histogram per robot.
+        goto_view(page, "channel")
+        page.wait_for_selector("#channel svg.hist")
+        assert page.locator("#channel table tbody tr").count() == 2
+        assert page.locator("#channel svg.hist").count() == 2
+        shot(page, "laptop-channel")
+    finally:
+        context.close()
+    assert watch.errors == []
+
+
+def test_phone_width_every_view_fits(browser: Any, roboos_up: Cloud) -> None:
+    context, page, watch = open_page(browser, roboos_up, PHONE)
+    try:
+        for view in ("robots", "tasks", "skills", "history", "cameras", "channel"):
+            goto_view(page, view)
+            page.wait_for_timeout(300)
+            width = page.evaluate("document.documentElement.scrollWidth")
+            assert width <= PHONE["width"], f"{view}: page is {width}px wide at a {PHONE['width']}px viewport"
+            shot(page, f"phone-{view}")
+        goto_view(page, "tasks")
+        page.get_by_label("Instruction").fill("put the red cup on the dining table")
+        page.get_by_role("button", name="Submit").click()
+        page.wait_for_selector("[data-testid=task-status]:has-text('succeeded')", timeout=60_000)
+        shot(page, "phone-tasks-done")
+    finally:
+        context.close()
+    assert watch.errors == []
+
+
+def test_accessible_names(browser: Any, roboos_up: Cloud) -> None:
+    context, page, watch = open_page(browser, roboos_up, LAPTOP)
+    try:
+        assert page.get_by_role("navigation", name="Dashboard views").is_visible()
+        assert page.get_by_role("link", name="Robots").get_attribute("aria-current") == "page"
+        for view in ("tasks", "skills", "history", "cameras", "channel"):
+            goto_view(page, view)
+            # every form control in the visible view has an accessible name
+            unnamed = page.evaluate("""() => [...document.querySelectorAll('main section:not([hidden]) input,'
+                + 'main section:not([hidden]) select, main section:not([hidden]) button')]
+                .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label')
+                              && !el.textContent.trim()).map(el => el.outerHTML)""")
+            assert unnamed == [], f"{view}: controls without a label: {unnamed}"
+    finally:
+        context.close()
+    assert watch.errors == []
