@@ -8,6 +8,7 @@ padding — without the video processor (which needs torchvision), so it loads o
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import torch
@@ -31,6 +32,8 @@ class BrainProcessor:
         merge = getattr(image_processor, "merge_size", 2)
         self.merge_area = int(merge) ** 2
         self.image_pad_id = self.tokenizer.convert_tokens_to_ids(IMAGE_PAD)
+        # fast tokenizers change padding state per call and refuse concurrent use ("Already borrowed")
+        self._lock = threading.Lock()
 
     @classmethod
     def from_pretrained(cls, source: str, **kwargs) -> BrainProcessor:
@@ -43,11 +46,16 @@ class BrainProcessor:
 
     def apply_chat_template(self, messages: list[dict], tokenize: bool = False, add_generation_prompt: bool = True) -> str:
         """Render messages (content parts ``{"type": "image"}`` / ``{"type": "text"}``) to prompt text."""
-        return self.tokenizer.apply_chat_template(messages, chat_template=self.chat_template, tokenize=tokenize,
-                                                  add_generation_prompt=add_generation_prompt)
+        with self._lock:
+            return self.tokenizer.apply_chat_template(messages, chat_template=self.chat_template, tokenize=tokenize,
+                                                      add_generation_prompt=add_generation_prompt)
 
     def __call__(self, texts: list[str], images: list[list[Image.Image]] | None = None) -> dict:
         """Batch-encode prompts (left padded); ``images[i]`` are the images of ``texts[i]`` in order."""
+        with self._lock:
+            return self._encode(texts, images)
+
+    def _encode(self, texts: list[str], images: list[list[Image.Image]] | None) -> dict:
         images = images or [[] for _ in texts]
         flat = [img for row in images for img in row]
         out: dict = {}
@@ -81,7 +89,8 @@ class BrainProcessor:
         return [(int(w) * patch, int(h) * patch) for _t, h, w in grid_thw.tolist()]
 
     def decode(self, ids: list[int]) -> str:
-        return self.tokenizer.decode(ids, skip_special_tokens=False)
+        with self._lock:
+            return self.tokenizer.decode(ids, skip_special_tokens=False)
 
 
 def _template_file(source: str) -> str:
