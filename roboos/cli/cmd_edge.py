@@ -103,6 +103,8 @@ def _print_kinds(console: object, kinds: dict) -> None:
     table = Table(title="robot kinds")
     for col in ("kind", "embodiment", "world", "description"):
         table.add_column(col)
+    from rich.markup import escape
+
     for name, kind in sorted(kinds.items()):
-        table.add_row(name, kind.embodiment, kind.world or "", kind.description)
+        table.add_row(name, kind.embodiment, kind.world or "", escape(kind.description))
     console.print(table)  # type: ignore[attr-defined]
