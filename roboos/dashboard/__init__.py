@@ -6,6 +6,6 @@ FastAPI and uvicorn come with the ``dashboard`` extra; :func:`start_dashboard` r
 """
 
 from roboos.dashboard.config import DashboardConfig
-from roboos.dashboard.server import DashboardError, DashboardServer, start_dashboard
+from roboos.dashboard.server import DashboardBindError, DashboardError, DashboardServer, start_dashboard
 
-__all__ = ["DashboardConfig", "DashboardError", "DashboardServer", "start_dashboard"]
+__all__ = ["DashboardBindError", "DashboardConfig", "DashboardError", "DashboardServer", "start_dashboard"]

@@ -18,6 +18,10 @@ class DashboardError(RuntimeError):
     """The dashboard cannot start (bad bind, missing token off loopback, missing extra); says why."""
 
 
+class DashboardBindError(DashboardError):
+    """The dashboard's address is taken or not available (the cloud can run on without it)."""
+
+
 class DashboardServer:
     """A started dashboard: ``url`` to open, ``stop()`` to shut it down."""
 
@@ -121,7 +125,8 @@ def _bind(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        raise DashboardError(f"cannot bind the dashboard to {host}:{port}: {exc.strerror or exc}") from None
+        raise DashboardBindError(f"cannot bind the dashboard to {host}:{port}: {exc.strerror or exc} "
+                                 "(set dashboard.bind, or dashboard.enabled=false)") from None
     sock.listen(128)
     sock.set_inheritable(True)
     return sock

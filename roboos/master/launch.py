@@ -87,10 +87,12 @@ async def _start_dashboard(stack: CloudStack, config: CloudConfig) -> None:
     if importlib.util.find_spec("fastapi") is None or importlib.util.find_spec("uvicorn") is None:
         stack.notes.append("dashboard not available: pip install 'roboos[dashboard]' (FastAPI + uvicorn)")
         return
-    from roboos.dashboard import start_dashboard
+    from roboos.dashboard import DashboardBindError, start_dashboard
 
     try:
         stack.dashboard = await start_dashboard(stack.master, config.dashboard)
+    except DashboardBindError as exc:  # e.g. a second cloud on this host: it runs on without a dashboard
+        stack.notes.append(f"dashboard not started: {exc}")
     except BaseException:
         await stack.stop()
         raise
