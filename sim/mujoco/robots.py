@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -22,7 +23,7 @@ from roboos.sim.mujoco import mjcf
 from roboos.sim.mujoco.ik import ArmKinematics, IKError
 from roboos.sim.mujoco.world import MujocoWorld
 from roboos.skills.effects import Effect
-from roboos.skills.sdk import SkillContext
+from roboos.skills.sdk import SkillContext, SkillSpec
 
 CHUNK = 10  # physics steps between cancel checks (20 ms of sim time)
 JOINT_SPEED = 1.6  # rad/s of the fastest joint along a trajectory
@@ -74,6 +75,12 @@ class MujocoArmRobot(HouseholdRobot):
                 "scene": self.world.layout.name, "mobile": self.mobile, "reach": None if self.mobile else self.reach(),
                 "home": self.location(), "gripper": "parallel", "dof": 6,
                 "cameras": ["image", "wrist_image"]}
+
+    def skills(self) -> Sequence[SkillSpec]:
+        from roboos.sim.mujoco.skills import PHYSICS_SKILLS
+        from roboos.skills.sdk import get_spec
+
+        return [*super().skills(), *(get_spec(f) for f in PHYSICS_SKILLS)]
 
     def scene_places(self) -> list[str]:
         return [p.name for p in self.world.layout.places if p.name != "floor"]
