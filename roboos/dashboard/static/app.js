@@ -330,12 +330,14 @@ function histogram(edges, robot, data) {
     const bar = s("rect", { x: P + i * bw + 2, y: H - bh, width: bw - 4, height: bh, class: "bar" });
     bar.append(s("title", {}, `${label(i)} ms: ${c}`));
     svg.append(bar);
-    svg.append(s("text", { x: P + i * bw + bw / 2, y: H + 14, class: "axis", "text-anchor": "middle" }, edges[i]));
+    svg.append(s("text", { x: P + i * bw, y: H + 14, class: "axis", "text-anchor": "middle" }, edges[i]));  // bin lower edge
   });
   svg.append(s("text", { x: W - 2, y: H + 28, class: "axis", "text-anchor": "end" }, "ms"));
   svg.append(s("text", { x: 2, y: 12, class: "axis" }, String(max)));
   return svg;
 }
+
+function ms(v) { return v == null ? "–" : `${v < 10 ? v.toFixed(2) : v.toFixed(1)} ms`; }
 
 async function loadChannel() {
   try {
@@ -349,12 +351,12 @@ async function loadChannel() {
       : empty("No robot links yet.");
     const robots = Object.entries(v.rtt.robots);
     const hists = robots.length ? robots.map(([robot, d]) => h("figure", { class: "card" },
-      h("figcaption", {}, h("strong", {}, robot), ` — ${d.count} samples · p50 ${d.p50_ms} ms · p90 ${d.p90_ms} ms · p99 ${d.p99_ms} ms`),
+      h("figcaption", {}, h("strong", {}, robot), ` — ${d.count} samples · p50 ${ms(d.p50_ms)} · p90 ${ms(d.p90_ms)} · p99 ${ms(d.p99_ms)}`),
       histogram(v.rtt.edges_ms, robot, d)))
       : [empty("No round-trip samples yet.", "They come from heartbeat echoes, a few per second per robot.")];
     const stats = h("details", { class: "card" }, h("summary", {}, "Channel counters"),
       h("dl", { class: "facts" }, Object.entries(v.stats).map(([k, val]) => [h("dt", {}, k.replaceAll("_", " ")), h("dd", {}, String(val))])));
-    replace("channel", links, h("h3", {}, "Link latency (heartbeat round trips)"), ...hists, stats);
+    replace("channel", links, h("h3", {}, "Link latency (heartbeat round trips)"), h("div", { class: "cards" }, ...hists), stats);
   } catch (e) { replace("channel", empty(`Cannot load the channel: ${e.message}`)); }
 }
 
