@@ -55,6 +55,7 @@ class Ros2ArmOptions(BaseModel):
     action_name: str = Field(default="/joint_trajectory_controller/follow_joint_trajectory", pattern=_TOPIC)
     use_action: Literal["auto", "never", "always"] = "auto"
     camera_topic: str | None = Field(default=None, pattern=_TOPIC)  # sensor_msgs/Image, sensor-data QoS
+    camera_name: str = Field(default="base_0_rgb", pattern=r"^[A-Za-z0-9_]+$")  # observation/images/<name>
     domain_id: int | None = Field(default=None, ge=0, le=232)  # None: ROS_DOMAIN_ID from the environment
     node_name: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -68,6 +69,12 @@ class Ros2ArmOptions(BaseModel):
     command_rate_hz: float = Field(default=50.0, gt=0, le=1000)  # sampling of point-to-point moves
     policy_rate_hz: float = Field(default=50.0, gt=0, le=1000)  # time step of VLA action chunks
     blend_steps: int = Field(default=5, ge=0, le=100)  # chunk points cross-faded from the motion in progress
+    # VLA per-tick actions (apply_action): the first len(joints) values, absolute targets or scaled deltas
+    action_mode: Literal["absolute", "delta"] = "absolute"
+    action_scale: float = Field(default=1.0, gt=0)  # multiplies delta actions
+    vla_endpoint: str | None = Field(
+        default=None, pattern=r"^(tcp|ipc)://\S+$"
+    )  # `roboos serve policy` ZeroMQ
 
     poses: dict[str, list[float]] = Field(default_factory=dict)  # named joint poses ("home", place names)
     arm_motion_s: float | None = Field(

@@ -125,6 +125,7 @@ class Ros2ArmDriver:
         self._stamp: float | None = None  # monotonic time of the last joint state message
         self._image: Any = None
         self._active: _Active | None = None
+        self._last_setpoint: tuple[np.ndarray, float] | None = None  # (target, monotonic time)
         self._generation = 0  # bumped by hold(): waiting motions end
         self._goal_handle: Any = None
         self.context: Any = None
@@ -340,6 +341,49 @@ class Ros2ArmDriver:
         )
         return self._execute(points, start_pos, start_vel, cancel, wait=wait)
 
+    def stream_setpoint(self, target: Sequence[float] | np.ndarray, dt: float) -> None:
+        """Stream one per-tick setpoint (VLA control loop): reach ``target`` in ``dt`` seconds, moving on.
+
+        Never blocks: stale state, a missing controller or a limit violation raise at once. The point
+        carries the velocity implied by the previous setpoint, so consecutive ticks blend into one motion.
+        """
+        self.snapshot()  # fresh, complete state or StaleJointStateError
+        goal = as_joint_array(target, len(self.joints), "action")
+        if not self.controller_connected():
+            raise ControllerUnavailableError(
+                f"{self.robot_name}: no trajectory controller listens on {self.options.trajectory_topic}"
+            )
+        now = time.monotonic()
+        with self._lock:
+            previous = self._last_setpoint
+        velocity = np.zeros_like(goal)
+        if previous is not None and now - previous[1] < 3 * dt:
+            velocity = (goal - previous[0]) / dt
+        points = [TrajectoryPoint(t=dt, positions=goal, velocities=velocity)]
+        try:
+            check_limits(points, self.joints, self.options.position_limits)
+        except ValueError as exc:
+            raise TrajectoryFailedError(f"{self.robot_name}: {exc}") from None
+        from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
+
+        msg = JointTrajectory()
+        msg.joint_names = list(self.joints)
+        msg.points = [
+            JointTrajectoryPoint(
+                positions=goal.tolist(), velocities=velocity.tolist(), time_from_start=_duration_msg(dt)
+            )
+        ]
+        start_pos, start_vel = self._commanded_now(self.snapshot(fresh=False))
+        with self._lock:
+            self._active = _Active(now, start_pos, start_vel, points)
+            self._last_setpoint = (goal, now)
+        self._publisher.publish(msg)
+        self.trajectories_sent += 1
+
+    def last_setpoint(self) -> np.ndarray | None:
+        with self._lock:
+            return None if self._last_setpoint is None else self._last_setpoint[0].copy()
+
     def hold(self) -> None:
         """Stop: end waiting motions and command the current position (an empty trajectory when unknown)."""
         from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
@@ -347,6 +391,7 @@ class Ros2ArmDriver:
         with self._lock:
             self._generation += 1
             self._active = None
+            self._last_setpoint = None
             handle, self._goal_handle = self._goal_handle, None
         if self.node is None:
             return

@@ -48,7 +48,30 @@ class _Ros2Parts:
         return self.ros.node
 
     def _ros_skills(self) -> list[SkillSpec]:
-        return [*motion_skills(list(self.options.poses)), *self._service_skills]
+        specs = [*motion_skills(list(self.options.poses)), *self._service_skills]
+        if self.options.vla_endpoint:
+            from roboos.edge.vla_skill import make_vla_skill
+
+            specs.append(make_vla_skill(self.options.vla_endpoint, control_hz=self.options.policy_rate_hz))
+        return specs
+
+    def apply_action(self, action: np.ndarray) -> None:
+        """One VLA action per control tick (:class:`~roboos.edge.vla_skill.ActionRobot`): the first
+        ``len(joints)`` values are absolute joint targets (``action_mode: absolute``) or deltas scaled by
+        ``action_scale`` (``delta``); values beyond the joints (padding) are ignored."""
+        values = np.asarray(action, dtype=np.float64).ravel()
+        n = len(self.ros.joints)
+        if values.shape[0] < n:
+            raise Ros2BridgeError(
+                f"{self.name}: an action needs at least {n} values (one per joint), got {values.shape[0]}"
+            )
+        values = values[:n]
+        if self.options.action_mode == "delta":
+            base = self.ros.last_setpoint()
+            if base is None:
+                base = self.ros.snapshot().positions
+            values = base + self.options.action_scale * values
+        self.ros.stream_setpoint(values, 1.0 / self.options.policy_rate_hz)
 
     def _start_ros(self, all_skills: Sequence[SkillSpec]) -> None:
         with self._ros_lock:
@@ -95,13 +118,14 @@ class _Ros2Parts:
         }
 
     def _observation(self) -> dict[str, np.ndarray]:
+        """Policy-ready keys: ``state`` (joint positions) and ``observation/images/<camera_name>``."""
         out: dict[str, np.ndarray] = {}
         joints = self._measured_joints()
         if joints is not None:
-            out["joint_positions"] = np.asarray(joints, dtype=np.float32)
+            out["state"] = np.asarray(joints, dtype=np.float32)
         image = self.ros.image()
         if image is not None:
-            out["image"] = image
+            out[f"observation/images/{self.options.camera_name}"] = image
         return out
 
 

@@ -145,11 +145,12 @@ def test_camera_images_become_observations(controller) -> None:
 
         thread = threading.Thread(target=publish, daemon=True)
         thread.start()
-        wait_until(lambda: "image" in robot.get_observation(), what="an image")
+        wait_until(lambda: "observation/images/base_0_rgb" in robot.get_observation(), what="an image")
         stop.set()
         thread.join(1)
         obs = robot.get_observation()
-        assert obs["image"].shape == (4, 5, 3) and obs["image"][0, 0].tolist() == [200, 0, 0]
-        assert obs["joint_positions"].shape == (6,)
+        image = obs["observation/images/base_0_rgb"]
+        assert image.shape == (4, 5, 3) and image[0, 0].tolist() == [200, 0, 0]
+        assert obs["state"].shape == (6,) and obs["state"].dtype == np.float32
     finally:
         robot.disconnect()
