@@ -32,8 +32,14 @@ class SubmitRequest(BaseModel):
     instruction: str = Field(min_length=1, max_length=MAX_INSTRUCTION)
 
 
-def create_app(master: Any, *, token: str | None = None, sampler: RttSampler | None = None, store: Any = None,
-               interval_s: float = 0.5) -> FastAPI:
+def create_app(
+    master: Any,
+    *,
+    token: str | None = None,
+    sampler: RttSampler | None = None,
+    store: Any = None,
+    interval_s: float = 0.5,
+) -> FastAPI:
     """The dashboard app for ``master``; with ``token`` every request must carry it (header, cookie or
     ``?token=`` once on the page, which sets the cookie)."""
     app = FastAPI(title="RoboOS dashboard", docs_url=None, redoc_url=None, openapi_url="/api/openapi.json")
@@ -60,8 +66,10 @@ def create_app(master: Any, *, token: str | None = None, sampler: RttSampler | N
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'body'}: {e.get('msg')}"
-                             for e in exc.errors())
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'body'}: {e.get('msg')}"
+            for e in exc.errors()
+        )
         return JSONResponse({"error": "bad_request", "message": problems}, 400)
 
     @app.exception_handler(UnknownTaskError)
@@ -70,8 +78,9 @@ def create_app(master: Any, *, token: str | None = None, sampler: RttSampler | N
 
     @app.get("/", include_in_schema=False)
     async def index() -> HTMLResponse:
-        return HTMLResponse((static_dir / "index.html").read_text(encoding="utf-8"),
-                            headers={"Cache-Control": "no-store"})
+        return HTMLResponse(
+            (static_dir / "index.html").read_text(encoding="utf-8"), headers={"Cache-Control": "no-store"}
+        )
 
     @app.get("/favicon.ico", include_in_schema=False)
     async def favicon() -> Response:
@@ -84,9 +93,14 @@ def create_app(master: Any, *, token: str | None = None, sampler: RttSampler | N
     @app.get("/api/overview")
     async def overview() -> dict[str, Any]:
         history = master.persistence.history
-        return {"cloud": master.config.name, "planner": getattr(master.planner, "name", type(master.planner).__name__),
-                "endpoint": master.channel.endpoint, "history": history is not None,
-                "store": store is not None, "auth": token is not None}
+        return {
+            "cloud": master.config.name,
+            "planner": getattr(master.planner, "name", type(master.planner).__name__),
+            "endpoint": master.channel.endpoint,
+            "history": history is not None,
+            "store": store is not None,
+            "auth": token is not None,
+        }
 
     @app.get("/api/robots")
     async def robots() -> list[dict[str, Any]]:
@@ -120,6 +134,7 @@ def create_app(master: Any, *, token: str | None = None, sampler: RttSampler | N
             async for event in _until_disconnect(request, events.__aiter__()):
                 yield _sse("task", event.model_dump(mode="json"))
             yield _sse("end", {"task_id": task_id})
+
         return _stream(gen())
 
     @app.get("/api/skills")
@@ -127,22 +142,35 @@ def create_app(master: Any, *, token: str | None = None, sampler: RttSampler | N
         view = snapshot.skills_view(master, store)
         view["query"] = q
         if q.strip():
-            view["results"], view["search_mode"] = await asyncio.to_thread(_search, q, view, store, retriever,
-                                                                           max(1, min(k, 50)))
+            view["results"], view["search_mode"] = await asyncio.to_thread(
+                _search, q, view, store, retriever, max(1, min(k, 50))
+            )
         return view
 
     @app.get("/api/history/{task_id}")
     async def history(task_id: str) -> dict[str, Any]:
         record = master.get_task(task_id)  # 404 for an unknown task
         entries = await asyncio.to_thread(snapshot.history_view, master.persistence.history, task_id)
-        return {"task": snapshot.task_summary(record), "enabled": master.persistence.history is not None,
-                "entries": entries}
+        return {
+            "task": snapshot.task_summary(record),
+            "enabled": master.persistence.history is not None,
+            "entries": entries,
+        }
 
     @app.get("/api/cameras")
     async def cameras() -> dict[str, Any]:
-        views = [{"id": "world", "title": "World, top-down (drawn from the robots' reported state)",
-                  "url": "/api/cameras/world.png"}]
-        robots_with = [{"robot": r["name"], "cameras": r["cameras"]} for r in snapshot.robots_view(master) if r["cameras"]]
+        views = [
+            {
+                "id": "world",
+                "title": "World, top-down (drawn from the robots' reported state)",
+                "url": "/api/cameras/world.png",
+            }
+        ]
+        robots_with = [
+            {"robot": r["name"], "cameras": r["cameras"]}
+            for r in snapshot.robots_view(master)
+            if r["cameras"]
+        ]
         return {"views": views, "robot_cameras": robots_with}
 
     @app.get("/api/cameras/world.png")
@@ -163,19 +191,25 @@ def create_app(master: Any, *, token: str | None = None, sampler: RttSampler | N
         async def gen() -> AsyncIterator[str]:
             last: dict[str, str] = {}
             while not await request.is_disconnected():
-                for name, value in (("robots", snapshot.robots_view(master)), ("tasks", snapshot.tasks_view(master))):
+                for name, value in (
+                    ("robots", snapshot.robots_view(master)),
+                    ("tasks", snapshot.tasks_view(master)),
+                ):
                     text = json.dumps(value, default=str, sort_keys=True)
                     if last.get(name) != text:
                         last[name] = text
                         yield f"event: {name}\ndata: {text}\n\n"
                 yield ": keep-alive\n\n"
                 await asyncio.sleep(interval_s)
+
         return _stream(gen())
 
     return app
 
 
-def _search(query: str, view: dict[str, Any], store: Any, cache: dict[str, Any], k: int) -> tuple[list[dict], str]:
+def _search(
+    query: str, view: dict[str, Any], store: Any, cache: dict[str, Any], k: int
+) -> tuple[list[dict], str]:
     """Rank connected skills (and the store's) for ``query``: BM25 via the skill retriever."""
     from roboos.skills.card import SkillCard
 
@@ -193,12 +227,25 @@ def _search(query: str, view: dict[str, Any], store: Any, cache: dict[str, Any],
         hits = sorted([h for h in hits if h[1] > 0], key=lambda h: -h[1])[:k]
         mode = "words"
     robots = {item["card"]["name"]: item["robots"] for item in view["connected"]}
-    results += [{"source": "robots", "robots": robots.get(c.name, []), "score": round(float(s), 4),
-                 "card": c.model_dump(mode="json")} for c, s in hits]
+    results += [
+        {
+            "source": "robots",
+            "robots": robots.get(c.name, []),
+            "score": round(float(s), 4),
+            "card": c.model_dump(mode="json"),
+        }
+        for c, s in hits
+    ]
     if store is not None and mode == "bm25":
         for rec, card, score in store.search(query, k=k, retriever=cache["bm25"]):
-            results.append({"source": "store", "package": f"{rec.name} {rec.version}", "score": round(float(score), 4),
-                            "card": card.model_dump(mode="json")})
+            results.append(
+                {
+                    "source": "store",
+                    "package": f"{rec.name} {rec.version}",
+                    "score": round(float(score), 4),
+                    "card": card.model_dump(mode="json"),
+                }
+            )
     return results, mode
 
 
@@ -229,8 +276,9 @@ def _sse(event: str, data: Any) -> str:
 
 
 def _stream(gen: AsyncIterator[str]) -> StreamingResponse:
-    return StreamingResponse(gen, media_type="text/event-stream",
-                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+    return StreamingResponse(
+        gen, media_type="text/event-stream", headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    )
 
 
 _UNAUTHORIZED_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>RoboOS dashboard</title>

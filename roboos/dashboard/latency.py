@@ -65,8 +65,14 @@ class RttSampler:
                     if BIN_EDGES_MS[i] <= v < BIN_EDGES_MS[i + 1]:
                         counts[i] += 1
                         break
-            robots[robot] = {"count": len(ms), "counts": counts, "p50_ms": _pct(ms, 0.5), "p90_ms": _pct(ms, 0.9),
-                             "p99_ms": _pct(ms, 0.99), "max_ms": ms[-1] if ms else None}
+            robots[robot] = {
+                "count": len(ms),
+                "counts": counts,
+                "p50_ms": _pct(ms, 0.5),
+                "p90_ms": _pct(ms, 0.9),
+                "p99_ms": _pct(ms, 0.99),
+                "max_ms": ms[-1] if ms else None,
+            }
         return {"edges_ms": edges, "robots": robots}
 
 

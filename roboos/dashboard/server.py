@@ -25,8 +25,16 @@ class DashboardBindError(DashboardError):
 class DashboardServer:
     """A started dashboard: ``url`` to open, ``stop()`` to shut it down."""
 
-    def __init__(self, server: Any, serve_task: asyncio.Task[None], sampler: Any, store: Any, host: str,
-                 port: int, token: str | None) -> None:
+    def __init__(
+        self,
+        server: Any,
+        serve_task: asyncio.Task[None],
+        sampler: Any,
+        store: Any,
+        host: str,
+        port: int,
+        token: str | None,
+    ) -> None:
         self._server = server
         self._task = serve_task
         self.sampler = sampler
@@ -64,8 +72,10 @@ async def start_dashboard(master: Any, config: DashboardConfig | None = None) ->
 
         from roboos.dashboard.app import create_app
     except ImportError as exc:
-        raise DashboardError(f"the dashboard needs FastAPI and uvicorn ({exc.name} is missing): "
-                             "pip install 'roboos[dashboard]'") from None
+        raise DashboardError(
+            f"the dashboard needs FastAPI and uvicorn ({exc.name} is missing): "
+            "pip install 'roboos[dashboard]'"
+        ) from None
     from roboos.dashboard.latency import RttSampler
 
     try:
@@ -74,9 +84,11 @@ async def start_dashboard(master: Any, config: DashboardConfig | None = None) ->
         raise DashboardError(str(exc)) from None
     token = os.environ.get(config.token_env) or None if config.token_env else None
     if not is_loopback(host) and not token:
-        raise DashboardError(f"dashboard.bind {config.bind} is reachable from other machines: set an access token "
-                             f"in ${config.token_env or 'ROBOOS_DASHBOARD_TOKEN'} (dashboard.token_env) "
-                             "or bind 127.0.0.1")
+        raise DashboardError(
+            f"dashboard.bind {config.bind} is reachable from other machines: set an access token "
+            f"in ${config.token_env or 'ROBOOS_DASHBOARD_TOKEN'} (dashboard.token_env) "
+            "or bind 127.0.0.1"
+        )
     store = None
     if config.skill_store:
         from roboos.skills.store import SkillStore
@@ -85,8 +97,11 @@ async def start_dashboard(master: Any, config: DashboardConfig | None = None) ->
     sock = _bind(host, port)
     sampler = RttSampler(master.channel, interval_s=config.sample_interval_s, keep=config.rtt_samples)
     app = create_app(master, token=token, sampler=sampler, store=store, interval_s=config.sample_interval_s)
-    server = _QuietServer(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
-                                         timeout_graceful_shutdown=1))
+    server = _QuietServer(
+        uvicorn.Config(
+            app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=1
+        )
+    )
     task = asyncio.create_task(server.serve(sockets=[sock]), name="dashboard")
     while not server.started:
         if task.done():
@@ -107,13 +122,13 @@ def _quiet_server_class() -> type:
         """uvicorn without its signal handlers: the CLI (``roboos cloud``) owns SIGINT/SIGTERM."""
 
         @contextlib.contextmanager
-        def capture_signals(self):  # noqa: ANN202
+        def capture_signals(self):
             yield
 
     return QuietServer
 
 
-def _QuietServer(config: Any) -> Any:  # noqa: N802 - a factory used like the class
+def _QuietServer(config: Any) -> Any:
     return _quiet_server_class()(config)
 
 
@@ -125,8 +140,10 @@ def _bind(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        raise DashboardBindError(f"cannot bind the dashboard to {host}:{port}: {exc.strerror or exc} "
-                                 "(set dashboard.bind, or dashboard.enabled=false)") from None
+        raise DashboardBindError(
+            f"cannot bind the dashboard to {host}:{port}: {exc.strerror or exc} "
+            "(set dashboard.bind, or dashboard.enabled=false)"
+        ) from None
     sock.listen(128)
     sock.set_inheritable(True)
     return sock

@@ -18,21 +18,27 @@ def robots_view(master: Any) -> list[dict[str, Any]]:
         entry = world_robots.get(info.name, {})
         link = links.get(info.name)
         state = dict(info.state)
-        out.append({
-            "name": info.name,
-            "embodiment": info.embodiment,
-            "online": info.online,
-            "status": state.get("status") or entry.get("status") or ("idle" if info.online else "offline"),
-            "location": state.get("location") or entry.get("location"),
-            "pose": state.get("pose") or entry.get("pose"),
-            "holding": state.get("holding", entry.get("holding")),
-            "heartbeat_age_s": info.heartbeat_age_s,
-            "rtt_ms": round(link.rtt_s * 1000.0, 3) if link is not None and link.rtt_s is not None else None,
-            "current": running.get(info.name),
-            "skills": [c.name for c in info.skills],
-            "cameras": list(info.profile.get("cameras") or []),
-            "state": state,
-        })
+        out.append(
+            {
+                "name": info.name,
+                "embodiment": info.embodiment,
+                "online": info.online,
+                "status": state.get("status")
+                or entry.get("status")
+                or ("idle" if info.online else "offline"),
+                "location": state.get("location") or entry.get("location"),
+                "pose": state.get("pose") or entry.get("pose"),
+                "holding": state.get("holding", entry.get("holding")),
+                "heartbeat_age_s": info.heartbeat_age_s,
+                "rtt_ms": round(link.rtt_s * 1000.0, 3)
+                if link is not None and link.rtt_s is not None
+                else None,
+                "current": running.get(info.name),
+                "skills": [c.name for c in info.skills],
+                "cameras": list(info.profile.get("cameras") or []),
+                "state": state,
+            }
+        )
     return sorted(out, key=lambda r: r["name"])
 
 
@@ -43,8 +49,13 @@ def _running_steps(tasks: list[TaskRecord]) -> dict[str, dict[str, Any]]:
             continue
         for step in task.plan.steps:
             if step.status is StepStatus.running:
-                out[step.robot] = {"task": task.id, "step": step.id, "skill": step.skill, "args": step.args,
-                                   "started_at": step.started_at}
+                out[step.robot] = {
+                    "task": task.id,
+                    "step": step.id,
+                    "skill": step.skill,
+                    "args": step.args,
+                    "started_at": step.started_at,
+                }
     return out
 
 
@@ -52,9 +63,17 @@ def task_summary(task: TaskRecord) -> dict[str, Any]:
     """One line of the task list."""
     steps = task.plan.steps if task.plan else []
     done = sum(1 for s in steps if s.status is StepStatus.succeeded)
-    return {"id": task.id, "instruction": task.instruction, "status": task.status.value, "reason": task.reason,
-            "created_at": task.created_at, "finished_at": task.finished_at, "replans": task.replans,
-            "steps": len(steps), "steps_done": done}
+    return {
+        "id": task.id,
+        "instruction": task.instruction,
+        "status": task.status.value,
+        "reason": task.reason,
+        "created_at": task.created_at,
+        "finished_at": task.finished_at,
+        "replans": task.replans,
+        "steps": len(steps),
+        "steps_done": done,
+    }
 
 
 def tasks_view(master: Any) -> list[dict[str, Any]]:
@@ -76,19 +95,30 @@ def skills_view(master: Any, store: Any = None) -> dict[str, Any]:
     by_name: dict[str, dict[str, Any]] = {}
     for info in master.list_robots():
         for card in info.skills:
-            item = by_name.setdefault(card.name, {"card": card.model_dump(mode="json"), "robots": [], "online": []})
+            item = by_name.setdefault(
+                card.name, {"card": card.model_dump(mode="json"), "robots": [], "online": []}
+            )
             item["robots"].append(info.name)
             if info.online:
                 item["online"].append(info.name)
     packages = []
     if store is not None:
         for rec in store.list():
-            packages.append({"name": rec.name, "version": rec.version, "size": rec.size,
-                             "published_at": rec.published_at,
-                             "description": getattr(rec.manifest, "description", ""),
-                             "skills": [c.model_dump(mode="json") for c in rec.cards]})
-    return {"connected": [by_name[k] for k in sorted(by_name)], "store": packages,
-            "store_configured": store is not None}
+            packages.append(
+                {
+                    "name": rec.name,
+                    "version": rec.version,
+                    "size": rec.size,
+                    "published_at": rec.published_at,
+                    "description": getattr(rec.manifest, "description", ""),
+                    "skills": [c.model_dump(mode="json") for c in rec.cards],
+                }
+            )
+    return {
+        "connected": [by_name[k] for k in sorted(by_name)],
+        "store": packages,
+        "store_configured": store is not None,
+    }
 
 
 def history_view(history: Any, task_id: str, limit: int = 2000) -> list[dict[str, Any]]:
@@ -102,8 +132,15 @@ def channel_view(master: Any, sampler: Any) -> dict[str, Any]:
     """Link table, channel counters and the RTT histogram."""
     links = []
     for robot, link in sorted(master.channel.links().items()):
-        links.append({"robot": robot, "connected": link.connected, "age_s": round(link.age_s, 3),
-                      "rtt_ms": round(link.rtt_s * 1000.0, 3) if link.rtt_s is not None else None,
-                      "registrations": link.registrations, "registered_at": link.registered_at})
+        links.append(
+            {
+                "robot": robot,
+                "connected": link.connected,
+                "age_s": round(link.age_s, 3),
+                "rtt_ms": round(link.rtt_s * 1000.0, 3) if link.rtt_s is not None else None,
+                "registrations": link.registrations,
+                "registered_at": link.registered_at,
+            }
+        )
     stats = master.channel.stats.as_dict() if hasattr(master.channel, "stats") else {}
     return {"endpoint": master.channel.endpoint, "links": links, "stats": stats, "rtt": sampler.histogram()}

@@ -7,6 +7,7 @@ robot STATE messages) — it shows what the robots reported, nothing invented.
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 from typing import Any
@@ -16,13 +17,26 @@ from PIL import Image, ImageDraw, ImageFont
 PLACE_FILL = {"surface": "#d9e4f5", "container": "#f5e6c8", "station": "#dff2df"}
 ROBOT_FILL = {"online": "#1f6feb", "offline": "#8b949e"}
 STATUS_RING = {"busy": "#d29922", "error": "#cf222e", "stopped": "#cf222e"}
-COLOR_NAMES = {"red": "#d1242f", "blue": "#0969da", "yellow": "#d4a72c", "white": "#f6f8fa", "green": "#1a7f37",
-               "silver": "#afb8c1", "orange": "#e16f24", "grey": "#6e7781", "gray": "#6e7781", "black": "#24292f",
-               "purple": "#8250df", "brown": "#8a5a2b", "pink": "#e85aad"}
+COLOR_NAMES = {
+    "red": "#d1242f",
+    "blue": "#0969da",
+    "yellow": "#d4a72c",
+    "white": "#f6f8fa",
+    "green": "#1a7f37",
+    "silver": "#afb8c1",
+    "orange": "#e16f24",
+    "grey": "#6e7781",
+    "gray": "#6e7781",
+    "black": "#24292f",
+    "purple": "#8250df",
+    "brown": "#8a5a2b",
+    "pink": "#e85aad",
+}
 
 
-def render_topdown(world: dict[str, Any], robots: list[dict[str, Any]], *, width: int = 640,
-                   height: int = 480) -> bytes:
+def render_topdown(
+    world: dict[str, Any], robots: list[dict[str, Any]], *, width: int = 640, height: int = 480
+) -> bytes:
     """PNG bytes of the world snapshot (``WorldModel.snapshot()``) and the robots' reported states."""
     places: dict[str, dict[str, Any]] = world.get("places", {})
     objects: dict[str, dict[str, Any]] = world.get("objects", {})
@@ -39,8 +53,13 @@ def render_topdown(world: dict[str, Any], robots: list[dict[str, Any]], *, width
         x, y = to_px(*_position(place))
         fill = PLACE_FILL.get(str(place.get("kind")), "#eeeeee")
         closed = place.get("openable") and not place.get("open")
-        draw.rounded_rectangle((x - box, y - box, x + box, y + box), radius=6, fill=fill,
-                               outline="#57606a" if not closed else "#cf222e", width=2 if closed else 1)
+        draw.rounded_rectangle(
+            (x - box, y - box, x + box, y + box),
+            radius=6,
+            fill=fill,
+            outline="#57606a" if not closed else "#cf222e",
+            width=2 if closed else 1,
+        )
         label = name + (" (closed)" if closed else "")
         draw.text((x, y + box + 2), label, fill="#24292f", font=small, anchor="ma")
         inside = [o for o, v in sorted(objects.items()) if v.get("location") == name]
@@ -65,11 +84,19 @@ def render_topdown(world: dict[str, Any], robots: list[dict[str, Any]], *, width
         held = state.get("holding")
         if held and held in objects:
             _object_dot(draw, x + 10, y - 10, objects[held])
-        left, top, right, bottom = draw.textbbox((x + 16, y - 8), str(robot.get("name")), font=font, anchor="lm")
-        draw.rounded_rectangle((left - 3, top - 2, right + 3, bottom + 2), radius=3, fill="#ddf4ff", outline="#54aeff")
+        left, top, right, bottom = draw.textbbox(
+            (x + 16, y - 8), str(robot.get("name")), font=font, anchor="lm"
+        )
+        draw.rounded_rectangle(
+            (left - 3, top - 2, right + 3, bottom + 2), radius=3, fill="#ddf4ff", outline="#54aeff"
+        )
         draw.text((x + 16, y - 8), str(robot.get("name")), fill="#0a3069", font=font, anchor="lm")
-    draw.text((8, 6), f"world: {world.get('scene') or '?'} (version {world.get('version', 0)})",
-              fill="#57606a", font=small)
+    draw.text(
+        (8, 6),
+        f"world: {world.get('scene') or '?'} (version {world.get('version', 0)})",
+        fill="#57606a",
+        font=small,
+    )
     legend = "blue disc: robot (amber ring: busy) · dots: objects by colour · red frame: closed container"
     draw.text((8, height - 16), legend, fill="#57606a", font=small)
     return _png(img)
@@ -100,15 +127,17 @@ def _robot_position(robot: dict[str, Any], places: dict[str, dict[str, Any]]) ->
     return None
 
 
-def _projection(places: dict[str, dict[str, Any]], robots: list[dict[str, Any]], width: int,
-                height: int):  # noqa: ANN202 - (projection function, pixels per metre)
+def _projection(places: dict[str, dict[str, Any]], robots: list[dict[str, Any]], width: int, height: int):
     points = [_position(p) for p in places.values()]
     points += [p for r in robots if (p := _robot_position(r, places)) is not None]
     xs, ys = [p[0] for p in points], [p[1] for p in points]
     margin = 60
     span = max(max(xs) - min(xs), max(ys) - min(ys), 1e-6)
-    scale = min((width - 2 * margin) / max(max(xs) - min(xs), 1e-6), (height - 2 * margin) / max(max(ys) - min(ys), 1e-6),
-                (min(width, height) - 2 * margin) / span * 2)
+    scale = min(
+        (width - 2 * margin) / max(max(xs) - min(xs), 1e-6),
+        (height - 2 * margin) / max(max(ys) - min(ys), 1e-6),
+        (min(width, height) - 2 * margin) / span * 2,
+    )
     cx, cy = (max(xs) + min(xs)) / 2, (max(ys) + min(ys)) / 2
 
     def to_px(x: float, y: float) -> tuple[float, float]:
@@ -117,6 +146,7 @@ def _projection(places: dict[str, dict[str, Any]], robots: list[dict[str, Any]],
     return to_px, scale
 
 
+@functools.lru_cache(maxsize=8)
 def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     try:
         return ImageFont.load_default(size=size)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-import socket
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -15,10 +15,17 @@ from pathlib import Path
 import httpx
 import pytest
 
-
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SCREENSHOTS = Path(__file__).resolve().parents[3] / "artifacts" / "screenshots"
 
 
@@ -42,15 +49,35 @@ def roboos_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
     tmp = tmp_path_factory.mktemp("dashboard-up")
     port = free_port()
     log = tmp / "up.log"
-    args = [sys.executable, "-m", "roboos.cli.main", "up", "--time-scale", "0.2",
-            "--set", f"bind=tcp://127.0.0.1:{free_port()}", "--set", f"control_plane.bind=127.0.0.1:{free_port()}",
-            "--set", f"dashboard.bind=127.0.0.1:{port}", "--set", f"memory.path={tmp / 'cloud.db'}",
-            "--set", "dashboard.sample_interval_s=0.25"]
+    args = [
+        sys.executable,
+        "-m",
+        "roboos.cli.main",
+        "up",
+        "--time-scale",
+        "0.2",
+        "--set",
+        f"bind=tcp://127.0.0.1:{free_port()}",
+        "--set",
+        f"control_plane.bind=127.0.0.1:{free_port()}",
+        "--set",
+        f"dashboard.bind=127.0.0.1:{port}",
+        "--set",
+        f"memory.path={tmp / 'cloud.db'}",
+        "--set",
+        "dashboard.sample_interval_s=0.25",
+    ]
     env = {**os.environ, "COLUMNS": "200"}
     env.pop("ROBOOS_DASHBOARD_TOKEN", None)
     with open(log, "wb") as out:
-        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            args,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            start_new_session=True,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60

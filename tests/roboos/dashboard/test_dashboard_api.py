@@ -51,16 +51,24 @@ def test_empty_states_and_page() -> None:
             assert channel["links"] == [] and channel["rtt"]["robots"] == {}
             png = await client.get("/api/cameras/world.png")
             assert png.headers["content-type"] == "image/png" and png.content[:8] == b"\x89PNG\r\n\x1a\n"
+
     run(main)
 
 
 def test_bad_input_gets_clear_errors() -> None:
     async def main() -> None:
         async with dashboard(token_env=None) as (_master, _dash, client):
-            for body in ({"instruction": ""}, {"instruction": "x" * 2001}, {"nope": 1}, {"instruction": "a", "b": 2}):
+            for body in (
+                {"instruction": ""},
+                {"instruction": "x" * 2001},
+                {"nope": 1},
+                {"instruction": "a", "b": 2},
+            ):
                 resp = await client.post("/api/tasks", json=body)
                 assert resp.status_code == 400 and resp.json()["error"] == "bad_request", body
-            resp = await client.post("/api/tasks", content=b"{not json", headers={"content-type": "application/json"})
+            resp = await client.post(
+                "/api/tasks", content=b"{not json", headers={"content-type": "application/json"}
+            )
             assert resp.status_code == 400
             resp = await client.post("/api/tasks", json={"instruction": "   "})
             assert resp.status_code == 400 and "empty" in resp.json()["detail"]
@@ -68,6 +76,7 @@ def test_bad_input_gets_clear_errors() -> None:
                 resp = await client.get(path)
                 assert resp.status_code == 404 and "unknown task 'nope'" in resp.json()["message"], path
             assert (await client.post("/api/tasks/nope/cancel")).status_code == 404
+
     run(main)
 
 
@@ -93,11 +102,12 @@ def test_submit_stream_detail_and_history() -> None:
             detail = (await client.get(f"/api/tasks/{task_id}")).json()
             assert detail["status"] == "failed" and detail["reason"]
             history = (await client.get(f"/api/history/{task_id}")).json()
-            assert history["enabled"] and [e["kind"] for e in history["entries"]][0] == "task.status"
+            assert history["enabled"] and history["entries"][0]["kind"] == "task.status"
             assert history["entries"][-1]["data"]["status"] == "failed"
             assert (await client.post(f"/api/tasks/{task_id}/cancel")).json() == {"cancelled": False}
             listed = (await client.get("/api/tasks")).json()
             assert [t["id"] for t in listed] == [task_id]
+
     run(main)
 
 
@@ -109,14 +119,19 @@ def test_token_required_when_set(monkeypatch: pytest.MonkeyPatch) -> None:
             assert dash.token == "s3cret-token"
             assert (await client.get("/api/robots")).status_code == 401
             assert (await client.get("/")).status_code == 401
-            assert (await client.get("/api/robots", headers={"Authorization": "Bearer wrong"})).status_code == 401
-            assert (await client.get("/api/robots", headers={"Authorization": "Bearer s3cret-token"})).status_code == 200
+            assert (
+                await client.get("/api/robots", headers={"Authorization": "Bearer wrong"})
+            ).status_code == 401
+            assert (
+                await client.get("/api/robots", headers={"Authorization": "Bearer s3cret-token"})
+            ).status_code == 200
             assert (await client.get("/?token=wrong")).status_code == 401
             login = await client.get("/?token=s3cret-token")  # sets the cookie, then the page and API work
             assert login.status_code == 303 and "roboos_dashboard_token" in login.headers["set-cookie"]
             assert (await client.get("/")).status_code == 200
             assert (await client.get("/api/tasks")).status_code == 200
             assert (await client.get("/api/health")).status_code == 200
+
     run(main)
 
 
@@ -143,4 +158,5 @@ def test_bind_rules(monkeypatch: pytest.MonkeyPatch) -> None:
             await exposed.stop()
         finally:
             await master.stop()
+
     run(main)

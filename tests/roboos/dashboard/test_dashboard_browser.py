@@ -8,9 +8,13 @@ from typing import Any
 import pytest
 from conftest import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, Cloud
 
-pytestmark = [pytest.mark.browser,
-              pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's Chromium at /usr/bin/chromium "
-                                                               "(apt-get install -y chromium)")]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="needs Debian's Chromium at /usr/bin/chromium (apt-get install -y chromium)",
+    ),
+]
 
 LAPTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
@@ -34,8 +38,12 @@ class ConsoleWatch:
 
     def __init__(self, page: Any) -> None:
         self.errors: list[str] = []
-        page.on("console", lambda msg: self.errors.append(f"console.{msg.type}: {msg.text}")
-                if msg.type == "error" else None)
+        page.on(
+            "console",
+            lambda msg: (
+                self.errors.append(f"console.{msg.type}: {msg.text}") if msg.type == "error" else None
+            ),
+        )
         page.on("pageerror", lambda exc: self.errors.append(f"page error: {exc}"))
 
 
@@ -68,7 +76,9 @@ def test_laptop_submit_watch_and_every_view(browser: Any, roboos_up: Cloud) -> N
         assert cards.count() == 2
         assert page.locator("article.robot .badge.on").count() == 2
         assert "rover1" in page.locator("#robots").inner_text()
-        page.wait_for_function("document.querySelector('#robots').innerText.includes(' ms')")  # link RTT shown
+        page.wait_for_function(
+            "document.querySelector('#robots').innerText.includes(' ms')"
+        )  # link RTT shown
         shot(page, "laptop-robots")
 
         # Tasks: submit, watch the DAG fill in, succeed.
@@ -81,8 +91,10 @@ def test_laptop_submit_watch_and_every_view(browser: Any, roboos_up: Cloud) -> N
         page.wait_for_selector("[data-testid=task-status]:has-text('succeeded')", timeout=60_000)
         nodes = page.locator("svg.dag g.node")
         assert nodes.count() >= 4
-        page.wait_for_function("document.querySelectorAll('svg.dag g.node.st-succeeded').length"
-                               " === document.querySelectorAll('svg.dag g.node').length")
+        page.wait_for_function(
+            "document.querySelectorAll('svg.dag g.node.st-succeeded').length"
+            " === document.querySelectorAll('svg.dag g.node').length"
+        )
         assert page.locator("table.steps tbody tr").count() == nodes.count()
         detail = page.locator("#task-detail").inner_text()
         assert "offline rule-based planner" in detail and "Replans" in detail and "prompt" in detail
@@ -113,7 +125,9 @@ def test_laptop_submit_watch_and_every_view(browser: Any, roboos_up: Cloud) -> N
         # History: the finished task's timeline, replayed from the start.
         goto_view(page, "history")
         page.wait_for_selector("ol.timeline li")
-        page.get_by_label("Task", exact=True).select_option(index=1)  # the first (succeeded) task, the list is newest first
+        page.get_by_label("Task", exact=True).select_option(
+            index=1
+        )  # the first (succeeded) task, the list is newest first
         page.wait_for_selector("ol.timeline li:has-text('succeeded')")
         total = page.locator("ol.timeline li").count()
         page.get_by_label("Position").fill("0")
