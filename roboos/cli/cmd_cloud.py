@@ -25,7 +25,7 @@ def load_cloud_or_exit(config: Optional[Path], overrides: list[str], console: An
         cfg = load_cloud_config(config, overrides)
         load_cloud_scene(cfg)  # a bad scene file is a config error too, reported before anything starts
     except ConfigError as exc:
-        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_CONFIG) from None
     return cfg
 
@@ -100,12 +100,12 @@ async def _serve_async(console: Any, cfg: Any, with_edges: bool, edge_config: Op
     try:
         robots = edge_robot_names(edge_config, edge_overrides) if with_edges else []
     except ConfigError as exc:
-        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         return EXIT_CONFIG
     try:
         stack = await start_cloud(cfg, dashboard=None)  # None: as dashboard.enabled says
     except (ChannelError, OSError, RuntimeError) as exc:
-        console.print(f"[red]error:[/red] cannot start the cloud: {exc}", highlight=False)
+        console.print(f"[red]error:[/red] cannot start the cloud: {exc}", highlight=False, soft_wrap=True)
         return 1
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -133,7 +133,7 @@ async def _serve_async(console: Any, cfg: Any, with_edges: bool, edge_config: Op
             try:
                 await edges.wait_registered(master, robots)
             except EdgeLaunchError as exc:
-                console.print(f"[red]error:[/red] {exc}", highlight=False)
+                console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
                 return 3
             console.print(f"sim robots online: {', '.join(robots)} (edge log: {edges.log_path})", highlight=False)
         console.print("[dim]Ctrl-C to stop[/dim]")

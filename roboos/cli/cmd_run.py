@@ -82,12 +82,12 @@ async def _run(console, cfg, instruction, edge_config, edge_overrides, time_scal
     try:
         robots = [] if no_edges else edge_robot_names(edge_config, edge_overrides)
     except ConfigError as exc:
-        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         return EXIT_CONFIG
     try:
         stack = await start_cloud(cfg)
     except (RuntimeError, OSError) as exc:  # ChannelError (bind), MemoryStoreError (database / Redis), ...
-        console.print(f"[red]error:[/red] cannot start the cloud: {exc}", highlight=False)
+        console.print(f"[red]error:[/red] cannot start the cloud: {exc}", highlight=False, soft_wrap=True)
         return EXIT_CONFIG
     master = stack.master
     edges = None
@@ -105,7 +105,7 @@ async def _run(console, cfg, instruction, edge_config, edge_overrides, time_scal
             try:
                 await edges.wait_registered(master, robots, timeout=min(60.0, timeout))
             except EdgeLaunchError as exc:
-                console.print(f"[red]error:[/red] {exc}", highlight=False)
+                console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
                 return EXIT_ROBOTS
             summary = ", ".join(f"{r.name} ({r.embodiment}, {len(r.skills)} skills)" for r in master.list_robots())
             console.print(f"robots online: {summary}", highlight=False)
