@@ -42,7 +42,6 @@ class ServerSettings(BaseModel):
     device: str | None = None
     dtype: str | None = None
     use_engine: bool = True
-    use_cuda_graph: bool | None = None  # None: on CUDA devices (the tuner may turn it off)
     use_cuda_graph: bool | None = None  # fast engine: capture decode steps as CUDA graphs (None: on CUDA)
     kernel_table: str | None = None     # W8A16 PreTune table file (default: configs/kernels/<gpu>.json)
     max_batch_size: int = Field(default=8, ge=1, le=64)
