@@ -56,3 +56,17 @@ def test_attach_relays_chat_stream_and_tasks(brain_server):
         assert bad.status_code == 400 and "vLLM" in bad.json()["error"]["message"]
     finally:
         front.stop()
+
+
+def test_flaggems_switch_says_why_it_is_off():
+    import importlib.util
+
+    from roboos.brain.server.flaggems import FlagGemsUnavailableError, enable_flaggems, flaggems_status
+
+    if importlib.util.find_spec("flag_gems") is not None:
+        pytest.skip("flag_gems is installed here")
+    assert flaggems_status() == {"installed": False}
+    status = enable_flaggems(strict=False)
+    assert status["enabled"] is False and "pip install flag-gems" in status["reason"]
+    with pytest.raises(FlagGemsUnavailableError):
+        enable_flaggems(strict=True)
