@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,9 +19,7 @@ os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"  # ROS 2 >= Jazzy
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-JOINTS = ["shoulder", "upper_arm", "elbow", "wrist_1", "wrist_2", "wrist_3"]
-COMMAND_TOPIC = "/test_arm_controller/joint_trajectory"
-STATE_TOPIC = "/test_arm/joint_states"
+from ros2_testlib import COMMAND_TOPIC, JOINTS, STATE_TOPIC, arm_options, wait_until
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -31,14 +28,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         path = Path(str(item.fspath))
         if here in path.parents and path.name != "test_ros2_trajectory.py":  # that one is numpy only
             item.add_marker(pytest.mark.ros)
-
-
-def wait_until(predicate: Callable[[], object], timeout: float = 10.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out waiting for {what}")
-        time.sleep(0.01)
 
 
 @pytest.fixture
@@ -51,24 +40,6 @@ def controller() -> Iterator[object]:
         yield ctrl
     finally:
         ctrl.close()
-
-
-def arm_options(**overrides: object) -> object:
-    from roboos.edge.ros2.config import Ros2ArmOptions
-
-    base = dict(
-        joints=JOINTS,
-        joint_state_topic=STATE_TOPIC,
-        trajectory_topic=COMMAND_TOPIC,
-        max_velocity=8.0,
-        min_move_s=0.1,
-        stale_after_s=0.5,
-        controller_wait_s=2.0,
-        goal_time_tolerance_s=0.5,
-        poses={"home": [0.0] * 6, "ready": [0.3, -0.5, 0.8, 0.0, 0.2, 0.0]},
-    )
-    base.update(overrides)
-    return Ros2ArmOptions(**base)
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import threading
 
 import numpy as np
 import pytest
-from conftest import JOINTS, arm_options, wait_until
+from ros2_testlib import JOINTS, arm_options, wait_until
 from roboos.edge.ros2.errors import ControllerUnavailableError, StaleJointStateError, UnknownJointError
 from roboos.skills.sdk import SkillContext
 
@@ -148,7 +148,7 @@ def test_cancel_of_a_skill_call_holds_position(arm, controller) -> None:
 
 
 def test_controller_restart(arm, controller) -> None:
-    from conftest import COMMAND_TOPIC, STATE_TOPIC
+    from ros2_testlib import COMMAND_TOPIC, STATE_TOPIC
     from ros2_test_controller import TestTrajectoryController
 
     positions = controller.positions.tolist()

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from conftest import COMMAND_TOPIC, JOINTS, STATE_TOPIC, wait_until
+from ros2_testlib import COMMAND_TOPIC, JOINTS, STATE_TOPIC, wait_until
 
 ARM_OPTIONS = {
     "joints": JOINTS,

@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import JOINTS, arm_options, wait_until
+from ros2_testlib import JOINTS, arm_options, wait_until
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import JOINTS, arm_options, wait_until
+from ros2_testlib import JOINTS, arm_options, wait_until
 from roboos.edge.ros2.errors import Ros2BridgeError, StaleJointStateError
 
 
