@@ -1,4 +1,7 @@
-"""Physics-only skills of the MuJoCo arms: move the gripper to a Cartesian pose via IK, go home."""
+"""Physics-only skills of the MuJoCo arms: move the gripper to a Cartesian pose via IK, go home.
+
+(Not called ``move_to``: planners read ``move_to`` as a navigation skill.)
+"""
 
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ Coordinate = Annotated[float, Field(ge=-20.0, le=20.0)]
 
 
 @skill(embodiments=MANIPULATORS, timeout=30, effects=["robot.gripper_pose"], tags=["motion", "cartesian"])
-def move_to(robot: MujocoArmRobot, x: Coordinate, y: Coordinate, z: Annotated[float, Field(ge=0.0, le=2.5)],
+def move_gripper(robot: MujocoArmRobot, x: Coordinate, y: Coordinate, z: Annotated[float, Field(ge=0.0, le=2.5)],
             context: SkillContext, yaw: Annotated[float, Field(ge=-6.3, le=6.3)] = 0.0) -> dict[str, Any]:
     """Move the gripper, pointing down, to a point in the world frame (inverse kinematics).
 
@@ -25,7 +28,7 @@ def move_to(robot: MujocoArmRobot, x: Coordinate, y: Coordinate, z: Annotated[fl
         z: target height of the grip point, metres.
         yaw: rotation of the fingers about the vertical, radians.
     """
-    with robot.activity.action("move_to", context):
+    with robot.activity.action("move_gripper", context):
         robot.move_to([x, y, z], yaw, context)
         reached = [round(float(v), 4) for v in robot.grip_pos()]
         return {"reached": reached, "effects": [
@@ -42,4 +45,4 @@ def go_home(robot: MujocoArmRobot, context: SkillContext) -> dict[str, Any]:
             Effect(subject=f"robot:{robot.name}", attribute="gripper_pose", value=reached)]}
 
 
-PHYSICS_SKILLS = (move_to, go_home)
+PHYSICS_SKILLS = (move_gripper, go_home)

@@ -121,13 +121,13 @@ def test_edge_config_builds_mujoco_robots_sharing_one_world() -> None:
         make_robots(bad.robots, scene=bad.scene, time_scale=0)
 
 
-def test_move_to_pose_via_ik_and_go_home(tabletop) -> None:
+def test_move_gripper_to_a_pose_via_ik_and_go_home(tabletop) -> None:
     world, arm = tabletop
-    result = call(arm, "move_to", x=0.4, y=0.1, z=0.9, yaw=0.3)
+    result = call(arm, "move_gripper", x=0.4, y=0.1, z=0.9, yaw=0.3)
     assert result.ok, result.error
     assert np.linalg.norm(np.array(result.value["reached"]) - [0.4, 0.1, 0.9]) < 0.01
-    assert "no arm pose reaches" in call(arm, "move_to", x=3.0, y=0.0, z=0.9).error["message"]
-    assert call(arm, "move_to", x=0.4, y=0.1, z=9.0).error["code"] == "bad_arguments"
+    assert "no arm pose reaches" in call(arm, "move_gripper", x=3.0, y=0.0, z=0.9).error["message"]
+    assert call(arm, "move_gripper", x=0.4, y=0.1, z=9.0).error["code"] == "bad_arguments"
     assert call(arm, "go_home").ok
-    card = SkillCard.from_spec(next(s for s in arm.skills() if s.name == "move_to"))
+    card = SkillCard.from_spec(next(s for s in arm.skills() if s.name == "move_gripper"))
     assert card.parameters["properties"]["z"]["maximum"] == 2.5 and card.parameters["required"] == ["x", "y", "z"]
