@@ -69,3 +69,52 @@ def bench_fuzz(
     console.print(f"wrote {path}")
     if any(r["crashes"] or r["liveness_failures"] for r in results):
         raise typer.Exit(1)
+
+
+@bench_app.command("load")
+def bench_load(
+    agents: int = typer.Option(500, help="Simulated edge agents (EdgeChannel + trivial robot each)."),
+    processes: int = typer.Option(5, help="Load-generator processes sharing the agents."),
+    seconds: float = typer.Option(600.0, help="Soak duration after registration."),
+    rate_hz: float = typer.Option(10.0, help="Heartbeat and state rate per agent."),
+    calls_per_s: float = typer.Option(100.0, help="Skill calls dispatched per second (random robots)."),
+    out: Optional[Path] = typer.Option(None, help="JSON path (default benchmarks/results/load-<machine>.json)."),
+) -> None:
+    """One cloud Master against many edge agents: dispatch latency, lost messages, CPU and memory."""
+    import asyncio
+    import logging
+
+    from rich.console import Console
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from roboos.bench import RESULTS_DIR, machine_info, machine_slug, utc_now, write_result
+    from roboos.bench.load import run_load
+
+    logging.getLogger("roboos").setLevel(logging.ERROR)
+    console = Console()
+    with Progress(console=console) as bar:
+        task = bar.add_task(f"soak with {agents} agents", total=seconds)
+        result = asyncio.run(run_load(agents, processes, seconds, rate_hz, calls_per_s,
+                                      progress=lambda _n, t: bar.update(task, completed=t)))
+    d, r = result["dispatch_latency_s"], result["call_rtt_s"]
+    table = Table(title=f"Load: {agents} agents x {rate_hz:g} Hz heartbeat+state, {calls_per_s:g} calls/s, {seconds:g} s")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    table.add_column("target", justify="right")
+    rows = [("dispatch p50 / p99 (ms)", f"{d.get('p50_us', 0) / 1e3:.2f} / {d.get('p99_us', 0) / 1e3:.2f}", "p99 ≤ 5"),
+            ("call round trip p50 / p99 (ms)", f"{r.get('p50_us', 0) / 1e3:.2f} / {r.get('p99_us', 0) / 1e3:.2f}", ""),
+            ("calls sent / answered / lost", f"{result['calls_sent']} / {result['calls_answered']} / {result['calls_lost']}", "0 lost"),
+            ("double executions", str(result["double_executions"]), "0"),
+            ("states sent / received / lost", f"{result['states_sent']} / {result['states_received']} / {result['states_lost']}", "0 lost"),
+            ("late heartbeats (>3 periods) / timeouts", f"{result['late_heartbeats']} / {result['missed_heartbeat_timeouts']}", "0"),
+            ("cloud CPU mean (%)", f"{result['cloud_cpu_pct_mean']}", ""),
+            ("cloud RSS after warm-up → end (MB)", f"{result['cloud_rss_mb']['after_warmup']:.1f} → {result['cloud_rss_mb']['end']:.1f}", ""),
+            ("RSS growth after warm-up (%)", f"{result['rss_growth_after_warmup_pct']}", "< 5")]
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+    data = {"bench": "load", "date": utc_now(), "command": _command(),
+            "machine": machine_info(["pyzmq", "msgpack", "pydantic"]), **result}
+    path = write_result(out or RESULTS_DIR / f"load-{machine_slug()}.json", data)
+    console.print(f"wrote {path}")

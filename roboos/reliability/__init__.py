@@ -1,0 +1,1 @@
+"""Reliability helpers: the lossy ZeroMQ proxy of the fault-injection tests."""
