@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -19,6 +20,23 @@ from roboos.brain.server.settings import ServerSettings
 from roboos.brain.server.tasks import run_task
 
 log = logging.getLogger("roboos.brain.server")
+
+
+class TokenMiddleware:
+    """Require ``Authorization: Bearer <api_key>`` on every route but ``/health`` (401 otherwise)."""
+
+    def __init__(self, app, api_key: str) -> None:
+        self.app = app
+        self.expected = f"Bearer {api_key}".encode()
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope.get("path") == "/health":
+            return await self.app(scope, receive, send)
+        given = dict(scope.get("headers") or []).get(b"authorization", b"")
+        if not hmac.compare_digest(given, self.expected):
+            return await _send_error(send, APIError(401, "missing or wrong API key", type_="authentication_error",
+                                                    code="invalid_api_key"))
+        return await self.app(scope, receive, send)
 
 
 class BodyLimitMiddleware:
@@ -89,6 +107,8 @@ def create_app(backend, settings: ServerSettings) -> FastAPI:
     app = FastAPI(title="RoboOS brain (RoboBrain 2.0)", version="0.1.0", lifespan=lifespan)
     app.state.backend = backend
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    if settings.api_key:
+        app.add_middleware(TokenMiddleware, api_key=settings.api_key)
     limits = ImageLimits(max_bytes=settings.max_image_bytes, max_pixels=settings.max_image_pixels,
                          allow_files=settings.allow_file_images, roots=tuple(settings.image_roots))
     served = [backend.name]

@@ -36,6 +36,7 @@ class ServerSettings(BaseModel):
     served_model_name: str | None = None
     host: str = "127.0.0.1"
     port: int = 8000
+    api_key: str | None = None  # when set, every route but /health needs "Authorization: Bearer <key>"
     backend: Literal["transformers", "vllm"] = "transformers"
     quant: Literal["none", "w8a16"] = "none"
     flaggems: bool = False

@@ -66,6 +66,14 @@ def serve_brain(
     except ConfigError as exc:
         console.print(f"[red]config error:[/] {exc}")
         raise typer.Exit(2) from None
+    import os
+
+    if settings.api_key is None and os.environ.get("ROBOOS_BRAIN_API_KEY"):
+        settings = settings.model_copy(update={"api_key": os.environ["ROBOOS_BRAIN_API_KEY"]})
+    if settings.api_key is None and settings.host not in ("127.0.0.1", "localhost", "::1"):
+        console.print(f"[red]refusing to serve on {settings.host} without an API key:[/] set ROBOOS_BRAIN_API_KEY "
+                      "(clients send 'Authorization: Bearer <key>'), or bind 127.0.0.1")
+        raise typer.Exit(2)
     if settings.flaggems and settings.backend == "vllm":
         console.print("[yellow]--flaggems applies to the transformers backend only; vLLM uses its own kernels[/]")
 
