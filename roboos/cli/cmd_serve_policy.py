@@ -90,6 +90,16 @@ def serve_policy(
     from roboos.brain.policy_server.server import PolicyServer
 
     console = Console()
+    from roboos.channel.cloud import is_loopback
+
+    if port >= 0 and api_key is None and host not in ("127.0.0.1", "localhost", "::1"):
+        console.print(f"[red]refusing to serve the websocket on {host} without an API key:[/] set "
+                      "ROBOOS_POLICY_API_KEY (or --api-key), or bind 127.0.0.1")
+        raise typer.Exit(2)
+    if zmq != "none" and not is_loopback(zmq):
+        console.print(f"[red]refusing to bind the policy's ZeroMQ endpoint to {zmq}:[/] it has no CURVE "
+                      "authentication; keep it on loopback (or use the websocket with an API key)")
+        raise typer.Exit(2)
     with console.status(f"loading {policy}…"):
         loaded = load_policy(
             policy, checkpoint, preset, tokenizer, device, dtype, mode, compile, quant, max_batch, attention
