@@ -101,6 +101,8 @@ def verify_bundle(root: str | Path) -> Manifest:
     if manifest.format != FORMAT:
         raise BundleError(MANIFEST, f"bundle format {manifest.format}, this roboos reads {FORMAT}")
     for rel, entry in manifest.files.items():
+        if Path(rel).is_absolute() or ".." in Path(rel).parts or "\\" in rel:
+            raise BundleError(rel, "path outside the bundle")
         file = root / rel
         if not file.is_file():
             raise BundleError(rel, "missing (incomplete bundle)")
