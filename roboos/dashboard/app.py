@@ -4,6 +4,7 @@ server-sent events, the top-down world picture, and the static single-page UI (p
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import json
 from collections.abc import AsyncIterator
@@ -43,6 +44,7 @@ def create_app(
     """The dashboard app for ``master``; with ``token`` every request must carry it (header, cookie or
     ``?token=`` once on the page, which sets the cookie)."""
     app = FastAPI(title="RoboOS dashboard", docs_url=None, redoc_url=None, openapi_url="/api/openapi.json")
+    closing = app.state.closing = asyncio.Event()  # set by DashboardServer.stop: event streams end
     sampler = sampler or RttSampler(master.channel, interval_s=interval_s)
     static_dir = resources.files("roboos.dashboard") / "static"
     app.mount("/static", StaticFiles(directory=str(static_dir)), name="static")
@@ -131,7 +133,7 @@ def create_app(
         events = master.watch(task_id)  # raises UnknownTaskError -> 404 before the stream starts
 
         async def gen() -> AsyncIterator[str]:
-            async for event in _until_disconnect(request, events.__aiter__()):
+            async for event in _until_disconnect(request, events.__aiter__(), closing):
                 yield _sse("task", event.model_dump(mode="json"))
             yield _sse("end", {"task_id": task_id})
 
@@ -190,7 +192,7 @@ def create_app(
     async def events(request: Request) -> StreamingResponse:
         async def gen() -> AsyncIterator[str]:
             last: dict[str, str] = {}
-            while not await request.is_disconnected():
+            while not closing.is_set() and not await request.is_disconnected():
                 for name, value in (
                     ("robots", snapshot.robots_view(master)),
                     ("tasks", snapshot.tasks_view(master)),
@@ -200,7 +202,8 @@ def create_app(
                         last[name] = text
                         yield f"event: {name}\ndata: {text}\n\n"
                 yield ": keep-alive\n\n"
-                await asyncio.sleep(interval_s)
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(closing.wait(), interval_s)
 
         return _stream(gen())
 
@@ -249,15 +252,17 @@ def _search(
     return results, mode
 
 
-async def _until_disconnect(request: Request, it: AsyncIterator[Any]) -> AsyncIterator[Any]:
-    """Items of ``it`` until it ends or the client goes away (checked every second)."""
+async def _until_disconnect(
+    request: Request, it: AsyncIterator[Any], closing: asyncio.Event
+) -> AsyncIterator[Any]:
+    """Items of ``it`` until it ends, the client goes away or the server closes (checked every 0.5 s)."""
     while True:
         nxt = asyncio.ensure_future(it.__anext__())
         while True:
-            done, _ = await asyncio.wait({nxt}, timeout=1.0)
+            done, _ = await asyncio.wait({nxt}, timeout=0.5)
             if done:
                 break
-            if await request.is_disconnected():
+            if closing.is_set() or await request.is_disconnected():
                 nxt.cancel()
                 return
         try:

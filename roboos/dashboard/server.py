@@ -51,6 +51,8 @@ class DashboardServer:
         return f"http://{host}:{self.port}/"
 
     async def stop(self) -> None:
+        """End the event streams, then stop serving (forced after 3 s)."""
+        self._server.config.app.state.closing.set()
         self._server.should_exit = True
         try:
             await asyncio.wait_for(asyncio.shield(self._task), 3.0)
