@@ -29,7 +29,10 @@ class PolicyConnection:
         url = urlparse(endpoint)
         self._loop: asyncio.AbstractEventLoop | None = None
         if url.scheme in ("ws", "wss"):
-            from openpi_client.websocket_client_policy import WebsocketClientPolicy
+            try:
+                from openpi_client.websocket_client_policy import WebsocketClientPolicy
+            except ImportError:
+                raise RuntimeError("ws:// policies need the openpi client: pip install openpi-client") from None
 
             self._ws = WebsocketClientPolicy(host=f"{url.scheme}://{url.hostname}", port=url.port)
             self.metadata: dict[str, Any] = dict(self._ws.get_server_metadata() or {})
