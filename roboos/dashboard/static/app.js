@@ -225,7 +225,9 @@ function loadHistoryTasks() {
   const ids = state.tasks.map(t => t.id);
   sel.replaceChildren(...state.tasks.map(t => h("option", { value: t.id }, `${clip(t.instruction, 60)} — ${t.status}`)));
   sel.value = ids.includes(current) ? current : ids[0];
-  if (sel.value !== current || !state.replay) loadHistory(sel.value);
+  const shown = state.tasks.find(t => t.id === sel.value);
+  const live = shown && !["succeeded", "failed", "cancelled"].includes(shown.status);  // follow a running task
+  if (sel.value !== current || !state.replay || (live && !state.replay.timer)) loadHistory(sel.value);
 }
 document.getElementById("history-task").addEventListener("change", ev => loadHistory(ev.target.value));
 
@@ -234,6 +236,7 @@ async function loadHistory(id) {
   state.replay = null;
   try {
     const v = await api(`/api/history/${encodeURIComponent(id)}`);
+    if (document.getElementById("history-task").value !== id) return;  // another task was picked meanwhile
     if (!v.enabled) { replace("history-body", empty("The history log is disabled (memory.history.enabled).")); return; }
     const entries = v.entries.filter(e => e.kind.startsWith("task."));
     if (!entries.length) { replace("history-body", empty("No history entries for this task yet.")); return; }

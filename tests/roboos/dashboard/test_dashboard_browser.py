@@ -108,6 +108,20 @@ def test_laptop_submit_watch_and_every_view(browser: Any, roboos_up: Cloud) -> N
         assert "unicorn" in page.locator("#task-detail").inner_text()
         assert page.get_by_role("button", name="Cancel task").count() == 0
 
+        # A long task: the Robots view shows the running subtask, then Cancel stops it.
+        page.get_by_label("Instruction").fill(
+            "put the apple in the sink, put the red cup on the dining table, put the book on the shelf "
+            "and put the banana in the bin"
+        )
+        page.get_by_role("button", name="Submit").click()
+        page.wait_for_selector("[data-testid=task-status]:has-text('running')")
+        goto_view(page, "robots")
+        page.wait_for_function("document.querySelector('#robots').innerText.includes('— task ')")
+        goto_view(page, "tasks")
+        page.get_by_role("button", name="Cancel task").click()
+        page.wait_for_selector("[data-testid=task-status]:has-text('cancelled')")
+        assert page.locator("svg.dag g.node.st-succeeded").count() < page.locator("svg.dag g.node").count()
+
         # Skills: connected robots' cards, search ranks 'pick' for grasping.
         goto_view(page, "skills")
         page.wait_for_selector("#skills-connected details.skill")
@@ -126,16 +140,18 @@ def test_laptop_submit_watch_and_every_view(browser: Any, roboos_up: Cloud) -> N
         goto_view(page, "history")
         page.wait_for_selector("ol.timeline li")
         page.get_by_label("Task", exact=True).select_option(
-            index=1
-        )  # the first (succeeded) task, the list is newest first
-        page.wait_for_selector("ol.timeline li:has-text('succeeded')")
+            label="put the apple in the sink and put the toy block in the bin — succeeded"
+        )
+        page.wait_for_selector(
+            "ol.timeline li:has-text('task accepted: put the apple in the sink and put the toy block')"
+        )
         total = page.locator("ol.timeline li").count()
         page.get_by_label("Position").fill("0")
         assert page.locator("ol.timeline li.past").count() == 0
-        assert page.locator("svg.dag").count() == 0  # before the plan event: no plan yet
+        assert page.locator("#history-body svg.dag").count() == 0  # before the plan event: no plan yet
         page.get_by_role("button", name="Replay").click()
         page.wait_for_function(f"document.querySelectorAll('ol.timeline li.past').length === {total}")
-        assert page.locator("svg.dag g.node.st-succeeded").count() >= 4
+        assert page.locator("#history-body svg.dag g.node.st-succeeded").count() >= 4
         shot(page, "laptop-history")
 
         # Cameras: the top-down world picture loads (a real PNG from the server).
