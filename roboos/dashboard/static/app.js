@@ -194,7 +194,7 @@ async function loadSkills(query) {
     const v = await api(`/api/skills${q ? `?q=${encodeURIComponent(q)}` : ""}`);
     replace("skills-connected", v.connected.length
       ? h("div", { class: "skill-list" }, v.connected.map(it => skillCard(it.card,
-          h("span", { class: "robots" }, ` on ${it.robots.join(", ")}`))))
+          h("span", { class: "robots" }, ` · on ${it.robots.join(", ")}`))))
       : empty("No robot has registered skills yet."));
     replace("skills-store", !v.store_configured
       ? empty("No skill store configured.", "Set dashboard.skill_store in the cloud config to browse a store file.")

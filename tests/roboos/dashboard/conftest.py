@@ -36,6 +36,34 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+WATERING_PKG = '''
+from roboos.skills import skill
+
+
+@skill(embodiments=["mobile_manipulator"])
+def water_plant(plant: str, millilitres: int = 200) -> dict:
+    """Water a potted plant with the onboard can."""
+    return {"watered": plant, "ml": millilitres}
+'''
+
+
+def make_skill_store(tmp: Path) -> Path:
+    """A real skill-store file holding one published package (``garden_skills`` with ``water_plant``)."""
+    from roboos.skills.store import SkillStore, pack, write_manifest
+
+    pkg = tmp / "garden_pkg"
+    pkg.mkdir()
+    (pkg / "garden_skills.py").write_text(WATERING_PKG)
+    write_manifest(pkg, name="garden_skills", version="1.0.0", description="garden care")
+    path = tmp / "skills-store.db"
+    store = SkillStore(path)
+    try:
+        store.publish(pack(pkg))
+    finally:
+        store.close()
+    return path
+
+
 @dataclass
 class Cloud:
     url: str
@@ -66,6 +94,8 @@ def roboos_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
         f"memory.path={tmp / 'cloud.db'}",
         "--set",
         "dashboard.sample_interval_s=0.25",
+        "--set",
+        f"dashboard.skill_store={make_skill_store(tmp)}",
     ]
     env = {**os.environ, "COLUMNS": "200"}
     env.pop("ROBOOS_DASHBOARD_TOKEN", None)

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from conftest import make_skill_store
 
 from roboos.dashboard import DashboardBindError, DashboardConfig, DashboardError, start_dashboard
 from roboos.master import Master
@@ -158,5 +159,20 @@ def test_bind_rules(monkeypatch: pytest.MonkeyPatch) -> None:
             await exposed.stop()
         finally:
             await master.stop()
+
+    run(main)
+
+
+def test_skill_store_browse_and_search(tmp_path: Any) -> None:
+    store_path = make_skill_store(tmp_path)
+
+    async def main() -> None:
+        async with dashboard(token_env=None, skill_store=str(store_path)) as (_master, _dash, client):
+            view = (await client.get("/api/skills", params={"q": "water the plants"})).json()
+            assert view["store_configured"]
+            assert [(p["name"], p["version"]) for p in view["store"]] == [("garden_skills", "1.0.0")]
+            assert view["store"][0]["skills"][0]["name"] == "water_plant"
+            hits = [(r["source"], r["card"]["name"]) for r in view["results"]]
+            assert hits == [("store", "water_plant")]
 
     run(main)

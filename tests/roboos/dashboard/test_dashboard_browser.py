@@ -126,7 +126,7 @@ def test_laptop_submit_watch_and_every_view(browser: Any, roboos_up: Cloud) -> N
         goto_view(page, "skills")
         page.wait_for_selector("#skills-connected details.skill")
         assert page.locator("#skills-connected details.skill").count() >= 8
-        assert "No skill store configured" in page.locator("#skills-store").inner_text()
+        assert "garden_skills 1.0.0" in page.locator("#skills-store").inner_text()
         page.get_by_label("Search skills").fill("pick up an object")
         page.get_by_role("button", name="Search").click()
         first = page.locator("#skill-results ol.results li").first
