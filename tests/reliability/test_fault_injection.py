@@ -53,7 +53,7 @@ def test_dropped_messages_end_the_task_in_a_clear_state_without_double_execution
         print(f"lossy link: {proxy.stats}; task {record.status.value} {record.reason!r}, replans {record.replans}")
 
     run_through_proxy(Faults(drop=0.25, duplicate=0.1, reorder=0.1, seed=3), check,
-                      cloud=["executor.timeout_margin_s=1"])
+                      cloud=["executor.step_timeout_s=3", "executor.max_step_retries=2"])
 
 
 def _edge_process(endpoint: str, log: Path, **kw):  # noqa: ANN003, ANN202
