@@ -10,6 +10,7 @@ import json
 from collections.abc import AsyncIterator
 from importlib import resources
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -23,6 +24,7 @@ from roboos.dashboard.topdown import render_topdown
 from roboos.master.models import UnknownTaskError
 
 TOKEN_COOKIE = "roboos_dashboard_token"
+LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
 MAX_INSTRUCTION = 2000
 
 
@@ -40,9 +42,11 @@ def create_app(
     sampler: RttSampler | None = None,
     store: Any = None,
     interval_s: float = 0.5,
+    loopback_only: bool = False,
 ) -> FastAPI:
     """The dashboard app for ``master``; with ``token`` every request must carry it (header, cookie or
-    ``?token=`` once on the page, which sets the cookie)."""
+    ``?token=`` once on the page, which sets the cookie). ``loopback_only`` (a loopback bind) also refuses
+    requests whose ``Host`` is not a loopback name (DNS rebinding); cross-origin POSTs are always refused."""
     app = FastAPI(title="RoboOS dashboard", docs_url=None, redoc_url=None, openapi_url="/api/openapi.json")
     closing = app.state.closing = asyncio.Event()  # set by DashboardServer.stop: event streams end
     sampler = sampler or RttSampler(master.channel, interval_s=interval_s)
@@ -65,6 +69,24 @@ def create_app(
         if request.url.path.startswith("/api/"):
             return JSONResponse({"error": "unauthorized", "message": "a dashboard token is required"}, 401)
         return HTMLResponse(_UNAUTHORIZED_PAGE, 401)
+
+    @app.middleware("http")  # added last, so it runs first
+    async def same_origin(request: Request, call_next: Any) -> Response:
+        host = request.headers.get("host", "")
+        if loopback_only and urlsplit("//" + host).hostname not in LOOPBACK_NAMES:
+            return JSONResponse(
+                {
+                    "error": "forbidden",
+                    "message": f"unexpected Host '{host}' for a loopback dashboard (DNS rebinding guard)",
+                },
+                403,
+            )
+        origin = request.headers.get("origin")
+        if request.method not in ("GET", "HEAD") and origin and urlsplit(origin).netloc != host:
+            return JSONResponse(
+                {"error": "forbidden", "message": f"cross-origin request from {origin} refused"}, 403
+            )
+        return await call_next(request)
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(_request: Request, exc: RequestValidationError) -> JSONResponse:

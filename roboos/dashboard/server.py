@@ -98,7 +98,14 @@ async def start_dashboard(master: Any, config: DashboardConfig | None = None) ->
         store = SkillStore(os.path.expanduser(config.skill_store))
     sock = _bind(host, port)
     sampler = RttSampler(master.channel, interval_s=config.sample_interval_s, keep=config.rtt_samples)
-    app = create_app(master, token=token, sampler=sampler, store=store, interval_s=config.sample_interval_s)
+    app = create_app(
+        master,
+        token=token,
+        sampler=sampler,
+        store=store,
+        interval_s=config.sample_interval_s,
+        loopback_only=is_loopback(host),
+    )
     server = _QuietServer(
         uvicorn.Config(
             app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=1

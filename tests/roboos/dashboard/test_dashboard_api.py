@@ -176,3 +176,26 @@ def test_skill_store_browse_and_search(tmp_path: Any) -> None:
             assert hits == [("store", "water_plant")]
 
     run(main)
+
+
+def test_dns_rebinding_and_cross_origin_refused() -> None:
+    async def main() -> None:
+        async with dashboard(token_env=None) as (_master, dash, client):
+            evil = await client.get("/api/robots", headers={"Host": f"evil.example:{dash.port}"})
+            assert evil.status_code == 403 and "DNS rebinding" in evil.json()["message"]
+            assert (
+                await client.get("/api/robots", headers={"Host": f"localhost:{dash.port}"})
+            ).status_code == 200
+            body = {"instruction": "put the apple in the sink"}
+            cross = await client.post("/api/tasks", json=body, headers={"Origin": "http://evil.example"})
+            assert cross.status_code == 403 and "cross-origin" in cross.json()["message"]
+            plain = await client.post(
+                "/api/tasks", content=json.dumps(body), headers={"content-type": "text/plain"}
+            )  # a 'simple' cross-site form post: not parsed as JSON
+            assert plain.status_code == 400
+            same = await client.post(
+                "/api/tasks", json=body, headers={"Origin": f"http://127.0.0.1:{dash.port}"}
+            )
+            assert same.status_code == 201
+
+    run(main)
