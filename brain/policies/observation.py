@@ -83,7 +83,10 @@ def _state(obs: dict[str, Any], state_dim: int) -> np.ndarray:
     else:
         raise ObservationError("missing 'state' (proprioceptive state vector)")
     if isinstance(value, (list, tuple)):
-        value = np.asarray(value)
+        try:
+            value = np.asarray(value)
+        except (ValueError, TypeError, OverflowError) as exc:  # ragged or mixed lists
+            raise ObservationError(f"'state' is not a numeric vector: {exc}") from None
     if not isinstance(value, np.ndarray) or value.dtype.kind not in "fiu":
         raise ObservationError(
             f"'state' must be a numeric numpy array, got {type(value).__name__}"
