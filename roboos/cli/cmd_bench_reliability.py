@@ -65,7 +65,15 @@ def bench_fuzz(
             "seconds_per_surface": seconds, "seed": seed,
             "machine": machine_info(["pyzmq", "msgpack", "grpcio", "websockets", "fastapi", "hypothesis"]),
             "surfaces": results}
-    path = write_result(out or RESULTS_DIR / f"fuzz-{machine_slug()}.json", data)
+    path = Path(out or RESULTS_DIR / f"fuzz-{machine_slug()}.json")
+    if surface and path.exists():  # a partial re-run replaces those surfaces in the existing result
+        import json
+
+        previous = json.loads(path.read_text())
+        kept = [r for r in previous.get("surfaces", []) if r["surface"] not in names]
+        data["surfaces"] = kept + results
+        data["runs"] = previous.get("runs", [previous.get("command")]) + [data["command"]]
+    path = write_result(path, data)
     console.print(f"wrote {path}")
     if any(r["crashes"] or r["liveness_failures"] for r in results):
         raise typer.Exit(1)
