@@ -53,7 +53,7 @@ def unpack(data: bytes, dest: Path) -> None:
         raise PackageError("bad_archive", f"not a zip archive: {exc}") from None
     try:
         _extract(zf, dest)
-    except (zipfile.BadZipFile, zlib.error, ValueError, EOFError, OSError, NotImplementedError) as exc:
+    except (zipfile.BadZipFile, zlib.error, ValueError, EOFError, OSError, NotImplementedError, RuntimeError) as exc:
         raise PackageError("bad_archive", f"corrupt archive: {type(exc).__name__}: {exc}") from None
 
 
