@@ -253,7 +253,7 @@ class EdgeDealerSurface(Surface):
             self._pump(0.2)
         if not self.robots:
             raise RuntimeError("edge did not say HELLO:\n" + self.child.tail())
-        self.target = sorted(self.robots)[0]
+        self.target = min(self.robots)
 
     def seeds(self) -> list[bytes]:
         return _envelope_seeds([("welcome", {"cloud": "fuzz"}), ("heartbeat", {"seq": 1}),

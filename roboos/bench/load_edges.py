@@ -20,6 +20,7 @@ from roboos.channel import EdgeChannel
 from roboos.protocol import Envelope, MsgType
 from roboos.protocol.messages import HelloBody
 
+
 def robot_name(i: int) -> str:
     return f"load{i:04d}"
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import shlex
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -23,10 +22,10 @@ def _command() -> str:
 @bench_app.command("fuzz")
 def bench_fuzz(
     inputs: int = typer.Option(100_000, help="Inputs per surface."),
-    seconds: Optional[float] = typer.Option(None, help="Stop each surface after this many seconds (recorded)."),
+    seconds: float | None = typer.Option(None, help="Stop each surface after this many seconds (recorded)."),
     surface: list[str] = typer.Option([], help="Only these surfaces (default: all)."),
     seed: int = typer.Option(0, help="Mutator seed."),
-    out: Optional[Path] = typer.Option(None, help="JSON path (default benchmarks/results/fuzz-<machine>.json)."),
+    out: Path | None = typer.Option(None, help="JSON path (default benchmarks/results/fuzz-<machine>.json)."),
 ) -> None:
     """Mutated inputs against every decoder of outside input: crashes, hangs, memory, liveness."""
     import logging
@@ -45,7 +44,7 @@ def bench_fuzz(
     logging.disable(logging.WARNING)  # rejected inputs are logged by design; keep the table readable
     console = Console()
     with Progress(console=console) as bar:
-        def progress(name: str, total: int):  # noqa: ANN202
+        def progress(name: str, total: int):
             task = bar.add_task(name, total=total)
             return lambda: bar.advance(task)
 
@@ -86,7 +85,7 @@ def bench_load(
     seconds: float = typer.Option(600.0, help="Soak duration after registration."),
     rate_hz: float = typer.Option(10.0, help="Heartbeat and state rate per agent."),
     calls_per_s: float = typer.Option(100.0, help="Skill calls dispatched per second (random robots)."),
-    out: Optional[Path] = typer.Option(None, help="JSON path (default benchmarks/results/load-<machine>.json)."),
+    out: Path | None = typer.Option(None, help="JSON path (default benchmarks/results/load-<machine>.json)."),
 ) -> None:
     """One cloud Master against many edge agents: dispatch latency, lost messages, CPU and memory."""
     import asyncio

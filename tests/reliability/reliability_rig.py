@@ -11,6 +11,7 @@ from typing import Any
 
 from roboos.edge.config import load_edge_config
 from roboos.edge.runner import build_agents
+
 from roboos.master.config import load_cloud_config
 from roboos.master.master import Master
 from roboos.reliability.proxy import Faults, LossyProxy

@@ -14,20 +14,21 @@ from pathlib import Path
 
 import pytest
 from reliability_rig import TASK, run_through_proxy, until
+
 from roboos.master.models import StepStatus, TaskStatus
 from roboos.reliability.proxy import Faults
 
 TERMINAL = {TaskStatus.succeeded, TaskStatus.failed, TaskStatus.cancelled}
 
 
-def _assert_clear_end(record) -> None:  # noqa: ANN001
+def _assert_clear_end(record) -> None:
     assert record.status in TERMINAL, record.status
     if record.status is not TaskStatus.succeeded:
         assert record.reason, "a task that did not succeed must say why"
 
 
 def test_duplicated_and_reordered_messages_execute_each_skill_once() -> None:
-    async def check(master, world, counts, proxy) -> None:  # noqa: ANN001
+    async def check(master, world, counts, proxy) -> None:
         task_id = await master.submit(TASK)
         record = await master.wait(task_id, 60)
         assert record.status is TaskStatus.succeeded, record.reason
@@ -41,7 +42,7 @@ def test_duplicated_and_reordered_messages_execute_each_skill_once() -> None:
 
 
 def test_dropped_messages_end_the_task_in_a_clear_state_without_double_execution() -> None:
-    async def check(master, world, counts, proxy) -> None:  # noqa: ANN001
+    async def check(master, world, counts, proxy) -> None:
         task_id = await master.submit(TASK)
         record = await master.wait(task_id, 80)
         _assert_clear_end(record)
@@ -56,7 +57,7 @@ def test_dropped_messages_end_the_task_in_a_clear_state_without_double_execution
                       cloud=["executor.step_timeout_s=3", "executor.max_step_retries=2"])
 
 
-def _edge_process(endpoint: str, log: Path, **kw):  # noqa: ANN003, ANN202
+def _edge_process(endpoint: str, log: Path, **kw):
     from roboos.master.launch import EdgeProcess
 
     return EdgeProcess(endpoint, log_path=log, overrides=["heartbeat.interval_s=0.1", "heartbeat.cloud_timeout_s=1.0"], **kw)
@@ -65,9 +66,10 @@ def _edge_process(endpoint: str, log: Path, **kw):  # noqa: ANN003, ANN202
 @pytest.mark.slow
 def test_sigstopped_edge_goes_offline_then_resumes_and_serves() -> None:
     """SIGSTOP an edge process longer than the heartbeat timeout: offline; SIGCONT: back online, works."""
+    from reliability_rig import FAST_CLOUD
+
     from roboos.master.config import load_cloud_config
     from roboos.master.master import Master
-    from reliability_rig import FAST_CLOUD
 
     async def main(tmp: Path) -> None:
         master = Master(load_cloud_config(overrides=[*FAST_CLOUD, "heartbeat.timeout_s=0.6"]))
@@ -103,9 +105,10 @@ def test_sigstopped_edge_goes_offline_then_resumes_and_serves() -> None:
 def test_kill9_edge_mid_skill_restart_ends_in_a_clear_state(tmp_path: Path) -> None:
     """kill -9 the edge process while a skill runs, restart it: the task ends clearly (resumed, replanned
     or failed with a reason), robots are back online, and no step is left running."""
+    from reliability_rig import FAST_CLOUD
+
     from roboos.master.config import load_cloud_config
     from roboos.master.master import Master
-    from reliability_rig import FAST_CLOUD
 
     async def main() -> None:
         master = Master(load_cloud_config(overrides=[*FAST_CLOUD, "executor.wait_robot_s=10"]))
@@ -143,11 +146,12 @@ def test_kill9_edge_mid_skill_restart_ends_in_a_clear_state(tmp_path: Path) -> N
 def test_sigstopped_cloud_mid_skill_watchdog_stops_robot_then_cloud_resumes(tcp_endpoint: str) -> None:
     """SIGSTOP the cloud (TCP stays open, nothing is said) while a robot drives: the edge watchdog stops it
     within its motion timeout; after SIGCONT the same cloud gets the call's result and the stop report."""
-    from roboos.bench.channel_procs import ServerProcess
     from roboos.edge.agent import EdgeAgent
     from roboos.edge.config import RobotConfig
     from roboos.edge.robots import make_robot
     from roboos.edge.watchdog import WatchdogConfig, attach_watchdog
+
+    from roboos.bench.channel_procs import ServerProcess
 
     async def main() -> None:
         loop = asyncio.get_running_loop()

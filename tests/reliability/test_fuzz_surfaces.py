@@ -10,9 +10,16 @@ import msgpack
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from roboos.bench.fuzz import SURFACES, fuzz_surface
-from roboos.bench.fuzz_surfaces import (PlanJsonSurface, PolicyObservationSurface, ProtocolSurface,
-                                        RoboBrainParsersSurface, SkillPackageSurface, YamlConfigSurface)
+from roboos.bench.fuzz_surfaces import (
+    PlanJsonSurface,
+    PolicyObservationSurface,
+    ProtocolSurface,
+    RoboBrainParsersSurface,
+    SkillPackageSurface,
+    YamlConfigSurface,
+)
 
 FAST = settings(max_examples=250, deadline=None, suppress_health_check=list(HealthCheck))
 values = st.recursive(st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1) | st.floats() | st.text(max_size=20)

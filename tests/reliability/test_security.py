@@ -18,7 +18,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE_DIRS = ("roboos", "brain", "edge", "skills", "sim")
 UNSAFE = {
-    "pickle / marshal / shelve / dill": re.compile(r"^\s*(import|from)\s+(c?pickle|marshal|shelve|dill|cloudpickle)\b", re.M),
+    "pickle / marshal / shelve / dill": re.compile(r"^\s*(import|from)\s+(c?pickle|marshal|shelve|dill|cloudpickle)\b", re.MULTILINE),
     "eval / exec": re.compile(r"(?<![\w.])(eval|exec)\s*\("),
     "yaml.load without SafeLoader": re.compile(r"yaml\.(unsafe_load|load)\s*\((?![^)]*SafeLoader)"),
     "numpy allow_pickle": re.compile(r"allow_pickle\s*=\s*True"),
@@ -92,7 +92,7 @@ def test_deploy_bundle_manifest_cannot_point_outside_the_bundle(tmp_path: Path) 
 def test_secret_key_files_are_private(tmp_path: Path) -> None:
     from roboos.channel import KeyPair, load_keypair, save_keypair
 
-    public, secret = save_keypair(tmp_path, "arm1", KeyPair.generate())
+    _public, secret = save_keypair(tmp_path, "arm1", KeyPair.generate())
     assert stat.S_IMODE(secret.stat().st_mode) == 0o600
     secret.chmod(0o644)
     with pytest.raises(Exception, match="(?i)readable|permission|mode"):
@@ -104,6 +104,7 @@ def test_every_server_defaults_to_loopback() -> None:
 
     from roboos.brain.policy_server.server import PolicyServer
     from roboos.brain.server.settings import ServerSettings
+
     from roboos.channel.cloud import is_loopback
     from roboos.dashboard.config import DashboardConfig
     from roboos.master.config import CloudConfig
@@ -119,6 +120,7 @@ def test_every_server_defaults_to_loopback() -> None:
 
 def test_envelope_size_limits() -> None:
     import numpy as np
+
     from roboos.protocol import Envelope, Limits, MessageTooLarge, MsgType, decode, encode
 
     limits = Limits(max_envelope_bytes=1024, max_frame_bytes=1 << 16, max_total_bytes=1 << 17, max_frames=3)
@@ -135,7 +137,8 @@ def test_envelope_size_limits() -> None:
                                   ["serve", "policy", "--policy", "pi0", "--zmq", "tcp://0.0.0.0:7710"]])
 def test_model_servers_refuse_to_listen_beyond_loopback_without_a_key(argv: list[str]) -> None:
     env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("ROBOOS_") or k.endswith("_HOME")}
-    out = subprocess.run([sys.executable, "-m", "roboos.cli.main", *argv], capture_output=True, text=True,
+    out = subprocess.run([sys.executable, "-m", "roboos.cli.main", *argv], check=False, capture_output=True,
+                         text=True,
                          timeout=120, env=env)
     assert out.returncode == 2, out.stdout + out.stderr
     assert "refusing" in (out.stdout + out.stderr)
