@@ -160,6 +160,20 @@ def _kernel_profile(sampler: GraphSampler, x: dict[str, Any], reps: int = 3) -> 
     }
 
 
+def _efficient_variant(model: Pi0Model, cameras: tuple[int, ...], graphed: Callable[..., None]) -> None:
+    """``graph_compile_bf16_efficient``: compiled and captured with cuDNN SDPA off (memory-efficient kernel)."""
+    cudnn_was = torch.backends.cuda.cudnn_sdp_enabled()
+    uncompile_model(model)
+    torch._dynamo.reset()  # the SDPA backend is chosen at trace time: trace again with cuDNN off
+    torch.backends.cuda.enable_cudnn_sdp(False)
+    try:
+        for i, cams in enumerate(cameras):
+            graphed("graph_compile_bf16_efficient", cams, True, profile_it=i == 0)
+    finally:
+        torch.backends.cuda.enable_cudnn_sdp(cudnn_was)
+        uncompile_model(model)
+
+
 def run_policy_bench(
     cameras: tuple[int, ...] = (1, 3),
     iters: int = 50,
@@ -174,10 +188,15 @@ def run_policy_bench(
     preset_name: str = "pi0",
     device: str = "cuda",
     math_attention: bool = True,
+    compiled_sdpa: bool = True,
+    efficient_attention: bool = False,
 ) -> dict[str, Any]:
     """Run all variants and return the result document (also see :func:`main`).
 
     Optional variants are skipped once ``budget_s`` seconds have passed (noted in the document).
+    ``compiled_sdpa=False`` skips ``graph_compile_bf16`` (to spend a short device call on the attention
+    variants); ``efficient_attention`` adds ``graph_compile_bf16_efficient``: SDPA with the cuDNN backend
+    switched off, so PyTorch takes the memory-efficient kernel (flash takes no mask).
     ``device="cpu"`` (with ``preset_name="tiny"``) runs the same orchestration with eager samplers — a
     smoke test of the benchmark itself, not a measurement.
     """
@@ -255,13 +274,17 @@ def run_policy_bench(
     model.fuse()
     graphed("graph_bf16", cameras[0], False)
     if compile:
-        for i, cams in enumerate(cameras):
-            graphed("graph_compile_bf16", cams, True, profile_it=i == 0)
+        if compiled_sdpa:
+            for i, cams in enumerate(cameras):
+                graphed("graph_compile_bf16", cams, True, profile_it=i == 0)
         if math_attention:  # matmul + softmax instead of the SDPA kernel (see layers.attend)
+            uncompile_model(model)
             model.attention = "math"
             for i, cams in enumerate(cameras):
                 graphed("graph_compile_bf16_math", cams, True, profile_it=i == 0)
             model.attention = "sdpa"
+        if efficient_attention and dev.type == "cuda":
+            _efficient_variant(model, cameras, graphed)
     if w8a16:  # on a copy, so the bf16 model stays available
         uncompile_model(model)
         tag = "graph_compile" if compile else "graph"
@@ -408,6 +431,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument(
         "--budget", type=float, default=360.0, help="seconds after which optional variants are skipped"
     )
+    ap.add_argument("--no-compiled-sdpa", action="store_true", help="skip graph_compile_bf16")
+    ap.add_argument("--efficient-attention", action="store_true", help="add graph_compile_bf16_efficient")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args(argv)
     doc = run_policy_bench(
@@ -418,6 +443,8 @@ def main(argv: list[str] | None = None) -> None:
         args.compile,
         not args.no_w8a16,
         budget_s=args.budget,
+        compiled_sdpa=not args.no_compiled_sdpa,
+        efficient_attention=args.efficient_attention,
         command="python -m roboos.brain.policies.bench " + " ".join(argv or sys.argv[1:]),
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)

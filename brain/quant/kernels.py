@@ -3,6 +3,9 @@ activations ``[M, K]``, float32 accumulation, output in the activation dtype.
 
 * :func:`_w8a16_gemv_kernel` — decode path for M == 1: each program streams ``BLOCK_N`` weight rows over
   its K range with wide int8 loads and reduces in registers (no tensor cores: the work is reading bytes).
+* :func:`_w8a16_gemv_persistent_kernel` — decode path variant (kind ``gemv_persistent``): a grid of
+  ``group_m`` programs per SM walking the row tiles with a stride, x loaded once per program when
+  K <= BLOCK_K, the tile loop software-pipelined ``num_stages`` deep, weights loaded evict-first.
 * :func:`_w8a16_gemm_kernel` — tiled GEMM (tensor cores via ``tl.dot`` on weights converted to the
   activation dtype, which is exact for int8) for 2 <= M <= 16 (``BLOCK_M`` 16) and prefill; grouped tile
   ordering for L2 reuse.
@@ -13,6 +16,8 @@ block over K to be a multiple of the group (GEMM: equal to it).
 """
 
 from __future__ import annotations
+
+from functools import lru_cache
 
 import torch
 
@@ -77,6 +82,72 @@ if triton is not None:
             tl.atomic_add(out, acc, mask=n_mask)
         else:
             tl.store(out, acc.to(out_ptr.dtype.element_ty), mask=n_mask)
+
+    @triton.jit
+    def _gemv_chunk(x, w_rows, s_ptr, offs_n, n_mask, k0, K, stride_sn, GROUP: tl.constexpr,
+                    MASKED: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr):
+        """Partial dot products of ``BLOCK_N`` weight rows with one ``BLOCK_K`` slice of x (fp32)."""
+        offs_k = k0 + tl.arange(0, BLOCK_K)
+        if MASKED:
+            w = tl.load(w_rows + offs_k[None, :], mask=n_mask[:, None] & (offs_k[None, :] < K), other=0,
+                        eviction_policy="evict_first")
+        else:
+            w = tl.load(w_rows + offs_k[None, :], eviction_policy="evict_first")
+        prod = w.to(tl.float32) * x.to(tl.float32)[None, :]
+        if GROUP > 0:
+            part = tl.sum(tl.reshape(prod, (BLOCK_N, BLOCK_K // GROUP, GROUP)), axis=2)
+            offs_g = k0 // GROUP + tl.arange(0, BLOCK_K // GROUP)
+            s = tl.load(s_ptr + offs_n[:, None] * stride_sn + offs_g[None, :],
+                        mask=n_mask[:, None] & (offs_g[None, :] < K // GROUP), other=0.0)
+            res = tl.sum(part * s.to(tl.float32), axis=1)
+        else:
+            res = tl.sum(prod, axis=1)
+        return res
+
+    @triton.jit
+    def _w8a16_gemv_persistent_kernel(x_ptr, w_ptr, s_ptr, b_ptr, out_ptr, N, K,
+                                      stride_xm, stride_xk, stride_wn, stride_sn, stride_om,
+                                      GROUP: tl.constexpr, HAS_BIAS: tl.constexpr, EVEN_N: tl.constexpr,
+                                      EVEN_K: tl.constexpr, MASKED: tl.constexpr, SINGLE_K: tl.constexpr,
+                                      BLOCK_N: tl.constexpr,
+                                      BLOCK_K: tl.constexpr, NUM_PROGRAMS, STAGES: tl.constexpr):
+        """Persistent GEMV: ``NUM_PROGRAMS`` programs per activation row walk the tiles of ``BLOCK_N`` output
+        rows with a stride, so every SM keeps loads in flight from start to end (no block ramp between
+        waves). With ``SINGLE_K`` (K <= BLOCK_K) x is loaded once per program and the tile loop is the
+        innermost loop, which Triton software-pipelines ``STAGES`` deep."""
+        pid = tl.program_id(0)
+        row = tl.program_id(1)
+        x_row = x_ptr + row.to(tl.int64) * stride_xm
+        out_row = out_ptr + row.to(tl.int64) * stride_om
+        num_tiles = tl.cdiv(N, BLOCK_N)
+        if SINGLE_K:
+            offs_x = tl.arange(0, BLOCK_K)
+            if EVEN_K:
+                x_all = tl.load(x_row + offs_x * stride_xk)
+            else:
+                x_all = tl.load(x_row + offs_x * stride_xk, mask=offs_x < K, other=0.0)
+        for tile in tl.range(pid, num_tiles, NUM_PROGRAMS, num_stages=STAGES):
+            offs_n = tile * BLOCK_N + tl.arange(0, BLOCK_N)
+            n_mask = offs_n < N
+            w_rows = w_ptr + offs_n[:, None].to(tl.int64) * stride_wn
+            if SINGLE_K:
+                acc = _gemv_chunk(x_all, w_rows, s_ptr, offs_n, n_mask, 0, K, stride_sn, GROUP, MASKED,
+                                  BLOCK_N, BLOCK_K)
+            else:
+                acc = tl.zeros([BLOCK_N], dtype=tl.float32)
+                for k0 in range(0, K, BLOCK_K):
+                    offs_k = k0 + tl.arange(0, BLOCK_K)
+                    if EVEN_K:
+                        x = tl.load(x_row + offs_k * stride_xk)
+                    else:
+                        x = tl.load(x_row + offs_k * stride_xk, mask=offs_k < K, other=0.0)
+                    acc += _gemv_chunk(x, w_rows, s_ptr, offs_n, n_mask, k0, K, stride_sn, GROUP, MASKED,
+                                       BLOCK_N, BLOCK_K)
+            if GROUP == 0:
+                acc = acc * tl.load(s_ptr + offs_n * stride_sn, mask=n_mask, other=0.0).to(tl.float32)
+            if HAS_BIAS:
+                acc += tl.load(b_ptr + offs_n, mask=n_mask, other=0.0).to(tl.float32)
+            tl.store(out_row + offs_n, acc.to(out_ptr.dtype.element_ty), mask=n_mask)
 
     @triton.jit
     def _w8a16_gemm_kernel(x_ptr, w_ptr, s_ptr, b_ptr, out_ptr, M, N, K, K_PER_SPLIT,
@@ -158,6 +229,14 @@ def _check_inputs(x: torch.Tensor, qweight: torch.Tensor, scale: torch.Tensor, b
         raise KernelLaunchError(f"tensors on different devices: {devices}")
 
 
+@lru_cache(maxsize=8)
+def _sm_count(device: torch.device) -> int:
+    """Multiprocessor count (the persistent GEMV launches a multiple of it; 4 on CPU / interpreter)."""
+    if device.type != "cuda":
+        return 4
+    return torch.cuda.get_device_properties(device).multi_processor_count
+
+
 def w8a16_triton(x: torch.Tensor, qweight: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor | None,
                  group_size: int, cfg, out: torch.Tensor | None = None) -> torch.Tensor:
     """Run ``x [M, K] @ (qweight * scale).T + bias`` with the kernel and blocks of ``cfg`` (a KernelConfig)."""
@@ -171,7 +250,8 @@ def w8a16_triton(x: torch.Tensor, qweight: torch.Tensor, scale: torch.Tensor, bi
             block_k = group_size
         elif block_k % group_size:
             raise KernelLaunchError(f"block_k {block_k} is not a multiple of group_size {group_size}")
-    split_k = max(1, min(int(cfg.split_k), triton.cdiv(k, block_k)))
+    persistent = cfg.kind == "gemv_persistent"  # whole rows per program: no split over K
+    split_k = 1 if persistent else max(1, min(int(cfg.split_k), triton.cdiv(k, block_k)))
     k_per_split = triton.cdiv(triton.cdiv(k, block_k), split_k) * block_k
     split_k = triton.cdiv(k, k_per_split)
     atomic = split_k > 1
@@ -185,6 +265,15 @@ def w8a16_triton(x: torch.Tensor, qweight: torch.Tensor, scale: torch.Tensor, bi
     even_k = k % block_k == 0
     common = dict(GROUP=group_size, HAS_BIAS=bias is not None, ATOMIC=atomic, EVEN_K=even_k,
                   BLOCK_N=cfg.block_n, BLOCK_K=block_k, num_warps=cfg.num_warps, num_stages=cfg.num_stages)
+    if persistent:  # group_m programs per SM
+        programs = max(1, min(triton.cdiv(n, cfg.block_n), _sm_count(x.device) * cfg.group_m))
+        _w8a16_gemv_persistent_kernel[(programs, m)](
+            x, qweight, scale, b_arg, target, n, k, x.stride(0), x.stride(1), qweight.stride(0), scale.stride(0),
+            target.stride(0), NUM_PROGRAMS=programs, GROUP=group_size, HAS_BIAS=bias is not None,
+            EVEN_N=n % cfg.block_n == 0, EVEN_K=even_k, MASKED=not (even_k and n % cfg.block_n == 0),
+            SINGLE_K=k <= block_k, BLOCK_N=cfg.block_n, BLOCK_K=block_k, STAGES=cfg.num_stages,
+            num_warps=cfg.num_warps, num_stages=cfg.num_stages)
+        return target
     if cfg.kind == "gemv":
         grid = (triton.cdiv(n, cfg.block_n), m, split_k)
         _w8a16_gemv_kernel[grid](x, qweight, scale, b_arg, target, n, k, k_per_split,
