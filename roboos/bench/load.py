@@ -13,6 +13,7 @@ import asyncio
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -62,10 +63,12 @@ def _start_edges(endpoint: str, agents: int, processes: int, rate_hz: float, tmp
         if count <= 0:
             break
         stats = tmp / f"edges{p}.json"
-        log = open(tmp / f"edges{p}.log", "wb")
-        proc = subprocess.Popen([sys.executable, "-m", "roboos.bench.load_edges", "--connect", endpoint, "--first",
-                                 str(first), "--count", str(count), "--rate-hz", str(rate_hz), "--stats", str(stats)],
-                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        with open(tmp / f"edges{p}.log", "wb") as log:
+            proc = subprocess.Popen([sys.executable, "-m", "roboos.bench.load_edges", "--connect", endpoint, "--first",
+                                     str(first), "--count", str(count), "--rate-hz", str(rate_hz), "--stats",
+                                     str(stats)],
+                                    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    start_new_session=True)
         procs.append((proc, stats))
     return procs
 
@@ -160,6 +163,7 @@ async def run_load(agents: int = 500, processes: int = 5, seconds: float = 600.0
         await asyncio.sleep(0.5)
         channel_stats = master.channel.stats.as_dict()
         await master.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
     sent_states = Counter()
     for s in edge_stats:
         sent_states.update(s.get("states_sent", {}))
