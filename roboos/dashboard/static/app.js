@@ -120,14 +120,28 @@ async function selectTask(id) {
 async function refreshTask() {
   const id = state.selected;
   try {
-    const t = await api(`/api/tasks/${encodeURIComponent(id)}`);
-    if (state.selected === id) renderTask(t);
+    const [t, hist] = await Promise.all([api(`/api/tasks/${encodeURIComponent(id)}`),
+                                         api(`/api/history/${encodeURIComponent(id)}`)]);
+    if (state.selected === id) renderTask(t, hist.entries);
   } catch (e) {
     replace("task-detail", empty(`Cannot load task ${id}: ${e.message}`));
   }
 }
 
-function renderTask(t) {
+/* Retries, failures and replans from the task's history, newest last. */
+function renderIncidents(entries) {
+  const lines = (entries || []).filter(e => e.kind === "task.log" || (e.kind === "task.plan" && e.seq > 0) ||
+    (e.kind === "task.step" && e.data.step && e.data.step.status === "failed"));
+  const plans = lines.filter(e => e.kind === "task.plan").length;
+  const shown = lines.filter(e => e.kind !== "task.plan" || plans > 1);
+  if (!shown.length) return null;
+  return h("section", { class: "incidents", "aria-labelledby": "h-incidents" },
+    h("h4", { id: "h-incidents" }, "Failures, retries and replans"),
+    h("ol", { class: "timeline" }, shown.map(e => h("li", { class: e.kind === "task.step" ? "err" : "" },
+      h("span", { class: "mono" }, fmtTime(e.ts)), " ", entryText(e)))));
+}
+
+function renderTask(t, entries) {
   const plan = t.plan;
   const terminal = ["succeeded", "failed", "cancelled"].includes(t.status);
   const facts = [["Status", h("span", { class: `badge st-${t.status}`, "data-testid": "task-status" }, t.status)],
@@ -142,7 +156,8 @@ function renderTask(t) {
       terminal ? null : h("button", { type: "button", class: "danger", onclick: () => cancelTask(t.id) }, "Cancel task")),
     h("dl", { class: "facts" }, facts.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])),
     renderDag(plan, `plan of task ${t.id}`),
-    renderSteps(plan));
+    renderSteps(plan),
+    renderIncidents(entries));
 }
 
 async function cancelTask(id) {

@@ -96,6 +96,8 @@ def roboos_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
         "dashboard.sample_interval_s=0.25",
         "--set",
         f"dashboard.skill_store={make_skill_store(tmp)}",
+        "--edge-set",  # rover1 fails to open containers twice: a task using the fridge is replanned once
+        'robots.1.options.inject_failures={"open_container": 2}',
     ]
     env = {**os.environ, "COLUMNS": "200"}
     env.pop("ROBOOS_DASHBOARD_TOKEN", None)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from conftest import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, Cloud
 
@@ -62,6 +64,32 @@ def shot(page: Any, name: str) -> None:
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
+def wait_hands_free(cloud: Cloud, timeout: float = 10.0) -> None:
+    """Until no robot reports holding anything (the planner plans from the reported world)."""
+    deadline = time.monotonic() + timeout
+    while any(r["holding"] for r in httpx.get(f"{cloud.url}/api/robots", timeout=5).json()):
+        assert time.monotonic() < deadline, "a robot still reports holding an object"
+        time.sleep(0.1)
+
+
+def submit(page: Any, instruction: str) -> None:
+    """Submit an instruction in the Tasks view and wait until its detail is shown."""
+    page.get_by_label("Instruction").fill(instruction)
+    page.get_by_role("button", name="Submit").click()
+    page.wait_for_function(
+        "text => document.querySelector('#task-detail h3')?.textContent === text", arg=instruction
+    )
+
+
+def put_down_held_objects(page: Any, cloud: Cloud) -> None:
+    """A robot left holding an object (a cancelled task) is told to put it in the bin, as a user would."""
+    for robot in httpx.get(f"{cloud.url}/api/robots", timeout=5).json():
+        if robot["holding"]:
+            submit(page, f"put the {robot['holding'].replace('_', ' ')} in the bin")
+            page.wait_for_selector("[data-testid=task-status]:has-text('succeeded')", timeout=60_000)
+    wait_hands_free(cloud)
+
+
 def goto_view(page: Any, view: str) -> None:
     page.get_by_role("link", name=view.capitalize()).click()
     page.wait_for_selector(f"#view-{view}:not([hidden])")
@@ -84,8 +112,7 @@ def test_laptop_submit_watch_and_every_view(browser: Any, roboos_up: Cloud) -> N
         # Tasks: submit, watch the DAG fill in, succeed.
         goto_view(page, "tasks")
         assert page.locator("#task-detail .empty").is_visible()
-        page.get_by_label("Instruction").fill("put the apple in the sink and put the toy block in the bin")
-        page.get_by_role("button", name="Submit").click()
+        submit(page, "put the apple in the sink and put the toy block in the bin")
         page.wait_for_selector("#submit-status:has-text('submitted')")
         page.wait_for_selector("svg.dag g.node")
         page.wait_for_selector("[data-testid=task-status]:has-text('succeeded')", timeout=60_000)
@@ -101,20 +128,34 @@ def test_laptop_submit_watch_and_every_view(browser: Any, roboos_up: Cloud) -> N
         assert page.locator("#task-list .task-item").count() >= 1
         shot(page, "laptop-tasks")
 
+        # A failing step (injected: open_container fails twice) is retried, then the task is replanned.
+        submit(page, "put the milk on the dining table")
+        page.wait_for_selector("[data-testid=task-status]:has-text('succeeded')", timeout=60_000)
+        page.wait_for_selector("#task-detail .incidents")
+        incidents = page.locator("#task-detail .incidents").inner_text()
+        assert "failed" in incidents and "replanning" in incidents, incidents
+        assert int(page.locator("#task-detail dd").nth(3).inner_text()) >= 1  # Replans
+        assert page.locator("svg.dag g.node[data-step^='r1-']").count() >= 1  # the replanned steps
+        shot(page, "laptop-tasks-replanned")
+        wait_hands_free(roboos_up)  # a STATE sent before the last place may still say "holding milk"
+
         # An impossible instruction fails with its reason shown (error state), no cancel button left.
-        page.get_by_label("Instruction").fill("put the unicorn in the sink")
-        page.get_by_role("button", name="Submit").click()
+        submit(page, "put the unicorn in the sink")
         page.wait_for_selector("[data-testid=task-status]:has-text('failed')")
         assert "unicorn" in page.locator("#task-detail").inner_text()
         assert page.get_by_role("button", name="Cancel task").count() == 0
 
         # A long task: the Robots view shows the running subtask, then Cancel stops it.
-        page.get_by_label("Instruction").fill(
+        submit(
+            page,
             "put the apple in the sink, put the red cup on the dining table, put the book on the shelf "
-            "and put the banana in the bin"
+            "and put the banana in the bin",
         )
-        page.get_by_role("button", name="Submit").click()
-        page.wait_for_selector("[data-testid=task-status]:has-text('running')")
+        status = page.locator("[data-testid=task-status]")
+        page.wait_for_function(
+            "['running', 'failed'].includes(document.querySelector('[data-testid=task-status]').textContent)"
+        )
+        assert status.inner_text() == "running", page.locator("#task-detail").inner_text()
         goto_view(page, "robots")
         page.wait_for_function("document.querySelector('#robots').innerText.includes('— task ')")
         goto_view(page, "tasks")
@@ -183,8 +224,8 @@ def test_phone_width_every_view_fits(browser: Any, roboos_up: Cloud) -> None:
             assert width <= PHONE["width"], f"{view}: page is {width}px wide at a {PHONE['width']}px viewport"
             shot(page, f"phone-{view}")
         goto_view(page, "tasks")
-        page.get_by_label("Instruction").fill("put the red cup on the dining table")
-        page.get_by_role("button", name="Submit").click()
+        put_down_held_objects(page, roboos_up)
+        submit(page, "put the red cup on the dining table")
         page.wait_for_selector("[data-testid=task-status]:has-text('succeeded')", timeout=60_000)
         shot(page, "phone-tasks-done")
     finally:
