@@ -85,7 +85,7 @@ function renderDag(plan, title) {
                            (st.error ? ` — ${st.error.code}: ${st.error.message}` : "")));
     g.append(s("rect", { width: W, height: H, rx: 7 }));
     g.append(s("text", { x: 8, y: 17, class: "t1" }, clip(`${st.id} · ${st.skill}`, 24)));
-    g.append(s("text", { x: 8, y: 33, class: "t2" }, clip(`${st.robot} ${argText(st.args)}`, 28)));
+    g.append(s("text", { x: 8, y: 33, class: "t2" }, clip(`${st.robot} ${argText(st.args)}`, 26)));
     g.append(s("text", { x: 8, y: 49, class: "t3" }, st.status + (st.attempts > 1 ? ` ×${st.attempts}` : "")));
     svg.append(g);
   }
