@@ -73,6 +73,9 @@ class Pi0Policy(Policy):
             raise ValueError(f"required cameras {sorted(unknown)} are not among {list(self.config.cameras)}")
         self.action_dim = action_dim or self.norm_stats.action_dim or self.config.action_dim
         use_graph = mode == "graph" or (mode == "auto" and self.device.type == "cuda")
+        if attention is None and use_graph and compile and self.device.type == "cuda":
+            # measured on an H100 (docs/vla.md): compiled matmul + softmax 16.0 ms per chunk, cuDNN SDPA 22.3 ms
+            model.attention = "math"
         if use_graph or quant:
             model.fuse()  # fused q/k/v and gate/up projections: fewer, larger GEMMs
         if quant == "w8a16":
