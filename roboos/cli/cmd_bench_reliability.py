@@ -116,7 +116,7 @@ def bench_load(
             ("states sent / received / lost", f"{result['states_sent']} / {result['states_received']} / {result['states_lost']}", "0 lost"),
             ("late heartbeats (>3 periods) / timeouts", f"{result['late_heartbeats']} / {result['missed_heartbeat_timeouts']}", "0"),
             ("cloud CPU mean (%)", f"{result['cloud_cpu_pct_mean']}", ""),
-            ("cloud RSS after warm-up → end (MB)", f"{result['cloud_rss_mb']['after_warmup']:.1f} → {result['cloud_rss_mb']['end']:.1f}", ""),
+            ("cloud RSS median first → last 30 s (MB)", f"{result['cloud_rss_mb']['after_warmup']:.1f} → {result['cloud_rss_mb']['end']:.1f}", ""),
             ("RSS growth after warm-up (%)", f"{result['rss_growth_after_warmup_pct']}", "< 5")]
     for row in rows:
         table.add_row(*row)
