@@ -1,0 +1,57 @@
+"""Benchmark skills: wheeled bases, mobile manipulators, humanoids, quadrupeds and drones."""
+
+CATALOG = r'''
+navigate_to | WMHQ | Go to a named place or room on the map, e.g. to fetch or bring something from there. | Plans a path on the navigation map and follows it while avoiding obstacles. | place:str "named place, e.g. kitchen, dock_3, room_204"; speed:{slow|normal|fast}=normal "travel speed"; tolerance_m:float=0.2[0.05..2] "acceptable distance to the goal"
+go_to_pose | WMHQ | Go to a metric pose on the map. | Navigates to the x/y position and turns to the heading. | x:float "x in metres, map frame"; y:float "y in metres, map frame"; theta_deg:float=0[-180..180] "final heading"
+move_forward | WMQ | Drive straight forward or backward by a distance. | Uses odometry to travel the distance and stops early for obstacles. | distance_m:float[-10..10] "distance, negative drives backwards"; speed_m_s:float=0.3[0.05..1.5] "speed"
+rotate_in_place | WMQ | Rotate the base in place by an angle. | Turns about the base centre using odometry feedback. | angle_deg:float[-360..360] "rotation, positive is counter-clockwise"
+stop_base | WMHQ | Stop the base or legs immediately and hold position. | Ramps velocities to zero with the maximum safe deceleration. |
+follow_person | WMHQ | Follow a person at a safe distance. | Tracks the person with the people detector and keeps the requested distance until told to stop. | person:str "person to follow"; distance_m:float=1[0.5..3] "following distance"; duration_s:float=120[5..3600] "maximum follow time"
+dock_charger | WMQ | Drive onto the charging dock and start charging. | Localises the dock marker and performs the final approach with the rear camera. | dock:str="home_dock" "dock name"
+undock | WMQ | Leave the charging dock. | Backs off the dock and turns to face the room. |
+explore_area | WMQ | Explore an unknown area and extend the map. | Drives to frontier cells until the area is mapped or the time limit is reached. | area:str "area to explore"; time_limit_s:float=300[10..3600] "exploration time"
+build_map | WMQ | Build a new occupancy map of the environment. | Runs SLAM while the robot drives a coverage pattern. | name:str "name of the new map"; resolution_m:float=0.05[0.01..0.5] "grid resolution"
+localize | WMHQ | Estimate where the robot is on the current map. | Runs global localisation with a particle filter and rotates to collect scans if needed. | map:str="" "map to localise on, empty for the active map"
+patrol_route | WMQU | Patrol a sequence of waypoints repeatedly. | Visits each waypoint in order and reports anything unusual found on the way. | waypoints:list[str] "named places to visit in order"; loops:int=1[1..100] "number of rounds"
+follow_path | WMQ | Follow a stored path of waypoints once. | Tracks the path with pure pursuit. | path:str "name of the stored path"; speed_m_s:float=0.5[0.05..1.5] "cruise speed"
+ride_elevator | WMH | Take an elevator to another floor. | Calls the elevator, enters when the doors open, selects the floor and exits on arrival. | floor:int[-5..100] "target floor"
+pass_door | WMHQ | Pass through a doorway, waiting for automatic doors to open. | Aligns with the doorway centre, waits until it is clear and drives through. | door:str "door or doorway name"
+return_home | WMHQU | Return to the robot's home position. | Navigates back to the stored home place. |
+park | WM | Park the robot in a parking spot out of the way. | Drives to the nearest free parking spot and switches to standby. | spot:str="" "parking spot, empty for the nearest free one"
+deliver_item | WM | Deliver an item carried on the robot's tray or shelf to a recipient. | Drives to the recipient, announces the delivery and waits until the item is taken from the tray. | recipient:str "person or room receiving the item"; item:str "item being delivered"; wait_s:float=60[5..600] "how long to wait for pickup"
+attach_cart | WM | Latch onto a cart to tow it. | Reverses under or behind the cart and engages the latch. | cart:str "cart id"
+detach_cart | WM | Release the towed cart at the current position. | Disengages the latch and drives away from the cart. |
+tow_cart | WM | Tow the attached cart to a place. | Plans with the combined footprint of robot and cart and drives slowly. | place:str "destination"
+walk_to | H | Walk to a place with bipedal gait. | Plans footsteps to the target and walks there keeping balance. | place:str "target place"; step_length_m:float=0.3[0.1..0.6] "step length"
+turn_body | HQ | Turn the whole body on the spot. | Steps around to rotate the torso by the angle. | angle_deg:float[-180..180] "rotation, positive is left"
+climb_stairs | HQ | Climb a flight of stairs. | Detects the step edges and climbs one step at a time, holding the handrail if available. | steps:int=0[0..50] "number of steps, 0 to climb until the landing"; use_handrail:bool=true "hold the handrail"
+descend_stairs | HQ | Go down a flight of stairs. | Detects step edges and descends carefully. | steps:int=0[0..50] "number of steps, 0 until the landing"
+sit_down | H | Sit down on a chair or the floor. | Lowers the hips onto the detected seat. | seat:str="" "chair to sit on, empty for the floor"
+stand_up | HQ | Stand up from sitting or lying. | Runs the stand-up motion and balances. |
+crouch | HQ | Crouch down to reach low places. | Bends knees and hips to lower the torso by the requested height. | height_m:float=0.3[0.05..0.8] "how far to lower"
+kneel | H | Kneel on one or both knees. | Lowers to the floor onto the knees. | both:bool=false "kneel on both knees"
+wave_hand | H | Wave a hand in greeting. | Raises the hand and waves side to side. | hand:{left|right}=right "hand to wave"; times:int=3[1..10] "number of waves"
+bow | H | Bow politely. | Bends the torso forward and returns. | angle_deg:float=30[10..60] "bow angle"
+shake_hands | H | Shake hands with a person. | Offers the hand, grips gently when contact is felt and shakes. | person:str "person to greet"
+point_at | HA | Point at an object, person or place with the arm. | Extends the arm with the index finger or gripper aimed at the target. | target:str "what to point at"
+nod_head | H | Nod or shake the head as a gesture. | Moves the neck joints in a yes or no gesture. | gesture:{yes|no}=yes "nod for yes, shake for no"
+look_at | HCQ | Turn the head or camera to look at a target. | Points the gaze or camera at the target object, person or place. | target:str "what to look at"
+push_cart | H | Push a shopping or service cart while walking. | Grasps the cart handle with both hands and walks behind it. | cart:str "cart to push"; place:str "destination"
+balance_check | HQ | Run a balance and fall-risk self-check. | Shifts weight on each leg and checks the joint torques and IMU. |
+trot_to | Q | Trot to a place with the quadruped gait. | Uses the trot gait for fast travel on flat ground. | place:str "target place"; speed_m_s:float=1[0.2..3] "trot speed"
+set_gait | Q | Select the quadruped's gait. | Switches gait at the next stance phase. | gait:{walk|trot|pace|bound|crawl|stairs} "gait to use"
+step_over_obstacle | HQ | Step or climb over an obstacle in the way. | Measures the obstacle height and lifts the legs high enough to clear it. | max_height_m:float=0.2[0.05..0.5] "give up above this height"
+traverse_terrain | Q | Cross rough terrain such as gravel, grass or rubble. | Adapts foothold selection and body height to the terrain map. | area:str "terrain to cross"; terrain:{gravel|grass|rubble|snow|mud}=gravel "terrain type"
+lie_down | Q | Lie down and power down the legs. | Lowers the body to the ground and relaxes the joints. |
+jump | Q | Jump forward or onto a ledge. | Crouches and pushes off with all four legs. | distance_m:float=0.5[0.1..1.5] "jump distance"
+take_off | U | Take off and climb to a hover altitude. | Arms the motors, climbs vertically and holds position. | altitude_m:float=5[1..120] "hover altitude above ground"
+land | U | Land at the current position or a landing pad. | Descends slowly and disarms after touchdown. | pad:str="" "landing pad, empty to land where it is"
+fly_to | U | Fly to a waypoint or named location. | Flies at the given altitude and speed, avoiding no-fly zones. | place:str "waypoint or named location"; altitude_m:float=20[2..120] "cruise altitude"; speed_m_s:float=5[1..20] "cruise speed"
+hover | U | Hold position in the air. | Keeps the current position with GPS and visual odometry. | duration_s:float=10[1..600] "hover time"
+orbit_point | U | Circle around a point of interest while facing it. | Flies a circle with constant radius and keeps the camera on the centre. | target:str "point of interest"; radius_m:float=10[2..100] "orbit radius"; laps:int=1[1..10] "number of laps"
+return_to_launch | U | Fly back to the launch point and land. | Climbs to the return altitude, flies home and lands. | altitude_m:float=30[5..120] "return altitude"
+survey_area | U | Fly a lawnmower survey pattern over an area and collect photos. | Plans parallel strips with the requested image overlap and flies them. | area:str "area to survey"; altitude_m:float=40[10..120] "flight altitude"; overlap:float=0.7[0.3..0.9] "image overlap"
+drop_package | U | Lower and release a package at the current position. | Descends to the drop altitude, winches the package down and releases it. | altitude_m:float=3[1..20] "release altitude"
+set_altitude | U | Climb or descend to an altitude. | Changes altitude while holding horizontal position. | altitude_m:float[1..120] "target altitude"
+track_target_aerial | U | Follow a moving target from the air. | Keeps the target centred in the camera while following at a fixed distance. | target:str "vehicle or person to follow"; distance_m:float=15[5..100] "following distance"
+'''
