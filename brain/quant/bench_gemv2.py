@@ -44,7 +44,41 @@ def sweep_candidates(n: int, k: int) -> list[KernelConfig]:
     return out
 
 
-def run(out_dir: Path, budget_s: float = 100.0, log=print) -> dict:
+def pdl_candidates(n: int, k: int) -> list[KernelConfig]:
+    """``gemv_pdl`` configs (programmatic dependent launch) around the table's M = 1 choices."""
+    out = []
+    for bn, bk, warps, stages in ((1, 4096, 2, 3), (1, 4096, 4, 3), (2, 4096, 4, 3), (2, 4096, 4, 1),
+                                  (4, 4096, 4, 3), (4, 512, 2, 3), (2, 512, 1, 3), (8, 512, 4, 3),
+                                  (2, 2048, 4, 3), (4, 1024, 4, 3)):
+        if k % bk == 0 or bk >= k or bk >= 2048:
+            out.append(KernelConfig("gemv_pdl", 1, bn, bk, 1, 1, warps, stages))
+    return out
+
+
+def layer_time_us(configs: dict[str, KernelConfig], copies: int = 2) -> float:
+    """Per-layer time of the four M = 1 GEMVs back to back (qkv, o, gate_up, down) in one CUDA graph over
+    ``copies`` weight sets (> L2 together): the decode order, kernels of one kind following each other."""
+    from roboos.brain.quant import kernels
+    from roboos.brain.quant.pretune import graph_time_us
+    from roboos.brain.quant.reference import quantize_weight
+
+    sets = []
+    for _ in range(copies):
+        layer = []
+        for name in ("qkv", "o", "gate_up", "down"):
+            n, k = SHAPES_7B[name]
+            q, s = quantize_weight(torch.randn(n, k, device="cuda"), 0, torch.bfloat16)
+            x = torch.randn(1, k, device="cuda", dtype=torch.bfloat16)
+            layer.append((x, q, s, configs[name]))
+        sets.append(layer)
+
+    def make(i):
+        return lambda: [kernels.w8a16_triton(x, q, s, None, 0, c) for x, q, s, c in sets[i]]
+
+    return graph_time_us(make, copies, reps=10, trials=3)
+
+
+def run(out_dir: Path, budget_s: float = 100.0, log=print, pdl: bool = False) -> dict:
     import triton
     from roboos.brain.quant import kernels
     from roboos.brain.quant.bench_kernels import copy_bandwidth
@@ -69,7 +103,7 @@ def run(out_dir: Path, budget_s: float = 100.0, log=print) -> dict:
         nbytes = weight_bytes(1, n, k, 0)
         base_cfg, source = select_config(1, n, k, 0, "bfloat16", table)
         rows = []
-        for i, cfg in enumerate([base_cfg] + sweep_candidates(n, k)):
+        for i, cfg in enumerate([base_cfg] + (pdl_candidates(n, k) if pdl else sweep_candidates(n, k))):
             if i > 0 and time.perf_counter() - t0 > budget_s:
                 log(f"{name}: budget of {budget_s:.0f}s used, {len(rows)} configs timed")
                 break
@@ -105,15 +139,31 @@ def run(out_dir: Path, budget_s: float = 100.0, log=print) -> dict:
                 f"st={best['config']['num_stages']} g={best['config']['group_m']}")
         del weights, q
         torch.cuda.empty_cache()
-    doc = {"bench": "w8a16-gemv2", "gpu": gpu, "copy_gbps": copy_gbps, "copy_gbps_previous_run": COPY_GBPS_PREVIOUS,
+    layer: dict = {}
+    if pdl and all(res["best"] and res["baseline"] for res in shapes.values()):
+        try:
+            base_cfgs = {name: KernelConfig.from_dict(res["baseline"]["config"]) for name, res in shapes.items()}
+            best_cfgs = {name: KernelConfig.from_dict(res["best"]["config"]) for name, res in shapes.items()}
+            layer = {"table_us": layer_time_us(base_cfgs), "best_us": layer_time_us(best_cfgs),
+                     "best_configs": {k: c.to_dict() for k, c in best_cfgs.items()},
+                     "bytes": sum(res["bytes"] for res in shapes.values())}
+            for key in ("table", "best"):
+                gbps = layer["bytes"] / (layer[f"{key}_us"] * 1e-6) / 1e9
+                layer[f"{key}_fraction_of_copy_bw"] = round(gbps / copy_gbps, 4)
+            log(f"layer (4 GEMVs back to back): table configs {layer['table_us']:.1f} us "
+                f"({layer['table_fraction_of_copy_bw']:.1%}), best {layer['best_us']:.1f} us "
+                f"({layer['best_fraction_of_copy_bw']:.1%})")
+        except Exception as exc:  # noqa: BLE001  (the per-shape results stay)
+            layer = {"error": f"{type(exc).__name__}: {str(exc)[:200]}"}
+    doc = {"bench": "w8a16-gemv2-pdl" if pdl else "w8a16-gemv2", "layer": layer, "gpu": gpu, "copy_gbps": copy_gbps, "copy_gbps_previous_run": COPY_GBPS_PREVIOUS,
            "target_fraction": 0.85, "env": {"torch": torch.__version__, "triton": triton.__version__,
                                             "python": platform.python_version()},
-           "command": "python -m roboos.brain.quant.bench_gemv2 --out OUT",
+           "command": "python -m roboos.brain.quant.bench_gemv2 --out OUT" + (" --pdl" if pdl else ""),
            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
            "timing": "CUDA graph of one call per rotating weight copy (> 200 MB), per-call median of 3 trials",
            "shapes": shapes, "wall_s": round(time.perf_counter() - t0, 1)}
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "w8a16-gemv2.json").write_text(json.dumps(doc, indent=1))
+    (out_dir / ("w8a16-gemv2-pdl.json" if pdl else "w8a16-gemv2.json")).write_text(json.dumps(doc, indent=1))
     if table is not None:  # the committed table with M = 1 entries replaced where the sweep won by > 2 %
         data = table.to_json()
         for res in shapes.values():
@@ -129,15 +179,16 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", type=Path)
     ap.add_argument("--budget", type=float, default=100.0, help="seconds after which no new config is tried")
     ap.add_argument("--dry-run", action="store_true", help="print the candidates per shape and exit")
+    ap.add_argument("--pdl", action="store_true", help="programmatic-dependent-launch GEMVs + a whole-layer timing")
     args = ap.parse_args(argv)
     if args.dry_run:
         for name, (n, k) in SHAPES_7B.items():
-            cands = sweep_candidates(n, k)
+            cands = pdl_candidates(n, k) if args.pdl else sweep_candidates(n, k)
             print(f"{name} N={n} K={k}: {len(cands)} candidates")
         return
     if args.out is None:
         ap.error("--out is required")
-    doc = run(args.out, args.budget)
+    doc = run(args.out, args.budget, pdl=args.pdl)
     print(f"{'shape':8s} {'table us':>9s} {'best us':>8s} {'GB/s':>6s} {'of copy':>8s}")
     for name, res in doc["shapes"].items():
         b, best = res["baseline"] or {}, res["best"] or {}

@@ -19,7 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 
 M_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
-KINDS = ("gemv", "gemm", "flag_gems", "gemv_persistent")  # gemv_persistent: group_m = programs per SM
+KINDS = ("gemv", "gemm", "flag_gems", "gemv_persistent", "gemv_pdl")  # gemv_persistent: group_m = programs/SM
 TABLE_DIR = Path(__file__).resolve().parents[2] / "configs" / "kernels"
 SM_COUNT_DEFAULT = 132
 

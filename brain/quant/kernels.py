@@ -6,6 +6,8 @@ activations ``[M, K]``, float32 accumulation, output in the activation dtype.
 * :func:`_w8a16_gemv_persistent_kernel` — decode path variant (kind ``gemv_persistent``): a grid of
   ``group_m`` programs per SM walking the row tiles with a stride, x loaded once per program when
   K <= BLOCK_K, the tile loop software-pipelined ``num_stages`` deep, weights loaded evict-first.
+* :func:`_w8a16_gemv_pdl_kernel` — decode path variant (kind ``gemv_pdl``) for programmatic dependent launch:
+  the first weight tile is requested before waiting on the previous kernel, so back-to-back calls overlap.
 * :func:`_w8a16_gemm_kernel` — tiled GEMM (tensor cores via ``tl.dot`` on weights converted to the
   activation dtype, which is exact for int8) for 2 <= M <= 16 (``BLOCK_M`` 16) and prefill; grouped tile
   ordering for L2 reuse.
@@ -27,6 +29,10 @@ try:  # Triton is optional: CPU installs fall back to the torch path.
 except Exception:  # pragma: no cover - depends on the environment
     triton = None
     tl = None
+try:  # grid dependency control (programmatic dependent launch, Hopper and newer)
+    from triton.language.extra.cuda import gdc_launch_dependents, gdc_wait
+except Exception:  # noqa: BLE001  # pragma: no cover - older Triton
+    gdc_launch_dependents = gdc_wait = None
 
 SUPPORTED_DTYPES = (torch.bfloat16, torch.float16)
 
@@ -84,15 +90,29 @@ if triton is not None:
             tl.store(out, acc.to(out_ptr.dtype.element_ty), mask=n_mask)
 
     @triton.jit
-    def _gemv_chunk(x, w_rows, s_ptr, offs_n, n_mask, k0, K, stride_sn, GROUP: tl.constexpr,
-                    MASKED: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr):
-        """Partial dot products of ``BLOCK_N`` weight rows with one ``BLOCK_K`` slice of x (fp32)."""
+    def _gemv_load_w(w_rows, n_mask, k0, K, MASKED: tl.constexpr, BLOCK_K: tl.constexpr):
+        """One ``[BLOCK_N, BLOCK_K]`` int8 weight tile, streamed once (evict-first)."""
         offs_k = k0 + tl.arange(0, BLOCK_K)
         if MASKED:
             w = tl.load(w_rows + offs_k[None, :], mask=n_mask[:, None] & (offs_k[None, :] < K), other=0,
                         eviction_policy="evict_first")
         else:
             w = tl.load(w_rows + offs_k[None, :], eviction_policy="evict_first")
+        return w
+
+    @triton.jit
+    def _gemv_load_x(x_row, k0, K, stride_xk, EVEN_K: tl.constexpr, BLOCK_K: tl.constexpr):
+        offs_k = k0 + tl.arange(0, BLOCK_K)
+        if EVEN_K:
+            x = tl.load(x_row + offs_k * stride_xk)
+        else:
+            x = tl.load(x_row + offs_k * stride_xk, mask=offs_k < K, other=0.0)
+        return x
+
+    @triton.jit
+    def _gemv_dot(w, x, s_ptr, offs_n, n_mask, k0, K, stride_sn, GROUP: tl.constexpr, BLOCK_N: tl.constexpr,
+                  BLOCK_K: tl.constexpr):
+        """Partial dot products of a weight tile with one ``BLOCK_K`` slice of x (fp32, group scales applied)."""
         prod = w.to(tl.float32) * x.to(tl.float32)[None, :]
         if GROUP > 0:
             part = tl.sum(tl.reshape(prod, (BLOCK_N, BLOCK_K // GROUP, GROUP)), axis=2)
@@ -103,6 +123,44 @@ if triton is not None:
         else:
             res = tl.sum(prod, axis=1)
         return res
+
+    @triton.jit
+    def _gemv_store(acc, s_ptr, b_ptr, out_row, offs_n, n_mask, stride_sn, GROUP: tl.constexpr,
+                    HAS_BIAS: tl.constexpr):
+        if GROUP == 0:
+            acc = acc * tl.load(s_ptr + offs_n * stride_sn, mask=n_mask, other=0.0).to(tl.float32)
+        if HAS_BIAS:
+            acc += tl.load(b_ptr + offs_n, mask=n_mask, other=0.0).to(tl.float32)
+        tl.store(out_row + offs_n, acc.to(out_row.dtype.element_ty), mask=n_mask)
+
+    @triton.jit
+    def _w8a16_gemv_pdl_kernel(x_ptr, w_ptr, s_ptr, b_ptr, out_ptr, N, K,
+                               stride_xm, stride_xk, stride_wn, stride_sn, stride_om,
+                               GROUP: tl.constexpr, HAS_BIAS: tl.constexpr, EVEN_K: tl.constexpr,
+                               MASKED: tl.constexpr, PDL: tl.constexpr, BLOCK_N: tl.constexpr,
+                               BLOCK_K: tl.constexpr):
+        """GEMV for programmatic dependent launch: the first weight tile (which no earlier kernel writes) is
+        requested *before* waiting for the previous kernel (``gdc_wait``), and the next kernel may launch
+        as soon as every program got here, so one call's ramp-up overlaps the previous call's tail.
+        x is read and the output written only after the wait. Without PDL the wait is skipped."""
+        pid_n = tl.program_id(0)
+        row = tl.program_id(1)
+        offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
+        n_mask = offs_n < N
+        w_rows = w_ptr + offs_n[:, None].to(tl.int64) * stride_wn
+        x_row = x_ptr + row.to(tl.int64) * stride_xm
+        w = _gemv_load_w(w_rows, n_mask, 0, K, MASKED, BLOCK_K)
+        if PDL:
+            gdc_wait()
+            gdc_launch_dependents()
+        x = _gemv_load_x(x_row, 0, K, stride_xk, EVEN_K, BLOCK_K)
+        acc = _gemv_dot(w, x, s_ptr, offs_n, n_mask, 0, K, stride_sn, GROUP, BLOCK_N, BLOCK_K)
+        for k0 in range(BLOCK_K, K, BLOCK_K):
+            w = _gemv_load_w(w_rows, n_mask, k0, K, MASKED, BLOCK_K)
+            x = _gemv_load_x(x_row, k0, K, stride_xk, EVEN_K, BLOCK_K)
+            acc += _gemv_dot(w, x, s_ptr, offs_n, n_mask, k0, K, stride_sn, GROUP, BLOCK_N, BLOCK_K)
+        _gemv_store(acc, s_ptr, b_ptr, out_ptr + row.to(tl.int64) * stride_om, offs_n, n_mask, stride_sn, GROUP,
+                    HAS_BIAS)
 
     @triton.jit
     def _w8a16_gemv_persistent_kernel(x_ptr, w_ptr, s_ptr, b_ptr, out_ptr, N, K,
@@ -121,33 +179,21 @@ if triton is not None:
         out_row = out_ptr + row.to(tl.int64) * stride_om
         num_tiles = tl.cdiv(N, BLOCK_N)
         if SINGLE_K:
-            offs_x = tl.arange(0, BLOCK_K)
-            if EVEN_K:
-                x_all = tl.load(x_row + offs_x * stride_xk)
-            else:
-                x_all = tl.load(x_row + offs_x * stride_xk, mask=offs_x < K, other=0.0)
+            x_all = _gemv_load_x(x_row, 0, K, stride_xk, EVEN_K, BLOCK_K)
         for tile in tl.range(pid, num_tiles, NUM_PROGRAMS, num_stages=STAGES):
             offs_n = tile * BLOCK_N + tl.arange(0, BLOCK_N)
             n_mask = offs_n < N
             w_rows = w_ptr + offs_n[:, None].to(tl.int64) * stride_wn
             if SINGLE_K:
-                acc = _gemv_chunk(x_all, w_rows, s_ptr, offs_n, n_mask, 0, K, stride_sn, GROUP, MASKED,
-                                  BLOCK_N, BLOCK_K)
+                w = _gemv_load_w(w_rows, n_mask, 0, K, MASKED, BLOCK_K)
+                acc = _gemv_dot(w, x_all, s_ptr, offs_n, n_mask, 0, K, stride_sn, GROUP, BLOCK_N, BLOCK_K)
             else:
                 acc = tl.zeros([BLOCK_N], dtype=tl.float32)
                 for k0 in range(0, K, BLOCK_K):
-                    offs_k = k0 + tl.arange(0, BLOCK_K)
-                    if EVEN_K:
-                        x = tl.load(x_row + offs_k * stride_xk)
-                    else:
-                        x = tl.load(x_row + offs_k * stride_xk, mask=offs_k < K, other=0.0)
-                    acc += _gemv_chunk(x, w_rows, s_ptr, offs_n, n_mask, k0, K, stride_sn, GROUP, MASKED,
-                                       BLOCK_N, BLOCK_K)
-            if GROUP == 0:
-                acc = acc * tl.load(s_ptr + offs_n * stride_sn, mask=n_mask, other=0.0).to(tl.float32)
-            if HAS_BIAS:
-                acc += tl.load(b_ptr + offs_n, mask=n_mask, other=0.0).to(tl.float32)
-            tl.store(out_row + offs_n, acc.to(out_ptr.dtype.element_ty), mask=n_mask)
+                    w = _gemv_load_w(w_rows, n_mask, k0, K, MASKED, BLOCK_K)
+                    x = _gemv_load_x(x_row, k0, K, stride_xk, EVEN_K, BLOCK_K)
+                    acc += _gemv_dot(w, x, s_ptr, offs_n, n_mask, k0, K, stride_sn, GROUP, BLOCK_N, BLOCK_K)
+            _gemv_store(acc, s_ptr, b_ptr, out_row, offs_n, n_mask, stride_sn, GROUP, HAS_BIAS)
 
     @triton.jit
     def _w8a16_gemm_kernel(x_ptr, w_ptr, s_ptr, b_ptr, out_ptr, M, N, K, K_PER_SPLIT,
@@ -250,7 +296,7 @@ def w8a16_triton(x: torch.Tensor, qweight: torch.Tensor, scale: torch.Tensor, bi
             block_k = group_size
         elif block_k % group_size:
             raise KernelLaunchError(f"block_k {block_k} is not a multiple of group_size {group_size}")
-    persistent = cfg.kind == "gemv_persistent"  # whole rows per program: no split over K
+    persistent = cfg.kind in ("gemv_persistent", "gemv_pdl")  # whole rows per program: no split over K
     split_k = 1 if persistent else max(1, min(int(cfg.split_k), triton.cdiv(k, block_k)))
     k_per_split = triton.cdiv(triton.cdiv(k, block_k), split_k) * block_k
     split_k = triton.cdiv(k, k_per_split)
@@ -265,6 +311,14 @@ def w8a16_triton(x: torch.Tensor, qweight: torch.Tensor, scale: torch.Tensor, bi
     even_k = k % block_k == 0
     common = dict(GROUP=group_size, HAS_BIAS=bias is not None, ATOMIC=atomic, EVEN_K=even_k,
                   BLOCK_N=cfg.block_n, BLOCK_K=block_k, num_warps=cfg.num_warps, num_stages=cfg.num_stages)
+    if cfg.kind == "gemv_pdl":
+        pdl = x.is_cuda and gdc_wait is not None and torch.cuda.get_device_capability(x.device)[0] >= 9
+        _w8a16_gemv_pdl_kernel[(triton.cdiv(n, cfg.block_n), m)](
+            x, qweight, scale, b_arg, target, n, k, x.stride(0), x.stride(1), qweight.stride(0), scale.stride(0),
+            target.stride(0), GROUP=group_size, HAS_BIAS=bias is not None, EVEN_K=even_k,
+            MASKED=not (even_k and n % cfg.block_n == 0), PDL=pdl, BLOCK_N=cfg.block_n, BLOCK_K=block_k,
+            num_warps=cfg.num_warps, num_stages=cfg.num_stages, **({"launch_pdl": True} if pdl else {}))
+        return target
     if persistent:  # group_m programs per SM
         programs = max(1, min(triton.cdiv(n, cfg.block_n), _sm_count(x.device) * cfg.group_m))
         _w8a16_gemv_persistent_kernel[(programs, m)](

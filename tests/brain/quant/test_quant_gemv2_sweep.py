@@ -26,3 +26,12 @@ def test_dry_run_lists_every_shape(capsys):
     main(["--dry-run"])
     out = capsys.readouterr().out
     assert all(name in out for name in SHAPES_7B)
+
+
+@pytest.mark.parametrize("name", sorted(SHAPES_7B))
+def test_pdl_candidates(name):
+    from roboos.brain.quant.bench_gemv2 import pdl_candidates
+
+    cands = pdl_candidates(*SHAPES_7B[name])
+    assert cands and len(cands) == len(set(cands))
+    assert all(c.kind == "gemv_pdl" and c.split_k == 1 for c in cands)

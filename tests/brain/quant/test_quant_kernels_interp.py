@@ -28,6 +28,7 @@ def interp_results() -> dict[str, dict]:
 
 CASES = ["gemv_ragged_n", "gemv_ragged_k_split3_bias", "gemv_group64_split2", "gemv_bn1_bk_over_k",
          "gemvp_single_k_ragged", "gemvp_even_bias_fp16", "gemvp_k_loop_ragged_strided", "gemvp_group64_k_loop",
+         "gemvpdl_single_k_ragged", "gemvpdl_k_loop_group32_strided", "gemvpdl_even_k_loop",
          "gemm_ragged_bias", "gemm_group32_split2", "gemm_strided_x", "gemm_split3_ragged"]
 
 
