@@ -135,7 +135,7 @@ def test_laptop_submit_watch_and_every_view(browser: Any, roboos_up: Cloud) -> N
         incidents = page.locator("#task-detail .incidents").inner_text()
         assert "failed" in incidents and "replanning" in incidents, incidents
         assert int(page.locator("#task-detail dd").nth(3).inner_text()) >= 1  # Replans
-        assert page.locator("svg.dag g.node[data-step^='r1-']").count() >= 1  # the replanned steps
+        assert page.locator("svg.dag g.node[data-step^='r']").count() >= 1  # replanned steps: r<n>-
         shot(page, "laptop-tasks-replanned")
         wait_hands_free(roboos_up)  # a STATE sent before the last place may still say "holding milk"
 
