@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import make_skill_store
+from dashboard_testlib import make_skill_store
 
 from roboos.dashboard import DashboardBindError, DashboardConfig, DashboardError, start_dashboard
 from roboos.master import Master

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, Cloud
+from dashboard_testlib import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, Cloud
 
 pytestmark = [
     pytest.mark.browser,
