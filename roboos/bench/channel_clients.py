@@ -163,7 +163,9 @@ class RoboosChannelClient:
         from roboos.channel import CloudChannel, EdgeChannel
         from roboos.protocol.messages import HelloBody
 
-        self.loop = asyncio.new_event_loop()
+        from roboos.channel.loop import new_event_loop
+
+        self.loop = new_event_loop()
         # This process's event loop is frozen while the blocking baselines run: long liveness limits.
         self.cloud = CloudChannel("tcp://127.0.0.1:0", name="bench-cloud", heartbeat_timeout_s=FROZEN_LOOP_S)
         self.edge = EdgeChannel(cloud_endpoint, "bench-robot", HelloBody(robot="bench-robot", embodiment="arm"),

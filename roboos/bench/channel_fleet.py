@@ -18,6 +18,7 @@ from typing import Any
 from roboos.bench import latency_summary
 from roboos.bench.channel_payloads import control_call, control_result
 from roboos.bench.channel_procs import ServerProcess
+from roboos.channel.loop import run as run_loop
 
 FLEET_MODULE = "roboos.bench.channel_fleet"
 
@@ -71,7 +72,7 @@ async def _edge_worker(endpoint: str, start: int, count: int, state_hz: float, s
 def run_fleet(robots: int, seconds: float, state_hz: float, call_hz: float, workers: int,
               progress: Callable[[str, int], None] | None = None) -> dict[str, Any]:
     """Run the fleet phase and return its figures (p99 of calls and state delivery, lost messages)."""
-    return asyncio.run(_run_fleet(robots, seconds, state_hz, call_hz, max(1, workers), progress))
+    return run_loop(_run_fleet(robots, seconds, state_hz, call_hz, max(1, workers), progress))
 
 
 async def _run_fleet(robots: int, seconds: float, state_hz: float, call_hz: float, workers: int,
@@ -158,4 +159,4 @@ def _read_done(proc: ServerProcess) -> dict[str, Any]:
 
 if __name__ == "__main__":
     ep, first, count, hz, secs = sys.argv[1:6]
-    asyncio.run(_edge_worker(ep, int(first), int(count), float(hz), float(secs)))
+    run_loop(_edge_worker(ep, int(first), int(count), float(hz), float(secs)))

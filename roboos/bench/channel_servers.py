@@ -14,6 +14,7 @@ import sys
 import threading
 from typing import Any
 
+from roboos.channel.loop import run as run_loop
 from roboos.bench.channel_payloads import (
     action_chunk,
     control_result,
@@ -74,7 +75,7 @@ def serve_ws(endpoint: str) -> None:
             _ready(f"ws://{host}:{sock.getsockname()[1]}")
             await asyncio.get_running_loop().run_in_executor(None, _wait_stdin_closed)
 
-    asyncio.run(main())
+    run_loop(main())
 
 
 def serve_grpc(endpoint: str) -> None:
@@ -117,7 +118,7 @@ def serve_channel_edge(endpoint: str) -> None:
         await asyncio.get_running_loop().run_in_executor(None, _wait_stdin_closed)
         await edge.close()
 
-    asyncio.run(main())
+    run_loop(main())
 
 
 def serve_channel_cloud(endpoint: str) -> None:
@@ -137,7 +138,7 @@ def serve_channel_cloud(endpoint: str) -> None:
         await asyncio.get_running_loop().run_in_executor(None, _wait_stdin_closed)
         await cloud.close()
 
-    asyncio.run(main())
+    run_loop(main())
 
 
 SERVERS = {"zmq": serve_zmq, "ws": serve_ws, "grpc": serve_grpc, "channel-edge": serve_channel_edge,
