@@ -24,7 +24,7 @@ def load_policy(
     compile: bool,
     quant: str,
     max_batch: int,
-    attention: str = "sdpa",
+    attention: str | None = None,
 ):
     """Build the policy object (heavy imports happen here)."""
     import torch
@@ -77,7 +77,9 @@ def serve_policy(
     ),
     quant: str = typer.Option("none", help="none or w8a16 (int8 weights through roboos.brain.quant)."),
     max_batch: int = typer.Option(8, help="Largest batch of concurrent requests."),
-    attention: str = typer.Option("sdpa", help="π0 attention: sdpa or math (matmul + softmax)."),
+    attention: str | None = typer.Option(
+        None, help="π0 attention: sdpa or math (matmul + softmax; default when compiled on CUDA)."
+    ),
     api_key: Optional[str] = typer.Option(
         None, envvar="ROBOOS_POLICY_API_KEY", help="Require openpi's 'Authorization: Api-Key …' header."
     ),
