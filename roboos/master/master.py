@@ -45,8 +45,10 @@ def make_planner(config: CloudConfig) -> Planner:
     """The planner named by ``planner.kind``: the offline rule-based planner or the LLM planner."""
     if config.planner.kind == "llm":
         from roboos.master.planning.llm import LLMPlanner
+        from roboos.skills.retrieval.select import RetrievalSelector
 
-        return LLMPlanner(config.planner.llm)
+        # Retrieval lists only the top-k skills in the prompt (all of them when a fleet has <= k).
+        return LLMPlanner(config.planner.llm, select_skills=RetrievalSelector())
     return OfflinePlanner()
 
 

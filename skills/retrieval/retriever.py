@@ -196,7 +196,9 @@ class SkillRetriever:
                 if any(condition in corpus.cards[j].effects for j in picked):
                     continue
                 providers = [j for j in corpus.providers.get(condition, ()) if allowed[j]]
-                for j in sorted(providers, key=lambda j: -best[j])[: self.providers_per_condition]:
+                mine = corpus.embodiments[idx]  # prefer providers the same robots can run, then by score
+                providers.sort(key=lambda j: (-len(corpus.embodiments[j] & mine), -best[j]))
+                for j in providers[: self.providers_per_condition]:
                     add(j)
 
         for rank in range(len(corpus.cards)):

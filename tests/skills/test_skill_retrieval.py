@@ -22,7 +22,8 @@ def test_hybrid_retrieval_finds_needed_skills(embedder) -> None:
     names = [r.card.name for r in retriever.retrieve("Take off, survey the north field and land", cards, k=8)]
     assert {"take_off", "survey_area", "land"} <= set(names)
     hits = [r.card.name for r in retriever.retrieve("Pour a glass of water", cards, k=8)]
-    assert "pour_liquid" in hits and "pick_object" in hits  # precondition "holding an object" pulls pick in
+    assert "pour_liquid" in hits  # its precondition "holding an object" pulls in a skill that grasps
+    assert {"pick_object", "take_from_container", "receive_from_person", "lift_box"} & set(hits)
 
 
 def test_embodiment_filter(embedder) -> None:
@@ -55,3 +56,15 @@ def test_short_bench(embedder) -> None:
     tok = result["tokens"]
     assert tok["a_roboos2_raw_json"] > tok["b_compact_all"] > tok["c_compact_retrieved"] > 0
     assert 0 <= result["recall_at_k"]["24"] <= 1
+
+
+def test_selector_narrows_then_widens_on_replan(embedder) -> None:
+    from roboos.skills.retrieval.select import RetrievalSelector
+
+    cards = list(bench_cards())
+    select = RetrievalSelector(k=8, embedder=embedder)
+    first = select("Open the fridge and take out the milk", cards)
+    second = select("Open the fridge and take out the milk", cards)
+    assert len(first) == 8 and len(second) == 16
+    assert {c.name for c in first} <= {c.name for c in second}
+    assert select("anything", cards[:5]) == cards[:5]  # a small fleet is listed whole
