@@ -195,7 +195,8 @@ class EdgeAgent:
     async def send_state(self) -> None:
         """Send one STATE message now (errors are logged; the stream goes on)."""
         try:
-            body = StateBody(state=self.state().model_dump(mode="json"))
+            taken_ns = time.time_ns()  # before the snapshot: a result sent later supersedes it
+            body = StateBody(state=self.state().model_dump(mode="json"), taken_ns=taken_ns)
             assert self.channel is not None
             await self.channel.send(MsgType.STATE, body.model_dump())
             self.states_sent += 1

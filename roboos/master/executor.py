@@ -128,6 +128,7 @@ class Executor:
                 return {"code": "bad_result", "message": f"malformed RESULT: {exc.errors(include_url=False)[0]['msg']}"}
             if not result.ok:
                 return result.error or {"code": "skill_failed", "message": "the skill reported failure"}
+            self.world.note_result(step.robot, reply.ts_ns)
             try:
                 self.world.apply_effects(effects_of(result.value))
             except (ValueError, ValidationError) as exc:

@@ -76,9 +76,9 @@ class RobotRegistry:
             return
         try:
             if env.type is MsgType.STATE:
-                state = StateBody.model_validate(env.body).state
-                entry.state = state
-                self.world.apply_robot_state(env.src, state)
+                body = StateBody.model_validate(env.body)
+                if self.world.apply_robot_state(env.src, body.state, taken_ns=body.taken_ns):
+                    entry.state = body.state
             elif env.type is MsgType.EVENT:
                 event = EventBody.model_validate(env.body)
                 entry.last_event = event.model_dump()

@@ -35,6 +35,7 @@ class WorldModel:
         self._lock = threading.Lock()
         self._robot_cache: dict[str, dict[str, Any]] = {}
         self._last_seen: dict[str, float] = {}
+        self._result_ns: dict[str, int] = {}  # edge send time of each robot's latest applied RESULT
         meta = self.store.get("meta", "world")
         if scene is not None and (reset or meta is None or meta.value.get("scene") != scene.name):
             self.seed(scene)
@@ -101,21 +102,31 @@ class WorldModel:
         """Write attributes of one robot's own entry (registry and executor bookkeeping)."""
         self.store.apply([Change("robot", robot, k, v) for k, v in attributes.items()])
 
-    def apply_robot_state(self, robot: str, state: dict[str, Any]) -> None:
+    def note_result(self, robot: str, sent_ns: int) -> None:
+        """Remember when (edge clock) the robot sent its latest applied RESULT: state snapshots taken
+        before it are stale (they may still show an object the result's effects just placed)."""
+        with self._lock:
+            self._result_ns[robot] = max(sent_ns, self._result_ns.get(robot, 0))
+
+    def apply_robot_state(self, robot: str, state: dict[str, Any], taken_ns: int = 0) -> bool:
         """Record the explicit fields of a robot's reported state; writes only what changed (and
-        ``last_seen`` at most every ``last_seen_every_s``)."""
+        ``last_seen`` at most every ``last_seen_every_s``). A snapshot taken before the robot's latest
+        applied result is ignored (returns False)."""
         now = time.time()
         with self._lock:
+            if taken_ns and taken_ns < self._result_ns.get(robot, 0):
+                return False
             cache = self._robot_cache.setdefault(robot, {})
             changed = {k: state[k] for k in ROBOT_STATE_KEYS if k in state and cache.get(k, ...) != state[k]}
             if now - self._last_seen.get(robot, 0.0) >= self.last_seen_every_s:
                 self._last_seen[robot] = now
                 changed["last_seen"] = now
             if not changed:
-                return
+                return True
             cache.update({k: v for k, v in changed.items() if k != "last_seen"})
             self.version += 1
         self.update_robot(robot, **changed)
+        return True
 
 
 def _entity(kind: str, name: str, value: dict[str, Any]) -> list[Change]:

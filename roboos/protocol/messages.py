@@ -67,6 +67,7 @@ class ResultBody(_Body):
 
 class StateBody(_Body):
     state: dict[str, Any]  # RobotState.model_dump()
+    taken_ns: int = 0  # edge clock (time.time_ns) when the snapshot was taken; 0 = unknown
 
 
 class EventBody(_Body):

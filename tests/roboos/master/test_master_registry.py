@@ -41,6 +41,18 @@ def test_world_model_applies_effects_and_robot_state() -> None:
     assert world.snapshot()["objects"]["apple"]["location"] == "robot:rover1", "snapshots are copies"
 
 
+def test_state_snapshot_taken_before_the_latest_result_is_ignored() -> None:
+    world = WorldModel(load_scene())
+    world.apply_robot_state("rover1", {"holding": "milk"}, taken_ns=100)
+    world.note_result("rover1", sent_ns=200)  # the place result: its effects free the gripper
+    world.apply_effects([Effect(subject="robot:rover1", attribute="holding", value=None)])
+    assert world.apply_robot_state("rover1", {"holding": "milk"}, taken_ns=150) is False  # sent late, stale
+    assert world.snapshot()["robots"]["rover1"]["holding"] is None
+    assert world.apply_robot_state("rover1", {"holding": "apple"}, taken_ns=250) is True
+    assert world.snapshot()["robots"]["rover1"]["holding"] == "apple"
+    assert world.apply_robot_state("rover1", {"holding": None}) is True  # no timestamp: always applied
+
+
 def test_bad_robots_and_bad_messages_do_not_disturb_the_master() -> None:
     async def check(rig: MasterRig) -> None:
         hello = HelloBody(robot="bad1", embodiment="arm", skills=[{"description": "a card without a name"}])
