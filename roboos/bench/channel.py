@@ -20,7 +20,7 @@ from roboos.bench.channel_procs import ServerProcess
 SERVERS_MODULE = "roboos.bench.channel_servers"
 TRANSPORTS = ("roboos", "zmq", "websocket", "grpc")
 KINDS = ("control", "image")
-PACKAGES = ("pyzmq", "msgpack", "numpy", "websockets", "grpcio", "pydantic")
+PACKAGES = ("pyzmq", "msgpack", "numpy", "websockets", "grpcio", "pydantic", "uvloop")
 
 
 @dataclass
@@ -155,7 +155,10 @@ def run_channel_bench(opts: ChannelBenchOptions, progress: Callable[[str, int], 
     """Round trips for every transport, then the fleet; returns the JSON-ready result."""
     from roboos.bench.channel_fleet import run_fleet
 
+    from roboos.channel.loop import loop_name
+
     info = machine_info(PACKAGES)
+    info["event_loop"] = loop_name()  # of every asyncio side (RoboOS ends, websocket server, fleet)
     started = utc_now()
     transports, skipped = available_transports(opts.transports)
     opts.transports = transports
