@@ -89,6 +89,22 @@ class SkillIndex:
             self._bump()
         self._notify()
 
+    def follow(self, registry: Any) -> None:
+        """Keep in step with the master's robot registry (``listeners`` of ``(robot, kind, data)``).
+
+        ``online`` (a HELLO) records the robot's cards from ``registry.info(robot)``; ``offline`` (heartbeat
+        loss or BYE) marks it offline.
+        """
+
+        def on_change(robot: str, kind: str, data: dict[str, Any]) -> None:
+            if kind == "online":
+                info = registry.info(robot)
+                self.register(robot, info.embodiment, info.skills)
+            elif kind == "offline":
+                self.set_online(robot, False)
+
+        registry.listeners.append(on_change)
+
     def subscribe(self, listener: Callable[[SkillIndex], None]) -> None:
         """Call ``listener(index)`` after every change (e.g. to refresh a retrieval index)."""
         self._listeners.append(listener)

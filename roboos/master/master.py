@@ -17,6 +17,7 @@ from pathlib import Path
 from roboos.channel import ChannelRejected, CloudChannel
 from roboos.config import builtin_config
 from roboos.master.config import CloudConfig
+from roboos.skills.index import SkillIndex
 from roboos.master.executor import Executor
 from roboos.master.persistence import Persistence
 from roboos.master.models import (
@@ -75,6 +76,8 @@ class Master:
                                     **config.security.channel_kwargs(config.bind))
         self.registry = RobotRegistry(self.world, link_age=self._link_age)
         self.registry.listeners.append(self._on_robot_change)
+        self.skill_index = SkillIndex()  # which robot offers which skill version (fed by HELLO / offline)
+        self.skill_index.follow(self.registry)
         self.executor = Executor(self.channel, self.registry, self.world, config.executor)
         self._tasks: dict[str, TaskLog] = {}
         self._runners: dict[str, asyncio.Task[None]] = {}

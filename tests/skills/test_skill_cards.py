@@ -70,3 +70,17 @@ def test_skill_index_hello_bye_versions() -> None:
     with pytest.raises(SkillDefinitionError):
         index.register("bad", "arm", [{"description": "no name"}])
     assert version_key("1.10.0") > version_key("1.9.2")
+
+
+def test_skill_index_follows_master_registry() -> None:
+    from roboos.master.registry import RobotRegistry
+    from roboos.master.world import WorldModel
+
+    registry = RobotRegistry(WorldModel.__new__(WorldModel))
+    index = SkillIndex()
+    index.follow(registry)
+    card = SkillCard.from_spec(get_spec(pick)).model_dump(mode="json")
+    registry.register({"robot": "arm1", "embodiment": "arm", "skills": [card]})
+    assert [o.robot for o in index.robots_offering("pick")] == ["arm1"]
+    registry.mark_offline("arm1", "bye")
+    assert index.robots_offering("pick") == [] and index.robots_offering("pick", online_only=False)
