@@ -166,9 +166,10 @@ def decode(frames: Sequence[bytes | memoryview | Any], limits: Limits = DEFAULT_
     if len(frames) > limits.max_frames:
         raise MessageTooLarge(f"{len(frames)} frames, limit {limits.max_frames}")
     buffers = [_buffer(f) for f in frames]
-    if len(buffers[0]) > limits.max_envelope_bytes:
-        raise MessageTooLarge(f"envelope of {len(buffers[0])} bytes, limit {limits.max_envelope_bytes}")
-    total = sum(len(b) for b in buffers)
+    head_len = len(buffers[0])
+    if head_len > limits.max_envelope_bytes:
+        raise MessageTooLarge(f"envelope of {head_len} bytes, limit {limits.max_envelope_bytes}")
+    total = head_len if len(buffers) == 1 else sum(len(b) for b in buffers)
     if total > limits.max_total_bytes:
         raise MessageTooLarge(f"message of {total} bytes, limit {limits.max_total_bytes}")
     used: set[int] = set()
@@ -189,27 +190,29 @@ def decode(frames: Sequence[bytes | memoryview | Any], limits: Limits = DEFAULT_
         raise
     except Exception as exc:  # msgpack raises several types (ValueError, ExtraData, FormatError, ...)
         raise ProtocolError(f"envelope is not valid msgpack: {type(exc).__name__}: {exc}") from None
-    if not isinstance(head, list) or len(head) != 8:
+    if type(head) is not list or len(head) != 8:
         raise ProtocolError("envelope must be a list of 8 fields")
     version, mtype, mid, reply_to, ts_ns, src, dst, body = head
     if version != PROTOCOL_VERSION:
         raise VersionMismatch(f"protocol version {version!r}, this side speaks {PROTOCOL_VERSION}")
-    msg_type = _MSG_TYPES.get(mtype) if isinstance(mtype, str) else None
+    msg_type = _MSG_TYPES.get(mtype) if type(mtype) is str else None
     if msg_type is None:
         raise ProtocolError(f"unknown message type {mtype!r}")
-    for name, value in (("id", mid), ("src", src), ("dst", dst)):
-        if not isinstance(value, str) or len(value) > 256:
-            raise ProtocolError(f"field '{name}' must be a string of at most 256 characters")
-    if reply_to is not None and (not isinstance(reply_to, str) or len(reply_to) > 256):
+    # unpackb(raw=False) yields exact str / int / dict / list types, so ``type() is`` checks suffice
+    if type(mid) is not str or type(src) is not str or type(dst) is not str \
+            or len(mid) > 256 or len(src) > 256 or len(dst) > 256:
+        for name, value in (("id", mid), ("src", src), ("dst", dst)):
+            if not isinstance(value, str) or len(value) > 256:
+                raise ProtocolError(f"field '{name}' must be a string of at most 256 characters")
+    if reply_to is not None and (type(reply_to) is not str or len(reply_to) > 256):
         raise ProtocolError("field 'reply_to' must be a string or null")
-    if not isinstance(ts_ns, int) or isinstance(ts_ns, bool):
+    if type(ts_ns) is not int:
         raise ProtocolError("field 'ts_ns' must be an integer")
-    if not isinstance(body, dict):
+    if type(body) is not dict:
         raise ProtocolError("body must be a map")
     if len(used) != len(buffers) - 1:
         raise ProtocolError(f"{len(buffers) - 1} array frames sent, {len(used)} referenced")
-    return Envelope(type=msg_type, body=body, id=mid, reply_to=reply_to, src=src, dst=dst, ts_ns=ts_ns,
-                    version=version)
+    return Envelope(msg_type, body, mid, reply_to, src, dst, ts_ns, version)
 
 
 def _buffer(frame: Any) -> memoryview:
