@@ -100,7 +100,9 @@ def run_round_trips(opts: ChannelBenchOptions, progress: Callable[[str, int], No
                 client.measure(kind, opts.warmup, lambda n: None)
         per_round = max(1, opts.samples // max(1, opts.rounds))
         order = list(opts.transports)
+        loads = opts.extra.setdefault("load_avg_1min_per_round", [])
         for r in range(max(1, opts.rounds)):
+            loads.append(_load_1min())
             for kind in opts.kinds:
                 for name in order:
                     samples[kind][name] += clients[name].measure(kind, per_round,
@@ -125,6 +127,15 @@ def run_round_trips(opts: ChannelBenchOptions, progress: Callable[[str, int], No
                 out[kind][t]["pipelined_per_s"] = pipelined[kind][t]
                 out[kind][t]["pipelined_window"] = opts.throughput_window
     return out
+
+
+def _load_1min() -> float | None:
+    import os
+
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return None
 
 
 def compare(results: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -184,4 +195,5 @@ def run_channel_bench(opts: ChannelBenchOptions, progress: Callable[[str, int], 
         "targets": compare(rt),
         "skipped_transports": skipped,
         "fleet": fleet,
+        **opts.extra,
     }
