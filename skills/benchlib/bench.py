@@ -47,7 +47,7 @@ def _prompt(skills: str, task: str) -> str:
     return f"{HEADER}{skills}\n\nTask: {task}\n"
 
 
-def run_bench(*, ks: tuple[int, ...] = (8, 16, 24, 32, 48, 56), k_main: int = 48, limit: int | None = None,
+def run_bench(*, ks: tuple[int, ...] = (8, 16, 24, 32, 48, 56, 60, 64), k_main: int = 48, limit: int | None = None,
               embedder: Any = "auto", progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """Measure everything; returns the JSON-ready result dict."""
     count = _counter()
