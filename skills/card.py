@@ -14,7 +14,6 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel, Field
-
 from roboos.skills.sdk import SkillSpec
 
 

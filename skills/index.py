@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
-
 from roboos.skills.card import SkillCard
 from roboos.skills.errors import SkillDefinitionError
 

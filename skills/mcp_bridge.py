@@ -18,12 +18,12 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, create_model
-
-from roboos.robot import Robot
 from roboos.skills.card import SkillCard
 from roboos.skills.errors import SkillFailedError
 from roboos.skills.registry import SkillRegistry
 from roboos.skills.sdk import SKILL_ATTR, SkillSpec
+
+from roboos.robot import Robot
 
 _JSON_PY: dict[str, Any] = {"string": str, "integer": int, "number": float, "boolean": bool,
                             "array": list, "object": dict}

@@ -6,13 +6,14 @@ import json
 import platform
 import sys
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
 from roboos.cli.groups import bench_app
 
 
-def register(app: typer.Typer) -> None:  # noqa: ARG001 - the command lives in the shared bench group
+def register(app: typer.Typer) -> None:
     """Commands are attached to ``bench_app`` at import time."""
 
 
@@ -21,7 +22,8 @@ def bench_skills_cmd(
     k: int = typer.Option(48, help="retrieved skills in prompt (c)"),
     limit: int = typer.Option(0, help="only the first N instructions (0 = all)"),
     bm25_only: bool = typer.Option(False, "--bm25-only", help="retrieve without the embedding model"),
-    out: Path = typer.Option(None, help="JSON path (default benchmarks/results/skills-<machine>.json)"),
+    out: Annotated[Path | None, typer.Option(help="JSON path (default benchmarks/results/skills-<machine>.json)")]
+    = None,
 ) -> None:
     """Token counts (exact Qwen BPE), recall@k and retrieval latency of skill retrieval."""
     from rich.console import Console

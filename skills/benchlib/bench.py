@@ -18,7 +18,6 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-
 from roboos.skills.benchlib.library import bench_cards, bench_skills, load_instructions
 from roboos.skills.render import compact_block
 from roboos.skills.retrieval.retriever import SkillRetriever
@@ -47,8 +46,9 @@ def _prompt(skills: str, task: str) -> str:
     return f"{HEADER}{skills}\n\nTask: {task}\n"
 
 
-def run_bench(*, ks: tuple[int, ...] = (8, 16, 24, 32, 48, 56, 60, 64), k_main: int = 48, limit: int | None = None,
-              embedder: Any = "auto", progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+def run_bench(*, ks: tuple[int, ...] = (8, 16, 24, 32, 48, 56, 60, 64), k_main: int = 48,
+              limit: int | None = None, embedder: Any = "auto",
+              progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """Measure everything; returns the JSON-ready result dict."""
     count = _counter()
     funcs = list(bench_skills())

@@ -21,9 +21,9 @@ from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from pydantic import Field
+from roboos.skills.sdk import skill
 
 from roboos.robot import Robot
-from roboos.skills.sdk import skill
 
 EMBODIMENTS = {
     "A": "arm",
@@ -74,7 +74,7 @@ def _default_of(text: str, typ: Any) -> Any:
         return int(text)
     if typ is float:
         return float(text)
-    if text.startswith("(") or text.startswith("["):
+    if text.startswith(("(", "[")):
         return tuple(float(v) for v in text.strip("()[]").split(",") if v.strip())
     return text
 

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, Field
-
 from roboos.skills.benchlib import catalog_manipulation, catalog_mobility, catalog_perception
 from roboos.skills.benchlib.conditions import conditions_of
 from roboos.skills.benchlib.dsl import build_catalog

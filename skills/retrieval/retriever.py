@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-
 from roboos.skills.card import SkillCard
 from roboos.skills.retrieval.embedder import Embedder, load_default_embedder
 

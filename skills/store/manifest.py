@@ -13,7 +13,6 @@ import re
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
 from roboos.skills.store.errors import PackageError
 
 MANIFEST_NAME = "roboos-skill.json"

@@ -39,22 +39,22 @@ def skillstore_servicer(store: SkillStore) -> Callable[[Any], None]:
         await context.abort(status, str(exc))
 
     class Servicer(pb_grpc.SkillStoreServiceServicer):
-        async def Publish(self, request: Any, context: Any) -> Any:  # noqa: N802 - gRPC method names
+        async def Publish(self, request: Any, context: Any) -> Any:
             try:
                 rec = await asyncio.to_thread(store.publish, bytes(request.archive), overwrite=request.overwrite)
             except PackageError as exc:
                 await refuse(context, exc)
             return _info(pb, rec)
 
-        async def List(self, request: Any, context: Any) -> Any:  # noqa: N802
+        async def List(self, request: Any, context: Any) -> Any:
             return pb.ListReply(packages=[_info(pb, r) for r in store.list(all_versions=request.all_versions)])
 
-        async def Search(self, request: Any, context: Any) -> Any:  # noqa: N802
+        async def Search(self, request: Any, context: Any) -> Any:
             hits = store.search(request.query, k=request.k or 10, embodiments=list(request.embodiments) or None)
             return pb.SearchReply(hits=[pb.SearchHit(package=r.name, version=r.version, skill=c.name,
                                                      compact_card=c.compact(), score=s) for r, c, s in hits])
 
-        async def Get(self, request: Any, context: Any) -> Any:  # noqa: N802
+        async def Get(self, request: Any, context: Any) -> Any:
             try:
                 rec = store.get(request.name, request.version or None)
                 data = store.archive(rec.name, rec.version) if request.with_archive else b""

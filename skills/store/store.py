@@ -64,7 +64,7 @@ def inspect_archive(data: bytes) -> tuple[PackageManifest, list[SkillCard]]:
         verify_checksum(root, manifest)
         try:
             proc = subprocess.run([sys.executable, "-m", "roboos.skills.store.inspect_pkg", str(root)],
-                                  capture_output=True, text=True, timeout=INSPECT_TIMEOUT_S, cwd=tmp,
+                                  check=False, capture_output=True, text=True, timeout=INSPECT_TIMEOUT_S, cwd=tmp,
                                   env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
         except subprocess.TimeoutExpired:
             raise PackageError("import_error", f"importing package '{manifest.name}' took over "

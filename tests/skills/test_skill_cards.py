@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Literal
 
 import pytest
 from pydantic import Field
-
-from roboos.robot import Robot
 from roboos.skills import SkillDefinitionError, get_spec, skill
 from roboos.skills.card import SkillCard
 from roboos.skills.index import SkillIndex, version_key
+
+from roboos.robot import Robot
 
 
 @skill(embodiments=["arm", "mobile_manipulator"], version="1.2.0", preconditions=["object within reach"],
        effects=["holding the object"])
 def pick(robot: Robot, object: str, force: Annotated[float, Field(ge=0, le=1)] = 0.5,
-         grasp: Literal["top", "side"] = "top", note: Optional[str] = None,
+         grasp: Literal["top", "side"] = "top", note: str | None = None,
          xyz: tuple[float, float, float] = (0.0, 0.0, 0.0)) -> dict:
     """Pick up an object within reach.
 

@@ -8,8 +8,6 @@ from typing import Annotated, Literal
 
 import pytest
 from pydantic import Field
-
-from roboos.robot import Robot, RobotState
 from roboos.skills import (
     SkillContext,
     SkillDefinitionError,
@@ -20,6 +18,8 @@ from roboos.skills import (
 from roboos.skills.card import SkillCard
 from roboos.skills.docstrings import parse_docstring
 from roboos.skills.effects import Effect, effects_of
+
+from roboos.robot import Robot, RobotState
 
 
 class _Arm(Robot):

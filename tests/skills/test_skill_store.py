@@ -8,7 +8,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
 from roboos.skills.store import (
     MANIFEST_NAME,
     PackageError,

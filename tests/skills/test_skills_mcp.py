@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from roboos.skills.card import SkillCard
 from roboos.skills.mcp_bridge import import_mcp_tools
 

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import grpc
 import pytest
-
 from roboos.skills.store import SkillStore, install_archive, load_installed_skills, pack, write_manifest
 from roboos.skills.store.service import skillstore_servicer
 
