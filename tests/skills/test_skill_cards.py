@@ -76,7 +76,7 @@ def test_skill_index_follows_master_registry() -> None:
     from roboos.master.registry import RobotRegistry
     from roboos.master.world import WorldModel
 
-    registry = RobotRegistry(WorldModel.__new__(WorldModel))
+    registry = RobotRegistry(WorldModel())
     index = SkillIndex()
     index.follow(registry)
     card = SkillCard.from_spec(get_spec(pick)).model_dump(mode="json")
