@@ -13,6 +13,7 @@ import enum
 import itertools
 import math
 import os
+import threading
 import time
 import uuid
 from collections.abc import Sequence
@@ -127,11 +128,14 @@ class Envelope:
         return Envelope(type=type, body=body or {}, reply_to=self.id, src=src or self.dst, dst=self.src)
 
 
-def encode(env: Envelope) -> list[bytes | memoryview]:
-    """Encode an envelope into frames: ``[msgpack envelope, array0, array1, ...]`` (arrays not copied)."""
-    arrays: list[np.ndarray] = []
+class _Encoder:
+    """A reusable msgpack Packer whose hook moves numpy arrays out into frames (one per thread)."""
 
-    def default(obj: Any) -> Any:
+    def __init__(self) -> None:
+        self.arrays: list[np.ndarray] = []
+        self.packer = msgpack.Packer(default=self.default, use_bin_type=True)
+
+    def default(self, obj: Any) -> Any:
         if isinstance(obj, np.ndarray):
             name = _WIRE_NAMES.get(obj.dtype)
             if name is None:
@@ -140,8 +144,8 @@ def encode(env: Envelope) -> list[bytes | memoryview]:
                 name = obj.dtype.name
                 obj = obj.astype(obj.dtype.newbyteorder("<"))  # big-endian -> little-endian
             arr = obj if obj.flags.c_contiguous else np.ascontiguousarray(obj)
-            arrays.append(arr)
-            meta = msgpack.packb([len(arrays), name, list(arr.shape)])
+            self.arrays.append(arr)
+            meta = msgpack.packb([len(self.arrays), name, list(arr.shape)])
             return msgpack.ExtType(ARRAY_EXT, meta)
         if isinstance(obj, np.generic):
             return obj.item()
@@ -149,8 +153,23 @@ def encode(env: Envelope) -> list[bytes | memoryview]:
             return list(obj)
         raise TypeError(f"cannot encode {type(obj).__name__} on the wire")
 
+
+_encoders = threading.local()
+
+
+def encode(env: Envelope) -> list[bytes | memoryview]:
+    """Encode an envelope into frames: ``[msgpack envelope, array0, array1, ...]`` (arrays not copied)."""
+    enc: _Encoder | None = getattr(_encoders, "encoder", None)
+    if enc is None:
+        enc = _encoders.encoder = _Encoder()
     head = [env.version, env.type.value, env.id, env.reply_to, env.ts_ns, env.src, env.dst, env.body]
-    packed = msgpack.packb(head, default=default, use_bin_type=True)
+    enc.arrays = []
+    try:
+        packed = enc.packer.pack(head)  # the Packer resets its buffer when this raises
+    finally:
+        arrays, enc.arrays = enc.arrays, []
+    if not arrays:
+        return [packed]
     frames: list[bytes | memoryview] = [packed]
     frames += [memoryview(a).cast("B") if a.size else b"" for a in arrays]
     return frames
