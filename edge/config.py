@@ -31,6 +31,7 @@ class RobotConfig(_Model):
     options: dict[str, Any] = Field(default_factory=dict)  # validated by the kind's options model
     state_rate_hz: float | None = Field(default=None, gt=0, le=1000)  # default: EdgeConfig.state_rate_hz
     limits: LimitsConfig | None = None  # joint / velocity / workspace limits enforced on the edge
+    skills_dir: str | None = None  # skill packages installed here (`roboos skills install`) load at start
 
 
 class HeartbeatConfig(_Model):

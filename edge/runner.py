@@ -12,13 +12,16 @@ import logging
 import signal
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from roboos.edge.agent import EdgeAgent
-from roboos.edge.config import EdgeConfig
+from roboos.edge.config import EdgeConfig, RobotConfig
 from roboos.edge.limits import install_limits
 from roboos.edge.watchdog import attach_watchdog
 from roboos.edge.robots import make_robots
+from roboos.robot import Robot
+from roboos.skills import SkillRegistry
 
 log = logging.getLogger("roboos.edge")
 
@@ -41,6 +44,21 @@ def channel_security(config: EdgeConfig) -> Any:
     return ChannelSecurity.for_edge(load_keypair(sec.key_dir, sec.key_name), load_public_key(sec.cloud_public_key))
 
 
+def robot_registry(robot: Robot, robot_cfg: RobotConfig) -> SkillRegistry:
+    """The robot's own skills plus those of the packages installed in its ``skills_dir``."""
+    registry = SkillRegistry(robot.skills(), robot.embodiment)
+    if robot_cfg.skills_dir:
+        from roboos.skills.store.loader import load_installed_skills
+
+        for spec in load_installed_skills(Path(robot_cfg.skills_dir).expanduser(), embodiment=robot.embodiment):
+            if spec.name in registry:
+                log.warning("%s: installed skill '%s' shadows a built-in skill; keeping the built-in",
+                            robot.name, spec.name)
+                continue
+            registry.register(spec)
+    return registry
+
+
 def build_agents(config: EdgeConfig, worlds: dict[str, Any] | None = None) -> list[EdgeAgent]:
     """One :class:`EdgeAgent` per configured robot (robots built through the kind registry)."""
     robots = make_robots(config.robots, scene=config.scene, time_scale=config.time_scale, worlds=worlds)
@@ -49,6 +67,7 @@ def build_agents(config: EdgeConfig, worlds: dict[str, Any] | None = None) -> li
     for robot_cfg, robot in zip(config.robots, robots):
         agents.append(EdgeAgent(
             robot, config.cloud,
+            registry=robot_registry(robot, robot_cfg),
             state_rate_hz=robot_cfg.state_rate_hz or config.state_rate_hz,
             heartbeat_interval_s=config.heartbeat.interval_s,
             cloud_timeout_s=config.heartbeat.cloud_timeout_s,

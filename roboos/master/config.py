@@ -30,6 +30,7 @@ class ControlPlaneConfig(_Model):
     enabled: bool = True
     bind: str = "127.0.0.1:7701"
     token_env: str | None = None  # name of the environment variable holding the access token
+    skill_store: str | None = None  # a skill-store SQLite file served over gRPC (roboos skills --address)
 
 
 class LLMPlannerConfig(_Model):

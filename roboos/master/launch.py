@@ -71,13 +71,24 @@ async def start_cloud(config: CloudConfig, *, planner: Any = None, control_plane
                 return stack
         token = os.environ.get(config.control_plane.token_env) if config.control_plane.token_env else None
         try:
-            stack.control_plane = await start_control_plane(master, config.control_plane.bind, token=token)
+            stack.control_plane = await start_control_plane(master, config.control_plane.bind, token=token,
+                                                            extra_servicers=_skill_store_servicers(config))
         except BaseException:
             await master.stop()
             raise
     if config.dashboard.enabled if dashboard is None else dashboard:
         await _start_dashboard(stack, config)
     return stack
+
+
+def _skill_store_servicers(config: CloudConfig) -> list[Any]:
+    """The skill-store gRPC service when ``control_plane.skill_store`` names a store file."""
+    if not config.control_plane.skill_store:
+        return []
+    from roboos.skills.store import SkillStore
+    from roboos.skills.store.service import skillstore_servicer
+
+    return [skillstore_servicer(SkillStore(Path(config.control_plane.skill_store).expanduser()))]
 
 
 async def _start_dashboard(stack: CloudStack, config: CloudConfig) -> None:
