@@ -31,15 +31,18 @@ from roboos.edge.deploy.manifest import RUNTIME_DIR, verify_bundle
 from roboos.edge.profiles import HardwareProfile
 
 
-def collect_skills(robot_cfg: RobotConfig, config: EdgeConfig) -> dict[str, Any]:
-    """The robot's skill cards, validated the way the cloud's skill index validates a HELLO."""
+def collect_skills(robot_cfg: RobotConfig, config: EdgeConfig, root: Path | None = None) -> dict[str, Any]:
+    """The robot's skill cards (its own and those of packages installed in its ``skills_dir``, relative to
+    the bundle ``root``), validated the way the cloud's skill index validates a HELLO."""
     from roboos.edge.robots import make_robot
+    from roboos.edge.runner import robot_registry
     from roboos.skills.card import SkillCard
     from roboos.skills.index import SkillIndex
-    from roboos.skills.registry import SkillRegistry
 
     robot = make_robot(robot_cfg, scene=config.scene, time_scale=config.time_scale)
-    registry = SkillRegistry(robot.skills(), robot.embodiment)
+    if robot_cfg.skills_dir and root is not None and not Path(robot_cfg.skills_dir).is_absolute():
+        robot_cfg = robot_cfg.model_copy(update={"skills_dir": str(root / robot_cfg.skills_dir)})
+    registry = robot_registry(robot, robot_cfg)
     cards = [SkillCard.from_spec(spec).model_dump(mode="json") for spec in registry]
     SkillIndex().register(robot.name, robot.embodiment, cards)  # raises on a card the store would refuse
     return {"robot": robot.name, "embodiment": robot.embodiment, "kind": robot_cfg.kind, "skills": cards}
@@ -135,6 +138,9 @@ def load_bundle_config(root: str | Path, overrides: list[str] | tuple[str, ...] 
     config = load_edge_config(root / "edge.yaml", overrides)
     if not Path(config.scene).is_absolute() and (root / config.scene).is_file():
         config = config.model_copy(update={"scene": str(root / config.scene)})
+    robots = [r.model_copy(update={"skills_dir": str(root / r.skills_dir)})
+              if r.skills_dir and not Path(r.skills_dir).is_absolute() else r for r in config.robots]
+    config = config.model_copy(update={"robots": robots})
     if config.security is not None:
         sec = config.security
         fixed = sec.model_copy(update={"key_dir": str(root / sec.key_dir),

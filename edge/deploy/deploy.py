@@ -52,6 +52,8 @@ class DeployOptions:
     secure: bool | None = None  # None: CURVE when the cloud endpoint is not loopback
     install_dir: str | None = None  # where the bundle will live on the robot (systemd unit)
     force: bool = False
+    skill_store: str | None = None  # a skill-store file to take skill packages from
+    packages: tuple[str, ...] = ()  # packages (name or name==version) installed into the bundle's skills/
 
 
 @dataclass
@@ -71,6 +73,25 @@ def _versions() -> dict[str, str | None]:
         except metadata.PackageNotFoundError:
             out[pkg] = None
     return out
+
+
+def install_packages(root: Path, robot_cfg: Any, store_path: str | None, packages: tuple[str, ...]) -> Any:
+    """Install skill packages from the store into ``<bundle>/skills``; the robot then loads them at start."""
+    if not store_path:
+        raise DeployError("--package needs --skill-store (the skill-store file to install from)")
+    from roboos.skills.store import PackageError, SkillStore
+
+    store = SkillStore(Path(store_path).expanduser())
+    try:
+        for item in packages:
+            name, _, version = item.partition("==")
+            try:
+                store.install(name, root / "skills", version or None)
+            except (PackageError, KeyError, LookupError) as exc:
+                raise DeployError(f"skill package {item}: {exc}") from None
+    finally:
+        store.close()
+    return robot_cfg.model_copy(update={"skills_dir": "skills"})
 
 
 def deploy(opts: DeployOptions, step: Callable[[str, str], None] | None = None) -> DeployResult:
@@ -95,8 +116,11 @@ def deploy(opts: DeployOptions, step: Callable[[str, str], None] | None = None) 
         shutil.rmtree(root)
     root.mkdir(parents=True, exist_ok=True)
 
+    if opts.packages:
+        say("skills", f"installing {', '.join(opts.packages)} from the skill store")
+        robot_cfg = install_packages(root, robot_cfg, opts.skill_store, opts.packages)
     say("skills", f"collecting the skills of {opts.robot} ({robot_cfg.kind})")
-    skills = collect_skills(robot_cfg, config)
+    skills = collect_skills(robot_cfg, config, root)
     write_skills(root, skills)
 
     names = profile.local_models if opts.models is None else opts.models

@@ -35,6 +35,10 @@ def deploy(
                                               "the systemd unit (default /opt/roboos/<robot>)."),
     force: bool = typer.Option(False, "--force", help="Replace an existing bundle folder."),
     start_timeout: float = typer.Option(60.0, "--start-timeout", help="Seconds to wait for registration."),
+    skill_store: Optional[str] = typer.Option(None, "--skill-store", help="Skill-store file to install "
+                                              "--package skill packages from (roboos skills publish)."),
+    packages: list[str] = typer.Option([], "--package", help="Skill package (name or name==version) from the "
+                                       "store, installed into the bundle and loaded by the robot (repeatable)."),
 ) -> None:
     """Resolve the profile, collect the robot's skills, export and verify its local models, create and
     allow-list its CURVE keys, and write a self-contained bundle with a manifest (SHA-256 of every file),
@@ -51,7 +55,8 @@ def deploy(
     names = None if models is None else [m.strip() for m in models.split(",") if m.strip() and m.strip() != "none"]
     opts = DeployOptions(profile=edge, robot=robot, cloud=cloud, out=out, config=config, overrides=tuple(overrides),
                          key_dir=key_dir, models=names, precision=precision, checkpoint=checkpoint, secure=secure,
-                         install_dir=install_dir, force=force)
+                         install_dir=install_dir, force=force, skill_store=skill_store,
+                         packages=tuple(packages))
     try:
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
                       console=console, transient=False) as bar:

@@ -39,6 +39,8 @@ def import_package(root: Path, manifest: PackageManifest) -> ModuleType:
         raise PackageError("import_error", f"cannot import {path}")
     module = importlib.util.module_from_spec(spec)
     sys.modules[unique] = module
+    no_bytecode = sys.dont_write_bytecode
+    sys.dont_write_bytecode = True  # installed folders stay as verified (deploy bundles hash every file)
     try:
         spec.loader.exec_module(module)
     except SkillDefinitionError as exc:
@@ -48,6 +50,8 @@ def import_package(root: Path, manifest: PackageManifest) -> ModuleType:
         sys.modules.pop(unique, None)
         raise PackageError("import_error", f"package '{manifest.name}' failed to import: "
                                            f"{type(exc).__name__}: {exc}") from None
+    finally:
+        sys.dont_write_bytecode = no_bytecode
     return module
 
 

@@ -126,3 +126,34 @@ def test_deploy_exports_and_verifies_the_local_model(tmp_path: Path) -> None:
     (report,) = manifest.models
     assert report["precision"] == "int8" and report["verified"] and report["relative_l2_error"] <= report["tolerance"]
     assert f"models/{report['file']}" in manifest.files
+
+
+def test_deploy_installs_skill_packages_from_the_store(tmp_path: Path) -> None:
+    from roboos.edge.robots import make_robots
+    from roboos.edge.runner import robot_registry
+    from roboos.skills.store import SkillStore, pack, write_manifest
+
+    pkg = tmp_path / "bell_pkg"
+    pkg.mkdir()
+    (pkg / "bells.py").write_text(
+        "from roboos.robot import Robot\nfrom roboos.skills import skill\n\n\n"
+        "@skill(embodiments=['arm'])\ndef ring_bell(robot: Robot, times: int = 1) -> dict:\n"
+        "    \"\"\"Ring the desk bell.\"\"\"\n    return {'times': times}\n")
+    write_manifest(pkg, name="bells", version="1.0.0", embodiments=["arm"])
+    store = SkillStore(tmp_path / "store.db")
+    store.publish(pack(pkg))
+    store.close()
+
+    bundle = _bundle(tmp_path, skill_store=str(tmp_path / "store.db"), packages=("bells",))
+    cards = json.loads((bundle / "skills.json").read_text())["skills"]
+    assert "ring_bell" in [c["name"] for c in cards] and "pick" in [c["name"] for c in cards]
+    config = load_bundle_config(bundle)
+    assert config.robots[0].skills_dir == str(bundle.resolve() / "skills")
+    robot = make_robots(config.robots, scene=config.scene, time_scale=0)[0]
+    assert "ring_bell" in robot_registry(robot, config.robots[0])
+    verify_bundle(bundle)  # loading the package wrote nothing into the bundle (no __pycache__)
+
+    with pytest.raises(DeployError, match="--skill-store"):
+        _bundle(tmp_path, name="c", packages=("bells",))
+    with pytest.raises(DeployError, match="skill package nope"):
+        _bundle(tmp_path, name="d", skill_store=str(tmp_path / "store.db"), packages=("nope",))
