@@ -248,13 +248,15 @@ def _decode_array(data: bytes, buffers: list[memoryview], used: set[int], limits
         index, dtype, shape = msgpack.unpackb(data, raw=False, max_array_len=limits.max_ndim + 3)
     except Exception:
         raise ProtocolError("array reference is malformed") from None
-    if not isinstance(index, int) or not 1 <= index < len(buffers) or index in used:
+    if type(index) is not int or not 1 <= index < len(buffers) or index in used:
         raise ProtocolError(f"array reference to frame {index!r} is invalid or repeated")
-    if dtype not in ALLOWED_DTYPES:
+    if type(dtype) is not str or dtype not in ALLOWED_DTYPES:
         raise ProtocolError(f"array dtype {dtype!r} is not allowed")
-    if (not isinstance(shape, list) or len(shape) > limits.max_ndim
-            or not all(isinstance(d, int) and not isinstance(d, bool) and 0 <= d for d in shape)):
+    if type(shape) is not list or len(shape) > limits.max_ndim:
         raise ProtocolError(f"array shape {shape!r} is invalid")
+    for d in shape:  # exact ints (msgpack yields exact types; bool is not a dimension)
+        if type(d) is not int or d < 0:
+            raise ProtocolError(f"array shape {shape!r} is invalid")
     buf = buffers[index]
     if len(buf) > limits.max_frame_bytes:
         raise MessageTooLarge(f"array frame of {len(buf)} bytes, limit {limits.max_frame_bytes}")
