@@ -165,7 +165,6 @@ def run_channel_bench(opts: ChannelBenchOptions, progress: Callable[[str, int], 
                       ) -> dict[str, Any]:
     """Round trips for every transport, then the fleet; returns the JSON-ready result."""
     from roboos.bench.channel_fleet import run_fleet
-
     from roboos.channel.loop import loop_name
 
     info = machine_info(PACKAGES)

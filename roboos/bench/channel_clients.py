@@ -161,9 +161,8 @@ class RoboosChannelClient:
 
     def __init__(self, cloud_endpoint: str, start_edge_server: Callable[[str], Any]) -> None:
         from roboos.channel import CloudChannel, EdgeChannel
-        from roboos.protocol.messages import HelloBody
-
         from roboos.channel.loop import new_event_loop
+        from roboos.protocol.messages import HelloBody
 
         self.loop = new_event_loop()
         # This process's event loop is frozen while the blocking baselines run: long liveness limits.

@@ -14,7 +14,6 @@ import sys
 import threading
 from typing import Any
 
-from roboos.channel.loop import run as run_loop
 from roboos.bench.channel_payloads import (
     action_chunk,
     control_result,
@@ -23,6 +22,7 @@ from roboos.bench.channel_payloads import (
     np_packb,
     np_unpackb,
 )
+from roboos.channel.loop import run as run_loop
 
 GRPC_METHOD = "/roboos.bench.Bench/Exchange"
 
