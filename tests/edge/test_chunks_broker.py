@@ -60,6 +60,7 @@ def test_broker_executes_at_control_rate_and_prefetches(server):
     async def main():
         async with PolicyClient(server.addresses.zmq) as client:
             obs = lambda: dict(arm.get_observation(), state=arm.joints.astype(np.float32), prompt="wave")  # noqa: E731
+            await client.infer(obs())  # warm-up: the server's first inference pays one-off start-up costs
             broker = ActionChunkBroker(
                 client.infer, obs, arm.apply_action, control_hz=100.0, blend="average", margin_ticks=2
             )
