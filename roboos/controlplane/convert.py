@@ -51,37 +51,40 @@ def _load_object(text: str, field: str) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------------------ enums
+def _enum_to_pb(enum: Any, prefix: str, value: str) -> int:
+    return enum.Value(f"{prefix}_{value.upper()}")
+
+
+def _enum_from_pb(enum: Any, prefix: str, value: int, field: str, what: str) -> str:
+    """The lower-case name of a proto enum value; unknown or UNSPECIFIED values are refused."""
+    name = enum.Name(value) if value in enum.values() else ""
+    if not name.startswith(f"{prefix}_") or name == f"{prefix}_UNSPECIFIED":
+        raise ConversionError(f"{field}: unknown {what} {value}")
+    return name.removeprefix(f"{prefix}_").lower()
+
+
 def task_status_to_pb(status: TaskStatus) -> int:
-    return pb.TaskStatus.Value(f"TASK_STATUS_{TaskStatus(status).value.upper()}")
+    return _enum_to_pb(pb.TaskStatus, "TASK_STATUS", TaskStatus(status).value)
 
 
 def task_status_from_pb(value: int) -> TaskStatus:
-    name = pb.TaskStatus.Name(value) if value in pb.TaskStatus.values() else ""
-    if not name.startswith("TASK_STATUS_") or value == pb.TASK_STATUS_UNSPECIFIED:
-        raise ConversionError(f"status: unknown task status {value}")
-    return TaskStatus(name.removeprefix("TASK_STATUS_").lower())
+    return TaskStatus(_enum_from_pb(pb.TaskStatus, "TASK_STATUS", value, "status", "task status"))
 
 
 def step_status_to_pb(status: StepStatus) -> int:
-    return pb.StepStatus.Value(f"STEP_STATUS_{StepStatus(status).value.upper()}")
+    return _enum_to_pb(pb.StepStatus, "STEP_STATUS", StepStatus(status).value)
 
 
 def step_status_from_pb(value: int) -> StepStatus:
-    name = pb.StepStatus.Name(value) if value in pb.StepStatus.values() else ""
-    if not name.startswith("STEP_STATUS_") or value == pb.STEP_STATUS_UNSPECIFIED:
-        raise ConversionError(f"status: unknown step status {value}")
-    return StepStatus(name.removeprefix("STEP_STATUS_").lower())
+    return StepStatus(_enum_from_pb(pb.StepStatus, "STEP_STATUS", value, "status", "step status"))
 
 
 def event_kind_to_pb(kind: str) -> int:
-    return pb.EventKind.Value(f"EVENT_KIND_{kind.upper()}")
+    return _enum_to_pb(pb.EventKind, "EVENT_KIND", kind)
 
 
 def event_kind_from_pb(value: int) -> str:
-    name = pb.EventKind.Name(value) if value in pb.EventKind.values() else ""
-    if not name.startswith("EVENT_KIND_") or value == pb.EVENT_KIND_UNSPECIFIED:
-        raise ConversionError(f"kind: unknown event kind {value}")
-    return name.removeprefix("EVENT_KIND_").lower()
+    return _enum_from_pb(pb.EventKind, "EVENT_KIND", value, "kind", "event kind")
 
 
 # --------------------------------------------------------------------------------------------- messages
