@@ -173,15 +173,9 @@ def redis_server(url: str | None) -> Iterator[tuple[str, str]]:
 
 
 def _machine() -> dict[str, Any]:
-    cpu = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"hostname": platform.node(), "cpu": cpu, "cores": os.cpu_count(), "python": sys.version.split()[0],
+    from roboos.bench import cpu_model
+
+    return {"hostname": platform.node(), "cpu": cpu_model(), "cores": os.cpu_count(), "python": sys.version.split()[0],
             "platform": platform.platform(), "load_avg_1m_at_start": round(os.getloadavg()[0], 2)}
 
 

@@ -47,15 +47,9 @@ def render_fps(size: int = 224, frames: int = 20) -> float:
 
 
 def machine() -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
+    from roboos.bench import cpu_model
+
+    return {"cpu": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
 
 
 def run_bench(*, suite: str, seeds: int, workers: int, out_dir: Path, machine_name: str | None = None) -> dict[str, Any]:
