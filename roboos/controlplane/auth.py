@@ -13,6 +13,8 @@ from collections.abc import Awaitable, Callable
 
 import grpc
 
+from roboos.controlplane.decoding import same_shape_handler
+
 AUTH_METADATA_KEY = "authorization"
 
 
@@ -74,14 +76,4 @@ async def _deny(request: object, context: grpc.aio.ServicerContext) -> None:
 
 def _denying_handler(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
     """A handler of the same shape as ``handler`` that ends every call with ``UNAUTHENTICATED``."""
-    make = {
-        (False, False): grpc.unary_unary_rpc_method_handler,
-        (False, True): grpc.unary_stream_rpc_method_handler,
-        (True, False): grpc.stream_unary_rpc_method_handler,
-        (True, True): grpc.stream_stream_rpc_method_handler,
-    }[(bool(handler.request_streaming), bool(handler.response_streaming))]
-    return make(
-        _deny,
-        request_deserializer=handler.request_deserializer,
-        response_serializer=handler.response_serializer,
-    )
+    return same_shape_handler(handler, _deny)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import grpc
 
 from roboos.controlplane.auth import TokenAuthInterceptor, is_loopback_host, split_host_port
+from roboos.controlplane.decoding import DecodeGuardInterceptor
 from roboos.controlplane.errors import ControlPlaneConfigError
 from roboos.controlplane.gen import control_pb2_grpc as pb_grpc
 from roboos.controlplane.servicer import RoboOSServicer
@@ -86,7 +87,9 @@ async def start_control_plane(
         log.warning(
             "control plane on %s without TLS: the token travels in clear text (pass tls_cert/tls_key)", bind
         )
-    interceptors = [TokenAuthInterceptor(token)] if token else []
+    # the token is checked first; then request bytes that do not parse end with INVALID_ARGUMENT
+    interceptors: list[grpc.aio.ServerInterceptor] = [TokenAuthInterceptor(token)] if token else []
+    interceptors.append(DecodeGuardInterceptor())
     server = grpc.aio.server(
         interceptors=interceptors,
         options=[
