@@ -16,6 +16,7 @@ from pathlib import Path
 
 from roboos.channel import ChannelRejected, CloudChannel
 from roboos.config import builtin_config
+from roboos.master.cameras import CameraFrames
 from roboos.master.config import CloudConfig
 from roboos.skills.index import SkillIndex
 from roboos.master.executor import Executor
@@ -79,6 +80,7 @@ class Master:
         self.skill_index = SkillIndex()  # which robot offers which skill version (fed by HELLO / offline)
         self.skill_index.follow(self.registry)
         self.executor = Executor(self.channel, self.registry, self.world, config.executor)
+        self.cameras = CameraFrames()  # latest streamed camera frame per robot camera (the dashboard shows them)
         self._tasks: dict[str, TaskLog] = {}
         self._runners: dict[str, asyncio.Task[None]] = {}
         self.channel.on_hello = self._on_hello
@@ -282,6 +284,9 @@ class Master:
         return {"master": self.config.name, "skills_accepted": len(info.skills)}
 
     async def _on_message(self, env: Envelope) -> None:
+        if env.type is MsgType.OBSERVATION:
+            self.cameras.accept(env.src, env.body)
+            return
         self.registry.on_message(env)
         if env.type is MsgType.STATE and isinstance(env.body.get("state"), dict):
             self.persistence.robot_state(env.src, env.body["state"])

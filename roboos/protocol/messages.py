@@ -7,9 +7,10 @@ message type its fields. Receivers validate with ``Model.model_validate(env.body
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator
 
 
 class _Body(BaseModel):
@@ -68,6 +69,42 @@ class ResultBody(_Body):
 class StateBody(_Body):
     state: dict[str, Any]  # RobotState.model_dump()
     taken_ns: int = 0  # edge clock (time.time_ns) when the snapshot was taken; 0 = unknown
+
+
+MAX_CAMERAS = 8  # camera images in one OBSERVATION
+MAX_IMAGE_SIDE = 1024  # pixels, either side of a streamed camera image
+CAMERA_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
+
+def check_camera_image(value: Any) -> np.ndarray:
+    """A streamed camera image must be a ``uint8`` array of shape H x W x 3 with 1 <= H, W <= 1024."""
+    if not isinstance(value, np.ndarray):
+        raise ValueError(f"a camera image must be a numpy array, got {type(value).__name__}")
+    if value.dtype != np.uint8:
+        raise ValueError(f"a camera image must be uint8, got {value.dtype}")
+    if value.ndim != 3 or value.shape[2] != 3:
+        raise ValueError(f"a camera image must be H x W x 3, got shape {tuple(value.shape)}")
+    height, width = value.shape[:2]
+    if not (1 <= height <= MAX_IMAGE_SIDE and 1 <= width <= MAX_IMAGE_SIDE):
+        raise ValueError(f"a camera image must be 1..{MAX_IMAGE_SIDE} px a side, got {width}x{height}")
+    return value
+
+
+CameraName = Annotated[str, Field(pattern=CAMERA_NAME_PATTERN)]
+CameraImage = Annotated[np.ndarray, PlainValidator(check_camera_image)]
+
+
+class ObservationBody(_Body):
+    """edge -> cloud (fire and forget): the robot's latest camera frames, one RGB image per camera.
+
+    The arrays travel as raw frames after the envelope (:mod:`roboos.protocol.envelope`); on receipt they
+    are read-only views of those frames.
+    """
+
+    model_config = ConfigDict(extra="ignore", arbitrary_types_allowed=True)
+    images: dict[CameraName, CameraImage] = Field(min_length=1, max_length=MAX_CAMERAS)
+    taken_ns: int = Field(default=0, ge=0)  # edge clock (time.time_ns) when the frames were taken
+    seq: int = Field(default=0, ge=0)  # the edge's frame counter for this robot
 
 
 class EventBody(_Body):
