@@ -81,12 +81,16 @@ class CloudRouterSurface(Surface):
         self.port, self.grpc_port = free_port(), free_port()
         self.child = _ChildProcess(["cloud", "--set", f"bind=tcp://127.0.0.1:{self.port}", "--set",
                                     f"control_plane.bind=127.0.0.1:{self.grpc_port}", "--set", "memory.backend=local",
-                                    "--set", "dashboard.enabled=false", "--log-level", "WARNING"])
+                                    "--set", "dashboard.enabled=false", *self.cloud_args(), "--log-level", "WARNING"])
         self.ctx = zmq.Context()
         self.sock = self._dealer(b"fuzz-robot")
         self.n, self.replies = 0, {}
         if not self.alive(timeout=60):
             raise RuntimeError("cloud did not start:\n" + self.child.tail())
+
+    def cloud_args(self) -> list[str]:
+        """Extra ``roboos cloud`` arguments of a subclass."""
+        return []
 
     def _dealer(self, identity: bytes) -> Any:
         import zmq
@@ -172,19 +176,24 @@ class CloudRouterSurface(Surface):
 
 
 class GrpcSurface(CloudRouterSurface):
-    """The gRPC control plane of the same ``roboos cloud`` process: raw bytes to every method."""
+    """The gRPC control plane of the same ``roboos cloud`` process: raw bytes to every method.
+
+    Every answer must be a deliberate status (``INVALID_ARGUMENT`` for undecodable bytes, ``NOT_FOUND``,
+    ...); ``UNKNOWN`` (an unhandled server exception), a deadline or a dropped server is a finding.
+    """
 
     name, kind = "grpc_control", "bytes"
-    METHODS = ("SubmitTask", "CancelTask", "GetTask", "ListTasks", "ListRobots", "WatchTask")
+    SERVICE = "/roboos.control.v1.RoboOS/"
+    METHODS: tuple[str, ...] = ("SubmitTask", "CancelTask", "GetTask", "ListTasks", "ListRobots", "WatchTask")
+    STREAMING: frozenset[str] = frozenset({"WatchTask"})
 
     def start(self) -> None:
         import grpc
 
         super().start()
         self.channel = grpc.insecure_channel(f"127.0.0.1:{self.grpc_port}")
-        prefix = "/roboos.control.v1.RoboOS/"
-        self.calls = {m: (self.channel.unary_stream if m == "WatchTask" else self.channel.unary_unary)(prefix + m)
-                      for m in self.METHODS}
+        self.calls = {m: (self.channel.unary_stream if m in self.STREAMING else self.channel.unary_unary)(
+            self.SERVICE + m) for m in self.METHODS}
 
     def seeds(self) -> list[bytes]:
         from roboos.controlplane.gen import control_pb2 as pb
@@ -196,31 +205,34 @@ class GrpcSurface(CloudRouterSurface):
     def feed(self, data: bytes) -> str:
         import grpc
 
-        method = self.METHODS[data[0] % len(self.METHODS)] if data else "ListTasks"
+        method = self.METHODS[data[0] % len(self.METHODS)] if data else self.METHODS[-1]
         try:
-            reply = self.calls[method](data[1:], timeout=10)
-            if method == "WatchTask":
+            reply = self.calls[method](data[1:], timeout=30)
+            if method in self.STREAMING:
                 for _ in reply:
                     break
                 reply.cancel()
         except grpc.RpcError as exc:
             code = exc.code()
-            if code is grpc.StatusCode.UNKNOWN and "DecodeError" in (exc.details() or ""):
-                return "rejected:UNKNOWN(protobuf DecodeError)"  # grpc.aio's own answer to undecodable bytes
-            if code in (grpc.StatusCode.UNKNOWN, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.UNAVAILABLE):
+            if code in (grpc.StatusCode.UNKNOWN, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.UNAVAILABLE,
+                        grpc.StatusCode.INTERNAL):
                 raise FuzzFinding(self.name, data, f"{method}: {code.name}: {exc.details()}") from None
             return f"rejected:{code.name}"
         return "accepted"
+
+    def probe(self, timeout: float) -> None:
+        """One valid call (raises on failure)."""
+        from roboos.controlplane.gen import control_pb2 as pb
+
+        self.calls["ListRobots"](pb.ListRobotsRequest().SerializeToString(), timeout=timeout)
 
     def alive(self, timeout: float = 10.0) -> bool:
         if not super().alive(timeout):
             return False
         if not hasattr(self, "calls"):
             return True
-        from roboos.controlplane.gen import control_pb2 as pb
-
         try:
-            self.calls["ListRobots"](pb.ListRobotsRequest().SerializeToString(), timeout=timeout)
+            self.probe(timeout)
             return True
         except Exception:  # noqa: BLE001
             return False
@@ -229,6 +241,52 @@ class GrpcSurface(CloudRouterSurface):
         if hasattr(self, "channel"):
             self.channel.close()
         super().close()
+
+
+class SkillStoreGrpcSurface(GrpcSurface):
+    """The skill-store gRPC service of a ``roboos cloud`` with ``control_plane.skill_store`` set: raw bytes to
+    Publish / List / Search / Get. One package is published first, so valid-looking archives meet a store
+    with content (and a repeated name+version is refused before any import)."""
+
+    name = "grpc_skillstore"
+    SERVICE = "/roboos.skillstore.SkillStoreService/"
+    METHODS = ("Publish", "List", "Search", "Get")
+    STREAMING = frozenset()
+
+    def cloud_args(self) -> list[str]:
+        self.tmp = tempfile.TemporaryDirectory(prefix="roboos-fuzz-store-")
+        return ["--set", f"control_plane.skill_store={Path(self.tmp.name) / 'store.db'}"]
+
+    def start(self) -> None:
+        from roboos.controlplane.gen import skillstore_pb2 as pb
+
+        super().start()
+        self.calls["Publish"](pb.PublishRequest(archive=_package_archive()).SerializeToString(), timeout=120)
+
+    def seeds(self) -> list[bytes]:
+        from roboos.controlplane.gen import skillstore_pb2 as pb
+
+        return [b"\x00" + pb.PublishRequest(archive=_package_archive()).SerializeToString(),
+                b"\x01" + pb.ListRequest(all_versions=True).SerializeToString(),
+                b"\x02" + pb.SearchRequest(query="wave twice", k=3, embodiments=["arm"]).SerializeToString(),
+                b"\x03" + pb.GetRequest(name="fuzzpkg", version="1.0.0", with_archive=True).SerializeToString()]
+
+    def probe(self, timeout: float) -> None:
+        from roboos.controlplane.gen import skillstore_pb2 as pb
+
+        reply = self.calls["Get"](pb.GetRequest(name="fuzzpkg").SerializeToString(), timeout=timeout)
+        if pb.GetReply.FromString(reply).package.name != "fuzzpkg":
+            raise RuntimeError("the store lost its package")
+
+    def close(self) -> None:
+        super().close()
+        self.tmp.cleanup()
+
+
+def _package_archive() -> bytes:
+    from roboos.bench.fuzz_surfaces import SkillPackageSurface
+
+    return SkillPackageSurface().seeds()[0]
 
 
 class EdgeDealerSurface(Surface):
@@ -454,5 +512,5 @@ class BrainHttpSurface(Surface):
         self.tmp.cleanup()
 
 
-LIVE = {cls.name: cls for cls in (CloudRouterSurface, EdgeDealerSurface, GrpcSurface, PolicyWebsocketSurface,
-                                  BrainHttpSurface)}
+LIVE = {cls.name: cls for cls in (CloudRouterSurface, EdgeDealerSurface, GrpcSurface, SkillStoreGrpcSurface,
+                                  PolicyWebsocketSurface, BrainHttpSurface)}

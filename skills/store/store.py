@@ -18,7 +18,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,13 +55,19 @@ class PackageRecord:
         return self.manifest.version
 
 
-def inspect_archive(data: bytes) -> tuple[PackageManifest, list[SkillCard]]:
-    """Fully validate an archive (unpack, manifest, checksum, import in a child process)."""
+def inspect_archive(data: bytes, *, before_import: Callable[[PackageManifest], None] | None = None,
+                    ) -> tuple[PackageManifest, list[SkillCard]]:
+    """Fully validate an archive (unpack, manifest, checksum, import in a child process).
+
+    ``before_import`` runs on the verified manifest before the (costly) import and may refuse it.
+    """
     with tempfile.TemporaryDirectory(prefix="roboos-pkg-") as tmp:
         root = Path(tmp)
         unpack(data, root)
         manifest = read_manifest(root)
         verify_checksum(root, manifest)
+        if before_import is not None:
+            before_import(manifest)
         try:
             proc = subprocess.run([sys.executable, "-m", "roboos.skills.store.inspect_pkg", str(root)],
                                   check=False, capture_output=True, text=True, timeout=INSPECT_TIMEOUT_S, cwd=tmp,
@@ -96,13 +102,21 @@ class SkillStore:
     # ----------------------------------------------------------------- writes
     def publish(self, data: bytes, *, overwrite: bool = False) -> PackageRecord:
         """Validate and store a package archive; the same name+version is refused unless ``overwrite``."""
-        manifest, cards = inspect_archive(data)
-        with self._lock, self._db:
+
+        def refuse_existing(manifest: PackageManifest) -> None:  # the caller holds self._lock
             exists = self._db.execute("SELECT 1 FROM packages WHERE name=? AND version=?",
                                       (manifest.name, manifest.version)).fetchone()
             if exists and not overwrite:
                 raise PackageError("already_exists", f"package {manifest.name} {manifest.version} is already "
                                                      "published; bump the version")
+
+        def check_early(manifest: PackageManifest) -> None:  # so a repeated publish costs no child process
+            with self._lock:
+                refuse_existing(manifest)
+
+        manifest, cards = inspect_archive(data, before_import=check_early)
+        with self._lock, self._db:
+            refuse_existing(manifest)  # again: another publish may have won the race meanwhile
             self._db.execute(
                 "INSERT OR REPLACE INTO packages VALUES (?, ?, ?, ?, ?, ?)",
                 (manifest.name, manifest.version, manifest.model_dump_json(),

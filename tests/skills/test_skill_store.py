@@ -114,3 +114,19 @@ def test_reinstall_replaces_atomically(tmp_path: Path) -> None:
     install_archive(pack(make_pkg(tmp_path, version="2.0.0")), edge)
     assert json.loads((edge / "flags" / MANIFEST_NAME).read_text())["version"] == "2.0.0"
     assert sorted(p.name for p in edge.iterdir()) == ["flags"]
+
+
+def test_repeated_publish_is_refused_before_the_import(tmp_path: Path, monkeypatch) -> None:
+    import subprocess
+
+    store = SkillStore(tmp_path / "store.db")
+    data = pack(make_pkg(tmp_path))
+    store.publish(data)
+
+    def no_import(*args, **kwargs):
+        raise AssertionError("a repeated name+version must not start an import child process")
+
+    monkeypatch.setattr(subprocess, "run", no_import)
+    with pytest.raises(PackageError) as err:
+        store.publish(data)
+    assert err.value.code == "already_exists"
