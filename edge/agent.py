@@ -4,7 +4,8 @@ Life cycle (:meth:`EdgeAgent.run`): connect the robot, open an :class:`~roboos.c
 (HELLO with the robot's profile and a :class:`~roboos.skills.card.SkillCard` per skill; the channel
 heartbeats, re-registers after a cloud restart and de-duplicates calls by id), then serve CALLs through
 the robot's :class:`~roboos.skills.SkillRegistry` and send STATE at ``state_rate_hz`` until
-:meth:`stop`. Every call gets its own :class:`~roboos.skills.SkillContext`, so a CANCEL for its id sets
+:meth:`stop`; robots with cameras also stream OBSERVATION frames at ``camera_stream_hz``
+(:mod:`roboos.edge.camera_stream`; 0, the default here, turns it off). Every call gets its own :class:`~roboos.skills.SkillContext`, so a CANCEL for its id sets
 that call's cancel event. A bad call body, an unknown skill, bad arguments, a skill exception or a
 timeout all come back as a failed :class:`~roboos.protocol.messages.ResultBody` — never a crash.
 
@@ -33,8 +34,9 @@ from pydantic import ValidationError
 
 from roboos import __version__
 from roboos.channel import EdgeChannel
+from roboos.edge.camera_stream import CameraStream
 from roboos.protocol import DEFAULT_LIMITS, Envelope, Limits, MsgType, new_id
-from roboos.protocol.messages import CallBody, CancelBody, HelloBody, ResultBody, StateBody
+from roboos.protocol.messages import CallBody, CancelBody, HelloBody, ObservationBody, ResultBody, StateBody
 from roboos.robot import Robot, RobotState
 from roboos.skills import SkillContext, SkillError, SkillRegistry, SkillResult, SkillSpec
 from roboos.skills.card import SkillCard
@@ -68,7 +70,8 @@ class EdgeAgent:
     def __init__(self, robot: Robot, cloud: str, *, state_rate_hz: float = 5.0,
                  heartbeat_interval_s: float = 0.5, cloud_timeout_s: float = 2.0, security: Any = None,
                  call_timeout_margin_s: float = 0.0, limits: Limits = DEFAULT_LIMITS,
-                 registry: SkillRegistry | None = None) -> None:
+                 registry: SkillRegistry | None = None, camera_stream_hz: float = 0.0,
+                 camera_max_side: int = 320) -> None:
         if state_rate_hz <= 0:
             raise ValueError(f"state_rate_hz must be positive, got {state_rate_hz}")
         self.robot = robot
@@ -80,6 +83,7 @@ class EdgeAgent:
         self.call_timeout_margin_s = call_timeout_margin_s
         self.limits = limits
         self.registry = registry if registry is not None else SkillRegistry(robot.skills(), robot.embodiment)
+        self.cameras = CameraStream(robot, rate_hz=camera_stream_hz, max_side=camera_max_side)
         self.session = new_id()
         self.channel: EdgeChannel | None = None
         self.running: dict[str, RunningCall] = {}
@@ -146,7 +150,13 @@ class EdgeAgent:
         try:
             if self.channel is None:
                 await self.start()
-            await self._stream_state()
+            cameras = asyncio.create_task(self.cameras.run(self.send_observation, lambda: self.connected,
+                                                           self._stopping), name=f"cameras-{self.name}")
+            try:
+                await self._stream_state()
+            finally:
+                cameras.cancel()
+                await asyncio.gather(cameras, return_exceptions=True)
         finally:
             await self.close()
 
@@ -202,6 +212,11 @@ class EdgeAgent:
             self.states_sent += 1
         except Exception:  # noqa: BLE001 - a state glitch must not kill the agent
             log.exception("%s: could not send state", self.name)
+
+    async def send_observation(self, body: ObservationBody) -> None:
+        """Send one OBSERVATION (camera frames) now; fire and forget, dropped while the link is down."""
+        assert self.channel is not None
+        await self.channel.send(MsgType.OBSERVATION, body.model_dump())
 
     # ------------------------------------------------------------------------------------- handlers
     async def _on_call(self, env: Envelope) -> dict[str, Any]:

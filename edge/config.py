@@ -32,6 +32,7 @@ class RobotConfig(_Model):
     state_rate_hz: float | None = Field(default=None, gt=0, le=1000)  # default: EdgeConfig.state_rate_hz
     limits: LimitsConfig | None = None  # joint / velocity / workspace limits enforced on the edge
     skills_dir: str | None = None  # skill packages installed here (`roboos skills install`) load at start
+    camera_stream_hz: float | None = Field(default=None, ge=0, le=30)  # default: EdgeConfig.camera_stream_hz
 
 
 class HeartbeatConfig(_Model):
@@ -54,6 +55,8 @@ class EdgeConfig(_Model):
     scene: str = "scenes/household.yaml"  # simulated robots: a path, or a file under configs/
     time_scale: float | None = Field(default=None, ge=0)  # overrides the scene's time_scale
     state_rate_hz: float = Field(default=5.0, gt=0, le=1000)
+    camera_stream_hz: float = Field(default=2.0, ge=0, le=30)  # camera frames to the cloud; 0 = off
+    camera_max_side: int = Field(default=320, ge=16, le=1024)  # streamed frames are shrunk to fit this (px)
     call_timeout_margin_s: float = Field(default=0.0, ge=0)  # added to each skill's own timeout
     heartbeat: HeartbeatConfig = Field(default_factory=HeartbeatConfig)
     security: SecurityConfig | None = None

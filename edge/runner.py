@@ -69,6 +69,9 @@ def build_agents(config: EdgeConfig, worlds: dict[str, Any] | None = None) -> li
             robot, config.cloud,
             registry=robot_registry(robot, robot_cfg),
             state_rate_hz=robot_cfg.state_rate_hz or config.state_rate_hz,
+            camera_stream_hz=config.camera_stream_hz if robot_cfg.camera_stream_hz is None
+            else robot_cfg.camera_stream_hz,
+            camera_max_side=config.camera_max_side,
             heartbeat_interval_s=config.heartbeat.interval_s,
             cloud_timeout_s=config.heartbeat.cloud_timeout_s,
             call_timeout_margin_s=config.call_timeout_margin_s,
