@@ -12,6 +12,8 @@ from roboos.brain.policy_server.websocket_endpoint import WebsocketEndpoint
 from roboos.brain.policy_server.worker import InferenceWorker
 from roboos.brain.policy_server.zmq_endpoint import ZmqEndpoint
 
+from roboos.tls import TLSFiles
+
 
 @dataclass
 class ServerAddresses:
@@ -20,7 +22,11 @@ class ServerAddresses:
 
 
 class PolicyServer:
-    """Serve ``policy`` on ``ws://host:port`` (openpi protocol) and ``zmq_bind`` (RoboOS envelopes)."""
+    """Serve ``policy`` on ``ws://host:port`` (openpi protocol) and ``zmq_bind`` (RoboOS envelopes).
+
+    ``tls``: checked certificate/key files (:func:`roboos.tls.check_tls_files`); the websocket then
+    speaks ``wss://`` only. The ZeroMQ endpoint stays loopback-only (it has no CURVE).
+    """
 
     def __init__(
         self,
@@ -32,11 +38,15 @@ class PolicyServer:
         max_batch: int | None = None,
         gather_ms: float = 2.0,
         api_key: str | None = None,
+        tls: TLSFiles | None = None,
     ):
         self.policy = policy
         self.worker = InferenceWorker(policy, max_batch=max_batch, gather_ms=gather_ms)
         self.ws = (
-            WebsocketEndpoint(policy, self.worker, host, port, api_key=api_key) if port is not None else None
+            WebsocketEndpoint(policy, self.worker, host, port, api_key=api_key,
+                              ssl=tls.server_context() if tls else None)
+            if port is not None
+            else None
         )
         self.zmq = ZmqEndpoint(policy, self.worker, zmq_bind) if zmq_bind else None
 
@@ -51,7 +61,7 @@ class PolicyServer:
     @property
     def addresses(self) -> ServerAddresses:
         return ServerAddresses(
-            f"ws://{self.ws.host}:{self.ws.port}" if self.ws else None,
+            f"{'wss' if self.ws.ssl else 'ws'}://{self.ws.host}:{self.ws.port}" if self.ws else None,
             self.zmq.endpoint if self.zmq else None,
         )
 

@@ -66,9 +66,11 @@ class WebsocketEndpoint:
         port: int = 8000,
         limits: WireLimits = WireLimits(),
         api_key: str | None = None,
+        ssl: Any = None,
     ):
         self.policy, self.worker, self.host, self.port, self.limits = policy, worker, host, port, limits
         self.api_key = api_key
+        self.ssl = ssl  # an ssl.SSLContext: serve wss:// (and https:// /healthz) only
         self._server: Any = None
         self.connections = 0
 
@@ -82,6 +84,7 @@ class WebsocketEndpoint:
             compression=None,
             max_size=self.limits.max_message_bytes,
             process_request=self._health,
+            ssl=self.ssl,
         )
         self.port = self._server.sockets[0].getsockname()[1]
 

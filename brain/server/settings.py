@@ -37,6 +37,8 @@ class ServerSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 8000
     api_key: str | None = None  # when set, every route but /health needs "Authorization: Bearer <key>"
+    tls_cert: str | None = None  # PEM certificate (chain): with tls_key, serve HTTPS only
+    tls_key: str | None = None   # PEM private key, mode 0600
     backend: Literal["transformers", "vllm"] = "transformers"
     quant: Literal["none", "w8a16"] = "none"
     flaggems: bool = False
@@ -58,7 +60,7 @@ class ServerSettings(BaseModel):
     max_prompt_chars: int = Field(default=200_000, ge=1)
     max_image_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
     max_image_pixels: int = Field(default=40_000_000, ge=64)
-    allow_file_images: bool = True
+    allow_file_images: bool = False  # True lets API clients name local image files (within image_roots)
     image_roots: list[str] = Field(default_factory=list)
     vision_min_pixels: int = 56 * 56
     vision_max_pixels: int = 28 * 28 * 1280

@@ -33,6 +33,8 @@ def serve_brain(
     tensor_parallel_size: int | None = typer.Option(None, "--tensor-parallel-size", "--tp", help="vLLM GPUs."),
     max_num_seqs: int | None = typer.Option(None, "--max-num-seqs", help="vLLM concurrent sequences."),
     max_model_len: int | None = typer.Option(None, "--max-model-len", help="vLLM context length."),
+    tls_cert: Path | None = typer.Option(None, "--tls-cert", help="PEM certificate: serve HTTPS (with --tls-key)."),
+    tls_key: Path | None = typer.Option(None, "--tls-key", help="PEM private key (mode 0600) of --tls-cert."),
     config: Path | None = typer.Option(None, "--config", "-c", help="YAML with ServerSettings fields."),
     overrides: list[str] = typer.Option([], "--set", help="Override a setting, e.g. --set vllm.dtype=float16."),
 ) -> None:
@@ -46,7 +48,8 @@ def serve_brain(
     data = read_yaml(config) if config is not None else {}
     cli = {"model": model, "host": host, "port": port, "backend": backend, "quant": quant,
            "served_model_name": served_model_name, "device": device, "dtype": dtype,
-           "max_batch_size": max_batch_size, "max_seq_len": max_seq_len}
+           "max_batch_size": max_batch_size, "max_seq_len": max_seq_len,
+           "tls_cert": str(tls_cert) if tls_cert else None, "tls_key": str(tls_key) if tls_key else None}
     data.update({k: v for k, v in cli.items() if v is not None})
     data["flaggems"] = flaggems or data.get("flaggems", False)
     data["enable_thinking"] = enable_thinking or data.get("enable_thinking", False)
@@ -74,6 +77,16 @@ def serve_brain(
         console.print(f"[red]refusing to serve on {settings.host} without an API key:[/] set ROBOOS_BRAIN_API_KEY "
                       "(clients send 'Authorization: Bearer <key>'), or bind 127.0.0.1")
         raise typer.Exit(2)
+    from roboos.tls import TLSConfigError, check_tls_files
+
+    try:  # before the model loads: a bad certificate should not cost minutes
+        tls = check_tls_files(settings.tls_cert, settings.tls_key, owner="brain server")
+    except TLSConfigError as exc:
+        console.print(f"[red]config error:[/] {exc}")
+        raise typer.Exit(2) from None
+    if tls is None and settings.host not in ("127.0.0.1", "localhost", "::1"):
+        console.print("[yellow]serving beyond loopback without TLS: the API key travels in clear text "
+                      "(--tls-cert/--tls-key, or a TLS reverse proxy)[/]")
     if settings.flaggems and settings.backend == "vllm":
         console.print("[yellow]--flaggems applies to the transformers backend only; vLLM uses its own kernels[/]")
 
@@ -91,7 +104,8 @@ def serve_brain(
     if settings.flaggems and not (info.get("flaggems") or {}).get("enabled"):
         console.print(f"[yellow]FlagGems is OFF:[/] {(info.get('flaggems') or {}).get('reason', 'unavailable')}")
     console.print(f"[green]brain server[/] {settings.model_name()} ({settings.backend}) on "
-                  f"http://{settings.host}:{settings.port}/v1")
+                  f"{'https' if tls else 'http'}://{settings.host}:{settings.port}/v1")
     import uvicorn
 
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", timeout_keep_alive=30)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", timeout_keep_alive=30,
+                **(tls.uvicorn_options() if tls else {}))

@@ -83,6 +83,8 @@ def serve_policy(
     api_key: Optional[str] = typer.Option(
         None, envvar="ROBOOS_POLICY_API_KEY", help="Require openpi's 'Authorization: Api-Key …' header."
     ),
+    tls_cert: Optional[str] = typer.Option(None, "--tls-cert", help="PEM certificate: serve wss:// (with --tls-key)."),
+    tls_key: Optional[str] = typer.Option(None, "--tls-key", help="PEM private key (mode 0600) of --tls-cert."),
 ) -> None:
     """Serve a VLA policy; `openpi-client` connects to ws://HOST:PORT unchanged."""
     import asyncio
@@ -98,6 +100,13 @@ def serve_policy(
         console.print(f"[red]refusing to serve the websocket on {host} without an API key:[/] set "
                       "ROBOOS_POLICY_API_KEY (or --api-key), or bind 127.0.0.1")
         raise typer.Exit(2)
+    from roboos.tls import TLSConfigError, check_tls_files
+
+    try:
+        tls = check_tls_files(tls_cert, tls_key, owner="policy server")
+    except TLSConfigError as exc:
+        console.print(f"[red]config error:[/] {exc}")
+        raise typer.Exit(2) from None
     if zmq != "none" and not is_loopback(zmq):
         console.print(f"[red]refusing to bind the policy's ZeroMQ endpoint to {zmq}:[/] it has no CURVE "
                       "authentication; keep it on loopback (or use the websocket with an API key)")
@@ -118,14 +127,13 @@ def serve_policy(
         zmq_bind=None if zmq == "none" else zmq,
         max_batch=max_batch,
         api_key=api_key,
+        tls=tls,
     )
 
     async def main() -> None:
         addrs = await server.start()
-        console.print(
-            f"websocket (openpi): {addrs.websocket or 'off'}  health: "
-            f"{addrs.websocket.replace('ws://', 'http://') + '/healthz' if addrs.websocket else '-'}"
-        )
+        health = addrs.websocket.replace("ws", "http", 1) + "/healthz" if addrs.websocket else "-"
+        console.print(f"websocket (openpi): {addrs.websocket or 'off'}  health: {health}")
         console.print(f"zeromq (roboos):    {addrs.zmq or 'off'}   — Ctrl-C to stop")
         try:
             await asyncio.Event().wait()

@@ -129,14 +129,10 @@ async def start_control_plane(
 
 
 def _server_credentials(cert: str | Path | None, key: str | Path | None) -> grpc.ServerCredentials | None:
-    if cert is None and key is None:
-        return None
-    if cert is None or key is None:
-        raise ControlPlaneConfigError("control plane: TLS needs both tls_cert and tls_key (PEM files)")
+    from roboos.tls import TLSConfigError, check_tls_files
+
     try:
-        pair = (Path(key).read_bytes(), Path(cert).read_bytes())
-    except OSError as exc:
-        raise ControlPlaneConfigError(f"control plane: cannot read the TLS key/certificate: {exc}") from exc
-    if b"-----BEGIN" not in pair[0] or b"-----BEGIN" not in pair[1]:
-        raise ControlPlaneConfigError("control plane: tls_cert and tls_key must be PEM files")
-    return grpc.ssl_server_credentials([pair])
+        files = check_tls_files(cert, key, owner="control plane")
+    except TLSConfigError as exc:
+        raise ControlPlaneConfigError(str(exc)) from None
+    return grpc.ssl_server_credentials([files.pem_pair()]) if files else None

@@ -20,6 +20,8 @@ class DashboardConfig(BaseModel):
     bind: str = "127.0.0.1:7780"
     token_env: str | None = "ROBOOS_DASHBOARD_TOKEN"  # a set variable turns auth on (also on loopback)
     skill_store: str | None = None  # path of a skill-store SQLite file to browse/search (None: none)
+    tls_cert: str | None = None  # PEM certificate (chain): with tls_key the dashboard serves HTTPS only
+    tls_key: str | None = None  # PEM private key of tls_cert, mode 0600
     sample_interval_s: float = Field(default=0.5, gt=0)  # live-update and RTT sampling period
     rtt_samples: int = Field(default=2000, ge=10, le=100_000)  # RTT samples kept per robot
 

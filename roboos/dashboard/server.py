@@ -34,8 +34,10 @@ class DashboardServer:
         host: str,
         port: int,
         token: str | None,
+        tls: bool = False,
     ) -> None:
         self._server = server
+        self.tls = tls
         self._task = serve_task
         self.sampler = sampler
         self._store = store
@@ -48,7 +50,7 @@ class DashboardServer:
     @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}/"
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}/"
 
     async def stop(self) -> None:
         """End the event streams, then stop serving (forced after 3 s)."""
@@ -91,6 +93,12 @@ async def start_dashboard(master: Any, config: DashboardConfig | None = None) ->
             f"in ${config.token_env or 'ROBOOS_DASHBOARD_TOKEN'} (dashboard.token_env) "
             "or bind 127.0.0.1"
         )
+    from roboos.tls import TLSConfigError, check_tls_files
+
+    try:
+        tls = check_tls_files(config.tls_cert, config.tls_key, owner="dashboard")
+    except TLSConfigError as exc:
+        raise DashboardError(str(exc)) from None
     store = None
     if config.skill_store:
         from roboos.skills.store import SkillStore
@@ -108,7 +116,8 @@ async def start_dashboard(master: Any, config: DashboardConfig | None = None) ->
     )
     server = _QuietServer(
         uvicorn.Config(
-            app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=1
+            app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=1,
+            **(tls.uvicorn_options() if tls else {}),
         )
     )
     task = asyncio.create_task(server.serve(sockets=[sock]), name="dashboard")
@@ -119,7 +128,7 @@ async def start_dashboard(master: Any, config: DashboardConfig | None = None) ->
         await asyncio.sleep(0.02)
     sampler.start()
     bound_port = sock.getsockname()[1]
-    dash = DashboardServer(server, task, sampler, store, host, bound_port, token)
+    dash = DashboardServer(server, task, sampler, store, host, bound_port, token, tls=tls is not None)
     log.info("dashboard on %s", dash.url)
     return dash
 

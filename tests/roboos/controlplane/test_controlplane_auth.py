@@ -107,42 +107,10 @@ def test_split_host_port() -> None:
 @pytest.fixture(scope="module")
 def tls_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """A self-signed certificate for 127.0.0.1/localhost (it is its own CA)."""
-    import datetime
-    import ipaddress
+    from roboos.tls import make_self_signed
 
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "roboos-test")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    folder = tmp_path_factory.mktemp("tls")
-    (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (folder / "key.pem").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    return {"cert": str(folder / "cert.pem"), "key": str(folder / "key.pem")}
+    files = make_self_signed(tmp_path_factory.mktemp("tls"))
+    return {"cert": str(files.cert), "key": str(files.key)}
 
 
 def test_tls_with_token(cloud, tls_files, monkeypatch) -> None:
@@ -173,7 +141,7 @@ def test_tls_with_token(cloud, tls_files, monkeypatch) -> None:
 def test_tls_needs_both_pem_files(cloud, tls_files, tmp_path) -> None:
     from roboos.controlplane.errors import ControlPlaneConfigError
 
-    with pytest.raises(ControlPlaneConfigError, match="both tls_cert and tls_key"):
+    with pytest.raises(ControlPlaneConfigError, match="both a certificate .tls_cert. and a private key .tls_key."):
         cloud.run(start_control_plane(cloud.master, "127.0.0.1:0", tls_cert=tls_files["cert"]))
     (tmp_path / "junk.pem").write_text("not a certificate")
     with pytest.raises(ControlPlaneConfigError, match="PEM"):
