@@ -14,10 +14,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from roboos.brain.robobrain.images import ImageLimits
 from roboos.brain.robobrain.prompts import Task
-from roboos.brain.server.errors import APIError, UnknownModelError, to_api_error
+from roboos.brain.server.errors import APIError, UnknownModelError, http_api_error, to_api_error
 from roboos.brain.server.schemas import ChatCompletionRequest, TaskRequest
 from roboos.brain.server.settings import ServerSettings
 from roboos.brain.server.tasks import run_task
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("roboos.brain.server")
 
@@ -123,6 +124,12 @@ def create_app(backend, settings: ServerSettings) -> FastAPI:
         where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
         err = APIError(400, f"invalid request: {where}: {first.get('msg', 'bad value')}", param=where or None)
         return JSONResponse(err.body(), status_code=400)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException):
+        """FastAPI's own refusals (a body that is not UTF-8/JSON, unknown route or method) in the OpenAI shape."""
+        err = http_api_error(exc.status_code, str(exc.detail))
+        return JSONResponse(err.body(), status_code=err.status, headers=exc.headers)
 
     async def _errors(_request: Request, exc: Exception):
         err = to_api_error(exc)

@@ -35,6 +35,16 @@ class UnknownModelError(APIError):
                          code="model_not_found", param="model")
 
 
+_HTTP_CODES = {400: "invalid_request", 404: "not_found", 405: "method_not_allowed", 413: "request_too_large",
+               415: "unsupported_media_type"}
+
+
+def http_api_error(status: int, detail: str) -> APIError:
+    """An :class:`APIError` for a plain HTTP refusal of the framework (bad body, unknown route, ...)."""
+    type_ = "invalid_request_error" if 400 <= status < 500 else "server_error"
+    return APIError(status, detail or "request refused", type_=type_, code=_HTTP_CODES.get(status, f"http_{status}"))
+
+
 def to_api_error(exc: BaseException) -> APIError:
     """Map a domain error to its API error (unknown exceptions become a 500 without internals)."""
     if isinstance(exc, APIError):

@@ -85,3 +85,34 @@ def test_timeouts_and_full_queue_are_reported(brain_dir):
         assert health["status"] == "ok"
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("path, body, status", [
+    ("/v1/chat/completions", b"\xff\xfe\x00not utf-8", 400),
+    ("/v1/chat/completions", b"{not json", 400),
+    ("/v1/robobrain/pointing", b"\x80\x81", 400),
+    ("/v1/no/such/route", b"{}", 404),
+])
+def test_framework_refusals_have_the_openai_error_shape(brain_server, path, body, status):
+    resp = post(brain_server, path, body)
+    assert resp.status_code == status, resp.text
+    err = resp.json()["error"]
+    assert err["message"] and err["type"] == "invalid_request_error" and err["code"]
+    assert "detail" not in resp.json()
+    wrong_method = httpx.get(f"{brain_server.url}/v1/chat/completions", timeout=10)
+    assert wrong_method.status_code == 405 and wrong_method.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_local_image_paths_are_refused_by_default(brain_server, tmp_path):
+    from brain_server_rig import scene_image
+
+    from roboos.brain.server.settings import ServerSettings
+
+    assert ServerSettings(model="x").allow_file_images is False
+    path = tmp_path / "scene.png"
+    scene_image().save(path)
+    body = chat([{"role": "user", "content": [{"type": "image_url", "image_url": {"url": str(path)}},
+                                              {"type": "text", "text": "what is this?"}]}])
+    resp = post(brain_server, "/v1/chat/completions", body)
+    assert resp.status_code == 400 and resp.json()["error"]["code"] == "bad_image"
+    assert "local file paths" in resp.json()["error"]["message"]
