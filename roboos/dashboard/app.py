@@ -1,5 +1,6 @@
 """The dashboard's FastAPI app: JSON API over a running :class:`~roboos.master.Master`, live updates as
-server-sent events, the top-down world picture, and the static single-page UI (plain HTML/JS/CSS)."""
+server-sent events, camera frames and the top-down world picture (:mod:`roboos.dashboard.cameras`), and
+the static single-page UI (plain HTML/JS/CSS)."""
 
 from __future__ import annotations
 
@@ -19,8 +20,8 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 
 from roboos.dashboard import snapshot
+from roboos.dashboard.cameras import camera_router
 from roboos.dashboard.latency import RttSampler
-from roboos.dashboard.topdown import render_topdown
 from roboos.master.models import UnknownTaskError
 
 TOKEN_COOKIE = "roboos_dashboard_token"
@@ -181,29 +182,7 @@ def create_app(
             "entries": entries,
         }
 
-    @app.get("/api/cameras")
-    async def cameras() -> dict[str, Any]:
-        views = [
-            {
-                "id": "world",
-                "title": "World, top-down (drawn from the robots' reported state)",
-                "url": "/api/cameras/world.png",
-            }
-        ]
-        robots_with = [
-            {"robot": r["name"], "cameras": r["cameras"]}
-            for r in snapshot.robots_view(master)
-            if r["cameras"]
-        ]
-        return {"views": views, "robot_cameras": robots_with}
-
-    @app.get("/api/cameras/world.png")
-    async def world_png(w: int = 640, h: int = 480) -> Response:
-        w, h = max(160, min(w, 1600)), max(120, min(h, 1200))
-        world = master.world.snapshot()
-        robots_now = snapshot.robots_view(master)
-        png = await asyncio.to_thread(render_topdown, world, robots_now, width=w, height=h)
-        return Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})
+    app.include_router(camera_router(master))
 
     @app.get("/api/channel")
     async def channel() -> dict[str, Any]:

@@ -79,7 +79,7 @@ CAMERA_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 def check_camera_image(value: Any) -> np.ndarray:
     """A streamed camera image must be a ``uint8`` array of shape H x W x 3 with 1 <= H, W <= 1024."""
     if not isinstance(value, np.ndarray):
-        raise ValueError(f"a camera image must be a numpy array, got {type(value).__name__}")
+        raise ValueError(f"a camera image must be a numpy array, got {type(value).__name__}")  # noqa: TRY004 - pydantic reports ValueError
     if value.dtype != np.uint8:
         raise ValueError(f"a camera image must be uint8, got {value.dtype}")
     if value.ndim != 3 or value.shape[2] != 3:

@@ -12,16 +12,16 @@ from typing import Any
 import numpy as np
 import pytest
 from edge_rig import wait_until
-
 from roboos.edge.agent import EdgeAgent
 from roboos.edge.camera_stream import CameraStream, camera_frames, camera_name, has_cameras, shrink, to_rgb8
 from roboos.edge.config import load_edge_config
 from roboos.edge.robots import make_robots
+from roboos.skills import skill
+from roboos.skills.sdk import SkillSpec, get_spec
+
 from roboos.master.config import load_cloud_config
 from roboos.master.master import Master
 from roboos.robot import Robot, RobotState
-from roboos.skills import skill
-from roboos.skills.sdk import SkillSpec, get_spec
 
 FAST_CLOUD = ["bind=tcp://127.0.0.1:0", "control_plane.enabled=false", "dashboard.enabled=false",
               "heartbeat.interval_s=0.1", "heartbeat.timeout_s=1.0", "memory.backend=local"]

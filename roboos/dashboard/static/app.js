@@ -316,25 +316,58 @@ function togglePlay() {
 }
 
 /* ------------------------------------------------------------------ cameras */
-async function loadCameras() {
-  try {
-    const v = await api("/api/cameras");
-    const views = v.views.map(c => h("figure", { class: "camera" },
-      h("img", { src: `${c.url}?t=${Date.now()}`, alt: c.title, "data-src": c.url, width: "640", height: "480" }),
-      h("figcaption", {}, c.title)));
-    const note = v.robot_cameras.length
-      ? h("p", { class: "help" }, `Robots with cameras: ${v.robot_cameras.map(r => `${r.robot} (${r.cameras.join(", ")})`).join("; ")}.`)
-      : h("p", { class: "help" }, "No connected robot reports a camera; the top-down view is drawn from the robots' reported state.");
-    replace("cameras", ...views, note);
-  } catch (e) { replace("cameras", empty(`Cannot load the cameras: ${e.message}`)); }
+const MUJOCO_UP = "roboos up --edge-config configs/robots/mujoco_household.yaml --set scene=scenes/mujoco_household.yaml";
+
+function streamKey(c) { return `${c.robot}/${c.camera}`; }
+
+function cameraCaption(c) {
+  const age = c.age_s < 1 ? "under 1 s ago" : `${c.age_s.toFixed(1)} s ago`;
+  return `${c.robot} · ${c.camera} · ${c.width}×${c.height} · ${age}`
+    + (c.stale ? " · stale" : "") + (c.online ? "" : " · robot offline");
 }
 
-function refreshCameras() {
-  document.querySelectorAll("#cameras img[data-src]").forEach(img => {
-    const next = new Image();
-    next.onload = () => { img.src = next.src; };
-    next.src = `${img.dataset.src}?t=${Date.now()}`;
-  });
+function swapImage(img, url) {
+  const next = new Image();
+  next.onload = () => { img.src = next.src; };
+  next.src = url;
+}
+
+function renderCameras(v) {
+  const streams = v.streams.length
+    ? h("div", { class: "camera-grid", "data-keys": v.streams.map(streamKey).join("|") },
+        v.streams.map(c => h("figure", { class: "camera stream", "data-key": streamKey(c), "data-seq": String(c.seq) },
+          h("img", { src: `${c.url}?seq=${c.seq}`, alt: `Camera ${c.camera} of robot ${c.robot}`,
+                     width: String(c.width), height: String(c.height), "data-url": c.url }),
+          h("figcaption", {}, cameraCaption(c)))))
+    : empty("No robot streams a camera.", v.waiting.length
+        ? `Waiting for the first frames from ${v.waiting.map(w => `${w.robot} (${w.cameras.join(", ")})`).join("; ")}.`
+        : ["The default simulated robots have no camera. Robots with cameras (MuJoCo, ROS 2 with a camera topic) "
+           + "stream frames at the edge's camera_stream_hz; to see some, run: ", h("code", {}, MUJOCO_UP)]);
+  const world = v.views.map(c => h("figure", { class: "camera world" },
+    h("img", { src: `${c.url}?t=${Date.now()}`, alt: c.title, "data-world": c.url, width: "640", height: "480" }),
+    h("figcaption", {}, c.title)));
+  replace("cameras", h("h3", {}, "Robot cameras"), streams, h("h3", {}, "World"), ...world);
+}
+
+async function loadCameras() {
+  try { renderCameras(await api("/api/cameras")); }
+  catch (e) { replace("cameras", empty(`Cannot load the cameras: ${e.message}`)); }
+}
+
+async function refreshCameras() {
+  let v;
+  try { v = await api("/api/cameras"); } catch (_e) { return; }  // the banner reports a lost cloud
+  if (state.view !== "cameras") return;
+  const grid = document.querySelector("#cameras .camera-grid");
+  if ((grid ? grid.dataset.keys : "") !== v.streams.map(streamKey).join("|")) { renderCameras(v); return; }
+  for (const c of v.streams) {
+    const fig = [...document.querySelectorAll("#cameras figure.stream")].find(f => f.dataset.key === streamKey(c));
+    if (!fig) continue;
+    fig.querySelector("figcaption").textContent = cameraCaption(c);
+    fig.classList.toggle("stale", c.stale);
+    if (fig.dataset.seq !== String(c.seq)) { fig.dataset.seq = String(c.seq); swapImage(fig.querySelector("img"), `${c.url}?seq=${c.seq}`); }
+  }
+  document.querySelectorAll("#cameras img[data-world]").forEach(img => swapImage(img, `${img.dataset.world}?t=${Date.now()}`));
 }
 
 /* ------------------------------------------------------------------ channel */

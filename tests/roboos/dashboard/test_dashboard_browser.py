@@ -195,12 +195,13 @@ def test_laptop_submit_watch_and_every_view(browser: Any, roboos_up: Cloud) -> N
         assert page.locator("#history-body svg.dag g.node.st-succeeded").count() >= 4
         shot(page, "laptop-history")
 
-        # Cameras: the top-down world picture loads (a real PNG from the server).
+        # Cameras: the kinematic robots have none (empty state); the top-down world picture loads.
         goto_view(page, "cameras")
-        img = page.locator("#cameras img").first
+        img = page.locator("#cameras img[data-world]")
         img.wait_for()
-        page.wait_for_function("document.querySelector('#cameras img').naturalWidth === 640")
+        page.wait_for_function("document.querySelector('#cameras img[data-world]').naturalWidth === 640")
         assert "top-down" in img.get_attribute("alt")
+        assert "No robot streams a camera" in page.locator("#cameras").inner_text()
         shot(page, "laptop-cameras")
 
         # Channel: links and an RTT histogram per robot.
@@ -249,3 +250,61 @@ def test_accessible_names(browser: Any, roboos_up: Cloud) -> None:
     finally:
         context.close()
     assert watch.errors == []
+
+
+STREAM_IMAGES = "#cameras figure.stream img"
+PIXEL_STATS = """() => [...document.querySelectorAll('#cameras figure.stream img')].map(img => {
+  const c = document.createElement('canvas');
+  c.width = img.naturalWidth; c.height = img.naturalHeight;
+  const ctx = c.getContext('2d');
+  ctx.drawImage(img, 0, 0);
+  const d = ctx.getImageData(0, 0, c.width, c.height).data;
+  let sum = 0, sq = 0, n = 0;
+  for (let i = 0; i < d.length; i += 4) { const v = (d[i] + d[i + 1] + d[i + 2]) / 3; sum += v; sq += v * v; n++; }
+  const mean = sum / n;
+  return {alt: img.alt, width: img.naturalWidth, mean, std: Math.sqrt(sq / n - mean * mean)};
+})"""
+
+
+@pytest.mark.slow
+def test_cameras_show_live_mujoco_frames(browser: Any, roboos_up_mujoco: Cloud) -> None:
+    """MuJoCo robots stream their two cameras each; the page shows the real, refreshing frames."""
+    context, page, watch = open_page(browser, roboos_up_mujoco, LAPTOP)
+    try:
+        goto_view(page, "cameras")
+        page.wait_for_function(f"document.querySelectorAll('{STREAM_IMAGES}').length === 4")
+        page.wait_for_function(
+            f"[...document.querySelectorAll('{STREAM_IMAGES}')].every(i => i.complete && i.naturalWidth > 0)"
+        )
+        stats = page.evaluate(PIXEL_STATS)
+        assert sorted(s["alt"] for s in stats) == [
+            "Camera image of robot arm1", "Camera image of robot rover1",
+            "Camera wrist_image of robot arm1", "Camera wrist_image of robot rover1",
+        ]
+        for item in stats:  # a rendered scene: 224 px wide and far from one flat colour
+            assert item["width"] == 224 and item["std"] > 10, item
+        captions = page.locator("#cameras figure.stream figcaption").all_inner_texts()
+        assert any(c.startswith("arm1 · wrist_image · 224×224 · ") for c in captions), captions
+        # the frames refresh: the figure's frame number moves on and the caption keeps a fresh age
+        first = page.locator("#cameras figure.stream").first
+        seq = first.get_attribute("data-seq")
+        page.wait_for_function(
+            "seq => document.querySelector('#cameras figure.stream').dataset.seq !== seq", arg=seq
+        )
+        assert "stale" not in first.inner_text()
+        page.wait_for_function("document.querySelector('#cameras img[data-world]').naturalWidth === 640")
+        shot(page, "laptop-cameras-mujoco")
+    finally:
+        context.close()
+    context, page, phone_watch = open_page(browser, roboos_up_mujoco, PHONE)
+    try:
+        goto_view(page, "cameras")
+        page.wait_for_function(
+            f"[...document.querySelectorAll('{STREAM_IMAGES}')].filter(i => i.naturalWidth > 0).length === 4"
+        )
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= PHONE["width"], f"cameras: page is {width}px wide at a {PHONE['width']}px viewport"
+        shot(page, "phone-cameras-mujoco")
+    finally:
+        context.close()
+    assert watch.errors == [] and phone_watch.errors == []
