@@ -495,11 +495,13 @@ class BrainHttpSurface(Surface):
             raise FuzzFinding(self.name, data, f"{path}: HTTP {resp.status_code}: {resp.text[:200]}")
         if resp.status_code >= 400:
             try:
-                body = resp.json()  # the OpenAI error shape, or FastAPI's for a body that is not even JSON
-                assert isinstance(body.get("error"), dict) or isinstance(body.get("detail"), str)
+                error = resp.json()["error"]  # the OpenAI error shape, also for a body that is not JSON
+                code = error["code"]
+                assert isinstance(error["message"], str) and isinstance(error["type"], str) and isinstance(code, str)
             except Exception:  # noqa: BLE001
-                raise FuzzFinding(self.name, data, f"{path}: HTTP {resp.status_code} without a JSON error") from None
-            return f"rejected:{resp.status_code}"
+                raise FuzzFinding(self.name, data, f"{path}: HTTP {resp.status_code} without an OpenAI error body: "
+                                                   f"{resp.text[:200]}") from None
+            return f"rejected:{resp.status_code}:{code}"
         return "accepted"
 
     def alive(self, timeout: float = 10.0) -> bool:
