@@ -1,8 +1,9 @@
-"""``roboos skills publish|search|install|list|show``: the skill package store.
+"""``roboos skills publish|search|install|list|show|keygen``: the skill package store.
 
 The store is a SQLite file (``--store``, env ``ROBOOS_SKILL_STORE``, default ``~/.roboos/skills.db``).
 ``list --address HOST:PORT`` also shows the skills of the robots connected to a running cloud.
-Exit code 2 when a package is refused (the message gives the reason code).
+Exit code 2 when a package is refused (the message gives the reason code). ``keygen`` + ``publish
+--sign-key`` sign packages; stores and installs trust the keys in ``$ROBOOS_SKILL_TRUSTED_KEYS``.
 """
 
 from __future__ import annotations
@@ -28,18 +29,40 @@ def _refused(exc: Exception) -> None:
     raise typer.Exit(2)
 
 
+@skills_app.command("keygen")
+def keygen(path: Path, comment: str = "") -> None:
+    """Make an ed25519 signing key: PATH (private, 0600) and PATH.pub (the line stores/edges trust)."""
+    from roboos.skills.store import PackageError, generate_key
+
+    try:
+        line = generate_key(path, comment)
+    except FileExistsError:
+        _refused(PackageError("bad_key", f"{path} exists; not overwriting a key"))
+    except PackageError as exc:
+        _refused(exc)
+    typer.echo(f"private key {path} (keep it secret), public key {path}.pub:\n{line}")
+
+
 @skills_app.command("publish")
 def publish(path: Path, name: Annotated[str, typer.Option(help="package name (writes a manifest)")] = "",
             version: Annotated[str, typer.Option(help="package version (writes a manifest)")] = "",
             embodiment: Annotated[list[str], typer.Option(help="embodiment tag (repeatable)")] = [],  # noqa: B006
-            store: StoreOption = DEFAULT_STORE, overwrite: bool = False) -> None:
-    """Publish a package directory (or a .zip). With --name/--version a manifest is written first."""
-    from roboos.skills.store import PackageError, SkillStore, pack, write_manifest
+            store: StoreOption = DEFAULT_STORE, overwrite: bool = False,
+            sign_key: Annotated[Path | None, typer.Option(help="ed25519 private key (roboos skills keygen): "
+                                                               "sign the package directory first")] = None) -> None:
+    """Publish a package directory (or a .zip). With --name/--version a manifest is written first.
+
+    A store with trusted keys ($ROBOOS_SKILL_TRUSTED_KEYS) accepts only packages signed by one of them."""
+    from roboos.skills.store import PackageError, SkillStore, pack, sign_package, write_manifest
 
     try:
+        if sign_key is not None and not path.is_dir():
+            raise PackageError("bad_package", "--sign-key signs a package directory; give the directory, not a zip")
         if path.is_dir():
             if name and version:
                 write_manifest(path, name=name, version=version, embodiments=list(embodiment))
+            if sign_key is not None:
+                sign_package(path, sign_key)
             data = pack(path)
         else:
             data = path.read_bytes()

@@ -9,7 +9,7 @@ import zlib
 from pathlib import Path, PurePosixPath
 
 from roboos.skills.store.errors import PackageError
-from roboos.skills.store.manifest import MANIFEST_NAME, package_files
+from roboos.skills.store.manifest import MANIFEST_NAME, SIGNATURE_NAME, package_files
 
 MAX_ARCHIVE_BYTES = 16 * 1024 * 1024
 MAX_UNPACKED_BYTES = 64 * 1024 * 1024
@@ -18,12 +18,13 @@ _EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
 def pack(root: Path) -> bytes:
-    """Zip a package directory (manifest included) with fixed timestamps, so equal trees give equal bytes."""
+    """Zip a package directory (manifest and signature included) with fixed timestamps: equal trees, equal bytes."""
     if not (root / MANIFEST_NAME).is_file():
         raise PackageError("missing_manifest", f"no {MANIFEST_NAME} in {root}")
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
-        for path in sorted(package_files(root) + [root / MANIFEST_NAME]):
+        extra = [root / MANIFEST_NAME] + ([root / SIGNATURE_NAME] if (root / SIGNATURE_NAME).is_file() else [])
+        for path in sorted(package_files(root) + extra):
             info = zipfile.ZipInfo(path.relative_to(root).as_posix(), date_time=_EPOCH)
             info.external_attr = (stat.S_IFREG | 0o644) << 16
             info.compress_type = zipfile.ZIP_DEFLATED

@@ -16,6 +16,10 @@ CODES = (
     "not_found",
     "already_exists",
     "install_error",
+    "unsigned",  # trusted keys are configured and the package has no signature
+    "untrusted_key",  # signed by a key that is not trusted
+    "bad_signature",  # malformed signature file, or it does not verify
+    "bad_key",  # an unreadable / malformed signing or public key
 )
 
 

@@ -1,7 +1,8 @@
 """The manifest of a skill package (``roboos-skill.json`` at the package root) and its checksum.
 
 A package is a directory holding one Python module or package of ``@skill`` functions plus the
-manifest. The checksum is the SHA-256 over every file except the manifest, in sorted path order, each
+manifest. The checksum is the SHA-256 over every file except the manifest (and its optional signature,
+``roboos-skill.sig``), in sorted path order, each
 contributing its relative POSIX path and its bytes, so it is the same on every machine.
 """
 
@@ -16,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from roboos.skills.store.errors import PackageError
 
 MANIFEST_NAME = "roboos-skill.json"
+SIGNATURE_NAME = "roboos-skill.sig"  # optional, see signing.py; like the manifest, outside the checksum
 _NAME = r"^[a-z][a-z0-9_]{0,63}$"
 _VERSION = r"^\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?$"
 
@@ -39,11 +41,11 @@ class PackageManifest(BaseModel):
 
 
 def package_files(root: Path) -> list[Path]:
-    """Every regular file of a package except the manifest and Python caches, sorted."""
+    """Every regular file of a package except the manifest, its signature and Python caches, sorted."""
     files = []
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(root)
-        if "__pycache__" in rel.parts or path.suffix == ".pyc" or rel.as_posix() == MANIFEST_NAME:
+        if "__pycache__" in rel.parts or path.suffix == ".pyc" or rel.as_posix() in (MANIFEST_NAME, SIGNATURE_NAME):
             continue
         if path.is_symlink():
             raise PackageError("bad_package", f"package contains a symbolic link: {rel.as_posix()}")

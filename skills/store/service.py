@@ -2,7 +2,8 @@
 
 Register it on the control plane with
 ``start_control_plane(master, extra_servicers=[skillstore_servicer(SkillStore(path))])``.
-Refused packages answer ``INVALID_ARGUMENT`` (``ALREADY_EXISTS`` / ``NOT_FOUND`` where they fit) with
+Refused packages answer ``INVALID_ARGUMENT`` (``ALREADY_EXISTS`` / ``NOT_FOUND`` where they fit,
+``PERMISSION_DENIED`` for a missing/untrusted/bad signature when the store trusts keys) with
 ``"[code] message"`` as details; publishing runs in a worker thread so the event loop keeps serving.
 """
 
@@ -34,8 +35,9 @@ def skillstore_servicer(store: SkillStore) -> Callable[[Any], None]:
     from roboos.controlplane.gen import skillstore_pb2_grpc as pb_grpc
 
     async def refuse(context: Any, exc: PackageError) -> None:
-        status = {"already_exists": grpc.StatusCode.ALREADY_EXISTS,
-                  "not_found": grpc.StatusCode.NOT_FOUND}.get(exc.code, grpc.StatusCode.INVALID_ARGUMENT)
+        status = {"already_exists": grpc.StatusCode.ALREADY_EXISTS, "not_found": grpc.StatusCode.NOT_FOUND,
+                  "unsigned": grpc.StatusCode.PERMISSION_DENIED, "untrusted_key": grpc.StatusCode.PERMISSION_DENIED,
+                  "bad_signature": grpc.StatusCode.PERMISSION_DENIED}.get(exc.code, grpc.StatusCode.INVALID_ARGUMENT)
         await context.abort(status, str(exc))
 
     class Servicer(pb_grpc.SkillStoreServiceServicer):

@@ -27,6 +27,7 @@ from roboos.skills.index import version_key
 from roboos.skills.store.archive import unpack
 from roboos.skills.store.errors import PackageError
 from roboos.skills.store.manifest import PackageManifest, read_manifest, verify_checksum
+from roboos.skills.store.signing import load_trusted_keys, verify_package_signature
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS packages (
@@ -56,16 +57,20 @@ class PackageRecord:
 
 
 def inspect_archive(data: bytes, *, before_import: Callable[[PackageManifest], None] | None = None,
-                    ) -> tuple[PackageManifest, list[SkillCard]]:
-    """Fully validate an archive (unpack, manifest, checksum, import in a child process).
+                    trusted_keys: dict[str, bytes] | None = None) -> tuple[PackageManifest, list[SkillCard]]:
+    """Fully validate an archive (unpack, manifest, checksum, signature, import in a child process).
 
-    ``before_import`` runs on the verified manifest before the (costly) import and may refuse it.
+    ``trusted_keys`` (key id -> ed25519 public key, see :mod:`~roboos.skills.store.signing`): when not
+    empty, the package must carry a valid signature by one of them. ``before_import`` runs on the
+    verified manifest before the (costly) import and may refuse it.
     """
     with tempfile.TemporaryDirectory(prefix="roboos-pkg-") as tmp:
         root = Path(tmp)
         unpack(data, root)
         manifest = read_manifest(root)
         verify_checksum(root, manifest)
+        if trusted_keys:
+            verify_package_signature(root, trusted_keys)
         if before_import is not None:
             before_import(manifest)
         try:
@@ -86,9 +91,15 @@ def inspect_archive(data: bytes, *, before_import: Callable[[PackageManifest], N
 
 
 class SkillStore:
-    """Persistent package store in one SQLite file (``":memory:"`` works for tests)."""
+    """Persistent package store in one SQLite file (``":memory:"`` works for tests).
 
-    def __init__(self, path: str | Path = ":memory:") -> None:
+    ``trusted_keys``: public keys (lines, a ``.pub`` file or a folder, see :func:`load_trusted_keys`);
+    ``None`` reads ``$ROBOOS_SKILL_TRUSTED_KEYS``. With keys, only packages signed by one of them are
+    published or installed.
+    """
+
+    def __init__(self, path: str | Path = ":memory:", *, trusted_keys: str | Path | list[str] | None = None) -> None:
+        self.trusted_keys = load_trusted_keys(trusted_keys)
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(str(path), check_same_thread=False)
@@ -114,7 +125,7 @@ class SkillStore:
             with self._lock:
                 refuse_existing(manifest)
 
-        manifest, cards = inspect_archive(data, before_import=check_early)
+        manifest, cards = inspect_archive(data, before_import=check_early, trusted_keys=self.trusted_keys)
         with self._lock, self._db:
             refuse_existing(manifest)  # again: another publish may have won the race meanwhile
             self._db.execute(
@@ -181,20 +192,23 @@ class SkillStore:
     def install(self, name: str, skills_dir: str | Path, version: str | None = None) -> PackageRecord:
         """Install a stored package into an edge's skill directory (see :func:`install_archive`)."""
         rec = self.get(name, version)
-        install_archive(self.archive(rec.name, rec.version), skills_dir)
+        install_archive(self.archive(rec.name, rec.version), skills_dir, trusted_keys=self.trusted_keys)
         return rec
 
 
-def install_archive(data: bytes, skills_dir: str | Path) -> PackageManifest:
+def install_archive(data: bytes, skills_dir: str | Path, *,
+                    trusted_keys: str | Path | list[str] | dict[str, bytes] | None = None) -> PackageManifest:
     """Unpack, verify and atomically install a package archive as ``skills_dir/<name>``.
 
     The archive is unpacked into a temporary directory inside ``skills_dir`` and checked (manifest,
-    checksum, import in a child process) before a rename swaps it in; the previous version, if any,
-    is renamed away first and deleted after. On any error nothing changes in ``skills_dir``.
+    checksum, signature when ``trusted_keys`` or ``$ROBOOS_SKILL_TRUSTED_KEYS`` give keys, import in a
+    child process) before a rename swaps it in; the previous version, if any, is renamed away first and
+    deleted after. On any error nothing changes in ``skills_dir``.
     """
     base = Path(skills_dir)
     base.mkdir(parents=True, exist_ok=True)
-    manifest, _ = inspect_archive(data)
+    keys = trusted_keys if isinstance(trusted_keys, dict) else load_trusted_keys(trusted_keys)
+    manifest, _ = inspect_archive(data, trusted_keys=keys)
     staging = Path(tempfile.mkdtemp(prefix=f".install-{manifest.name}-", dir=base))
     try:
         unpack(data, staging)

@@ -58,3 +58,32 @@ def test_publish_search_get_over_grpc(tmp_path: Path) -> None:
     assert missing.code() == grpc.StatusCode.NOT_FOUND
     install_archive(got.archive, tmp_path / "edge")
     assert [s.name for s in load_installed_skills(tmp_path / "edge")] == ["ring_bell"]
+
+
+@pytest.mark.timeout(120)
+def test_unsigned_package_is_permission_denied_when_the_store_trusts_keys(tmp_path: Path) -> None:
+    from roboos.controlplane.gen import skillstore_pb2 as pb
+    from roboos.controlplane.gen import skillstore_pb2_grpc as pb_grpc
+    from roboos.skills.store import generate_key
+
+    pkg = tmp_path / "bells"
+    pkg.mkdir()
+    (pkg / "bells.py").write_text(SRC)
+    write_manifest(pkg, name="bells", version="1.0.0", embodiments=["arm"])
+    line = generate_key(tmp_path / "key")
+
+    async def scenario() -> grpc.aio.AioRpcError:
+        server = grpc.aio.server()
+        skillstore_servicer(SkillStore(tmp_path / "s.db", trusted_keys=[line]))(server)
+        port = server.add_insecure_port("127.0.0.1:0")
+        await server.start()
+        try:
+            async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+                with pytest.raises(grpc.aio.AioRpcError) as err:
+                    await pb_grpc.SkillStoreServiceStub(channel).Publish(pb.PublishRequest(archive=pack(pkg)), timeout=60)
+            return err.value
+        finally:
+            await server.stop(None)
+
+    err = asyncio.run(scenario())
+    assert err.code() == grpc.StatusCode.PERMISSION_DENIED and "[unsigned]" in err.details()
