@@ -240,7 +240,7 @@ class YamlConfigSurface(_FileSurface):
 
 
 class SkillPackageSurface(_FileSurface):
-    """Skill-store package archives: safe unpack (zip-slip, links, sizes) + manifest + checksum."""
+    """Skill-store package archives: safe unpack (zip-slip, links, sizes) + manifest + checksum + signature."""
 
     name, kind = "skill_package", "bytes"
 
@@ -248,23 +248,31 @@ class SkillPackageSurface(_FileSurface):
         from roboos.skills.store.errors import PackageError
 
         self.typed = (PackageError,)
+        self.trusted: dict[str, bytes] = {}
 
     def seeds(self) -> list[bytes]:
+        """An unsigned package and the same package signed (its key becomes the trusted one)."""
+        from roboos.skills.store import generate_key, load_trusted_keys, sign_package
         from roboos.skills.store.archive import pack
         from roboos.skills.store.manifest import write_manifest
 
         with tempfile.TemporaryDirectory() as tmp:
-            root = Path(tmp)
+            root = Path(tmp) / "pkg"
+            root.mkdir()
             (root / "fuzzpkg.py").write_text("from roboos.skills import skill\n\n@skill\ndef wave(times: int = 1) -> str:\n"
                                              "    \"\"\"Wave.\"\"\"\n    return 'hi' * times\n")
             write_manifest(root, name="fuzzpkg", version="1.0.0")
-            return [pack(root)]
+            unsigned = pack(root)
+            self.trusted = load_trusted_keys([generate_key(Path(tmp) / "key")])
+            sign_package(root, Path(tmp) / "key")
+            return [unsigned, pack(root)]
 
     def call(self, data: bytes) -> Any:
         import shutil
 
         from roboos.skills.store.archive import unpack
-        from roboos.skills.store.manifest import read_manifest, verify_checksum
+        from roboos.skills.store.manifest import SIGNATURE_NAME, read_manifest, verify_checksum
+        from roboos.skills.store.signing import verify_package_signature
 
         dest = Path(self.tmp.name) / "pkg"
         shutil.rmtree(dest, ignore_errors=True)
@@ -272,6 +280,8 @@ class SkillPackageSurface(_FileSurface):
         unpack(data, dest)
         manifest = read_manifest(dest)
         verify_checksum(dest, manifest)
+        if (dest / SIGNATURE_NAME).exists():
+            verify_package_signature(dest, self.trusted)
         return manifest
 
 

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from roboos.skills.store import (
     PackageError,
     SkillStore,
@@ -120,3 +122,19 @@ def test_cli_keygen_and_signed_publish(keys, tmp_path: Path, monkeypatch) -> Non
     assert unsigned.exit_code == 2 and "unsigned" in unsigned.output
     ok = runner.invoke(app, ["skills", "publish", str(root), "--store", str(store), "--sign-key", str(key)])
     assert ok.exit_code == 0, ok.output
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.one_of(st.binary(max_size=300), st.builds(lambda d: json.dumps(d).encode(), st.dictionaries(
+    st.sampled_from(["algorithm", "key_id", "signature", "x"]),
+    st.one_of(st.text(max_size=40), st.integers(), st.none(), st.just("ed25519"))))))
+def test_signature_file_decoder_only_raises_typed_errors(keys, tmp_path: Path, data: bytes) -> None:
+    from roboos.skills.store.signing import verify_package_signature
+
+    root = tmp_path / "fuzzed-1.0.0"
+    if not root.exists():
+        root = make_pkg(tmp_path, "fuzzed")
+    (root / SIGNATURE_NAME).write_bytes(data)
+    with pytest.raises(PackageError) as err:
+        verify_package_signature(root, load_trusted_keys(Path(f"{keys['alice']}.pub")))
+    assert err.value.code in ("bad_signature", "untrusted_key")
