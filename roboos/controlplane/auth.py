@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-from collections.abc import Awaitable, Callable
 
 import grpc
 
-from roboos.controlplane.decoding import same_shape_handler
+from roboos.controlplane.decoding import HandlerInterceptor, same_shape_handler
 
 AUTH_METADATA_KEY = "authorization"
 
@@ -41,7 +40,7 @@ def is_loopback_host(host: str) -> bool:
         return False  # a host name other than localhost may resolve anywhere
 
 
-class TokenAuthInterceptor(grpc.aio.ServerInterceptor):
+class TokenAuthInterceptor(HandlerInterceptor):
     """Rejects calls without the right bearer token with ``UNAUTHENTICATED``."""
 
     def __init__(self, token: str) -> None:
@@ -49,13 +48,8 @@ class TokenAuthInterceptor(grpc.aio.ServerInterceptor):
             raise ValueError("an empty token would let everyone in")
         self._expected = f"Bearer {token}".encode()
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        handler = await continuation(handler_call_details)
-        if handler is None or self._authorized(handler_call_details.invocation_metadata or ()):
+    def rewrite(self, handler: grpc.RpcMethodHandler, details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
+        if self._authorized(details.invocation_metadata or ()):
             return handler
         return _denying_handler(handler)
 

@@ -86,8 +86,11 @@ def _guard(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
     return same_shape_handler(handler, guarded, lenient(handler.request_deserializer))
 
 
-class DecodeGuardInterceptor(grpc.aio.ServerInterceptor):
-    """Ends calls whose request bytes do not parse with ``INVALID_ARGUMENT`` (unary requests)."""
+class HandlerInterceptor(grpc.aio.ServerInterceptor):
+    """Base of interceptors that replace a method's handler: subclasses implement :meth:`rewrite`."""
+
+    def rewrite(self, handler: grpc.RpcMethodHandler, details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
+        raise NotImplementedError
 
     async def intercept_service(
         self,
@@ -95,6 +98,11 @@ class DecodeGuardInterceptor(grpc.aio.ServerInterceptor):
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
         handler = await continuation(handler_call_details)
-        if handler is None or handler.request_streaming:
-            return handler
-        return _guard(handler)
+        return handler if handler is None else self.rewrite(handler, handler_call_details)
+
+
+class DecodeGuardInterceptor(HandlerInterceptor):
+    """Ends calls whose request bytes do not parse with ``INVALID_ARGUMENT`` (unary requests)."""
+
+    def rewrite(self, handler: grpc.RpcMethodHandler, details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
+        return handler if handler.request_streaming else _guard(handler)
