@@ -50,6 +50,8 @@ class MujocoWorld:
                 self._welds[(hand, target)] = i
         self.held: dict[str, str] = {}  # hand body -> target body welded to it
         self._render = RenderService(self.model)
+        self._frame = mujoco.MjData(self.model)  # the physics state a frame is rendered from
+        self._frame_lock = threading.Lock()  # one frame at a time (the render thread is single anyway)
         self.reset_robots()
 
     # ------------------------------------------------------------------------------------ stepping
@@ -271,9 +273,15 @@ class MujocoWorld:
         }
 
     def render(self, camera: str | None = None, width: int = 224, height: int = 224) -> np.ndarray:
-        """An RGB image (``uint8``, H x W x 3) from a named camera (default: the scene's overview)."""
-        with self.lock:
-            return self._render.render(self.data, camera or self.layout.default_camera, width, height)
+        """An RGB image (``uint8``, H x W x 3) from a named camera (default: the scene's overview).
+
+        The physics state is copied under :attr:`lock` (microseconds) and rendered from the copy without it,
+        so stepping the physics and reading robot state never wait for a frame (tens of ms in software GL).
+        """
+        with self._frame_lock:
+            with self.lock:
+                mujoco.mj_copyData(self._frame, self.model, self.data)
+            return self._render.render(self._frame, camera or self.layout.default_camera, width, height)
 
     def close(self) -> None:
         self._render.close()
