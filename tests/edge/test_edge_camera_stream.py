@@ -4,16 +4,26 @@ TCP loopback without holding up state or calls."""
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 import pytest
 from edge_rig import wait_until
 from roboos.edge.agent import EdgeAgent
-from roboos.edge.camera_stream import CameraStream, camera_frames, camera_name, has_cameras, shrink, to_rgb8
+from roboos.edge.camera_stream import (
+    CameraStream,
+    camera_frames,
+    camera_name,
+    has_cameras,
+    lower_thread_priority,
+    shrink,
+    to_rgb8,
+)
 from roboos.edge.config import load_edge_config
 from roboos.edge.robots import make_robots
 from roboos.skills import skill
@@ -122,6 +132,26 @@ def test_which_robots_stream() -> None:
         CameraStream(GradientCamera(), rate_hz=-1)
     with pytest.raises(ValueError):
         CameraStream(GradientCamera(), max_side=4096)
+
+
+@pytest.mark.skipif(not hasattr(os, "getpriority"), reason="needs os.getpriority (POSIX)")
+def test_capture_thread_runs_at_a_lower_priority() -> None:
+    def nice_here() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    def nice_of_a_thread_started_here() -> int:
+        seen: list[int] = []
+        child = threading.Thread(target=lambda: seen.append(nice_here()))
+        child.start()
+        child.join()
+        return seen[0]
+
+    base = nice_here()
+    with ThreadPoolExecutor(1, initializer=lower_thread_priority) as pool:
+        lowered = pool.submit(nice_here).result()
+        started_by_it = pool.submit(nice_of_a_thread_started_here).result()
+    assert lowered == min(19, base + 10) and started_by_it == lowered  # threads it starts inherit it
+    assert nice_here() == base  # only that thread
 
 
 def test_edge_config_rate_fields() -> None:
