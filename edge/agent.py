@@ -5,8 +5,9 @@ Life cycle (:meth:`EdgeAgent.run`): connect the robot, open an :class:`~roboos.c
 heartbeats, re-registers after a cloud restart and de-duplicates calls by id), then serve CALLs through
 the robot's :class:`~roboos.skills.SkillRegistry` and send STATE at ``state_rate_hz`` until
 :meth:`stop`; robots with cameras also stream OBSERVATION frames at ``camera_stream_hz``
-(:mod:`roboos.edge.camera_stream`; 0, the default here, turns it off). Every call gets its own :class:`~roboos.skills.SkillContext`, so a CANCEL for its id sets
-that call's cancel event. A bad call body, an unknown skill, bad arguments, a skill exception or a
+(:mod:`roboos.edge.camera_stream`; 0, the default here, turns it off), by default only while the cloud
+asks for them (a ``camera_demand`` EVENT). Every call gets its own :class:`~roboos.skills.SkillContext`,
+so a CANCEL for its id sets that call's cancel event. A bad call body, an unknown skill, bad arguments, a skill exception or a
 timeout all come back as a failed :class:`~roboos.protocol.messages.ResultBody` — never a crash.
 
 Hooks let other components attach without editing the agent (the safety watchdog and the limit checks
@@ -71,7 +72,7 @@ class EdgeAgent:
                  heartbeat_interval_s: float = 0.5, cloud_timeout_s: float = 2.0, security: Any = None,
                  call_timeout_margin_s: float = 0.0, limits: Limits = DEFAULT_LIMITS,
                  registry: SkillRegistry | None = None, camera_stream_hz: float = 0.0,
-                 camera_max_side: int = 320) -> None:
+                 camera_max_side: int = 320, camera_on_demand: bool = True) -> None:
         if state_rate_hz <= 0:
             raise ValueError(f"state_rate_hz must be positive, got {state_rate_hz}")
         self.robot = robot
@@ -83,7 +84,8 @@ class EdgeAgent:
         self.call_timeout_margin_s = call_timeout_margin_s
         self.limits = limits
         self.registry = registry if registry is not None else SkillRegistry(robot.skills(), robot.embodiment)
-        self.cameras = CameraStream(robot, rate_hz=camera_stream_hz, max_side=camera_max_side)
+        self.cameras = CameraStream(robot, rate_hz=camera_stream_hz, max_side=camera_max_side,
+                                    on_demand=camera_on_demand)
         self.session = new_id()
         self.channel: EdgeChannel | None = None
         self.running: dict[str, RunningCall] = {}
@@ -275,6 +277,8 @@ class EdgeAgent:
                 call.context.cancel_event.set()
                 log.info("%s: cancelling %s (%s)", self.name, call.body.skill, body.reason or "no reason given")
             return {"ok": True, "value": {"call_id": body.call_id, "cancelled": call is not None}}
+        if env.type is MsgType.EVENT and self.cameras.on_event(env.body):
+            return None
         log.debug("%s: ignoring %s message", self.name, env.type.value)
         return None
 

@@ -1,30 +1,41 @@
 """Camera streaming from the edge: a robot's camera images go to the cloud at a low rate.
 
-:class:`CameraStream` polls :meth:`Robot.get_observation` every ``1 / rate_hz`` seconds in a worker
-thread (a MuJoCo render takes tens of milliseconds; the event loop, and so heartbeats and skill calls,
-never wait for it; the thread runs at a lower CPU priority), keeps the camera images — keys ``image``, ``*_image`` and
-``observation/images/<name>`` — converts them to ``uint8`` H x W x 3, shrinks them by area averaging so
-neither side exceeds ``max_side`` pixels, and sends one fire-and-forget
+:class:`CameraStream` polls :meth:`Robot.get_observation` every ``1 / rate_hz`` seconds in its own worker
+thread at a lower CPU priority (a MuJoCo render takes tens of milliseconds; the event loop, and so
+heartbeats, skill calls and watchdog pings, never wait for it), keeps the camera images — keys ``image``,
+``*_image`` and ``observation/images/<name>`` — converts them to ``uint8`` H x W x 3, shrinks them by area
+averaging so neither side exceeds ``max_side`` pixels, and sends one fire-and-forget
 :class:`~roboos.protocol.messages.ObservationBody` as ``MsgType.OBSERVATION``. A tick is skipped, never
-queued, while the link is down or the previous poll is still running. Robots whose class does not override
-``get_observation`` or whose profile lists no ``cameras`` send nothing and cost nothing.
+queued, while the link is down or the previous poll is still running. With ``on_demand`` (the default) it
+renders and sends only while the cloud asks for frames (a ``camera_demand`` EVENT, renewed while a
+dashboard shows the Cameras view), so nobody pays for frames nobody watches. Robots whose class does not
+override ``get_observation`` or whose profile lists no ``cameras`` send nothing and cost nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import os
 import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
+from pydantic import ValidationError
 
-from roboos.protocol.messages import MAX_CAMERAS, MAX_IMAGE_SIDE, ObservationBody
+from roboos.protocol.messages import (
+    CAMERA_DEMAND,
+    MAX_CAMERAS,
+    MAX_IMAGE_SIDE,
+    CameraDemandBody,
+    EventBody,
+    ObservationBody,
+)
 from roboos.robot import Robot
 
 log = logging.getLogger("roboos.edge.cameras")
@@ -124,7 +135,7 @@ def lower_thread_priority(step: int = NICE) -> None:
 class CameraStream:
     """Streams one robot's camera images to the cloud at ``rate_hz`` (0: off)."""
 
-    def __init__(self, robot: Robot, *, rate_hz: float = 0.0, max_side: int = 320) -> None:
+    def __init__(self, robot: Robot, *, rate_hz: float = 0.0, max_side: int = 320, on_demand: bool = True) -> None:
         if rate_hz < 0:
             raise ValueError(f"camera rate_hz must be >= 0, got {rate_hz}")
         if not 16 <= max_side <= MAX_IMAGE_SIDE:
@@ -132,14 +143,36 @@ class CameraStream:
         self.robot = robot
         self.rate_hz = rate_hz
         self.max_side = max_side
+        self.on_demand = on_demand  # stream only while the cloud asks (a dashboard is watching)
+        self.demanded_until = 0.0  # time.monotonic() until which the cloud asked for frames
         self.sent = 0  # OBSERVATION messages sent
         self.skipped = 0  # ticks skipped: link down, or the previous poll ran past its tick
         self.failed = 0  # polls that raised
         self._warned = False
+        self._inflight: Future[ObservationBody | None] | None = None
 
     @property
     def enabled(self) -> bool:
         return self.rate_hz > 0 and has_cameras(self.robot)
+
+    @property
+    def wanted(self) -> bool:
+        """Whether frames are wanted now: always, or (``on_demand``) while a cloud request lasts."""
+        return not self.on_demand or time.monotonic() < self.demanded_until
+
+    def demand(self, for_s: float) -> None:
+        """The cloud asks for frames for the next ``for_s`` seconds (extends, never shortens, a request)."""
+        self.demanded_until = max(self.demanded_until, time.monotonic() + for_s)
+
+    def on_event(self, body: Mapping[str, Any]) -> bool:
+        """Handle an EVENT body from the cloud; ``True`` if it was a camera demand (valid or not)."""
+        if body.get("kind") != CAMERA_DEMAND:
+            return False
+        try:
+            self.demand(CameraDemandBody.model_validate(EventBody.model_validate(body).data).for_s)
+        except ValidationError as exc:
+            log.warning("%s: invalid camera demand ignored: %s", self.robot.name, exc.errors(include_url=False)[:1])
+        return True
 
     def capture(self) -> ObservationBody | None:
         """Poll the robot once (blocking: call it in a thread); ``None`` when it has no camera image now."""
@@ -161,10 +194,10 @@ class CameraStream:
         next_tick = loop.time()
         try:
             while not stopping.is_set():
-                if connected():
-                    await self._tick(send, pool)
-                else:
+                if not connected():
                     self.skipped += 1
+                elif self.wanted:
+                    await self._tick(send, pool)
                 next_tick += period
                 now = loop.time()
                 if next_tick < now:  # the poll overran: skip the missed ticks instead of catching up
@@ -175,11 +208,15 @@ class CameraStream:
                 except asyncio.TimeoutError:
                     pass
         finally:
-            pool.shutdown(wait=False)
+            pool.shutdown(wait=False, cancel_futures=True)
+            if self._inflight is not None and not self._inflight.done():  # never poll a robot after run()
+                with contextlib.suppress(BaseException):
+                    await asyncio.shield(asyncio.wrap_future(self._inflight))
 
     async def _tick(self, send: SendFn, pool: ThreadPoolExecutor) -> None:
         try:
-            body = await asyncio.get_running_loop().run_in_executor(pool, self.capture)
+            self._inflight = pool.submit(self.capture)
+            body = await asyncio.wrap_future(self._inflight)
             if body is not None:
                 await send(body)
                 self.sent += 1

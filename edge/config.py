@@ -57,6 +57,7 @@ class EdgeConfig(_Model):
     state_rate_hz: float = Field(default=5.0, gt=0, le=1000)
     camera_stream_hz: float = Field(default=2.0, ge=0, le=30)  # camera frames to the cloud; 0 = off
     camera_max_side: int = Field(default=320, ge=16, le=1024)  # streamed frames are shrunk to fit this (px)
+    camera_on_demand: bool = True  # stream only while the cloud asks (a dashboard shows the Cameras view)
     call_timeout_margin_s: float = Field(default=0.0, ge=0)  # added to each skill's own timeout
     heartbeat: HeartbeatConfig = Field(default_factory=HeartbeatConfig)
     security: SecurityConfig | None = None

@@ -72,6 +72,7 @@ def build_agents(config: EdgeConfig, worlds: dict[str, Any] | None = None) -> li
             camera_stream_hz=config.camera_stream_hz if robot_cfg.camera_stream_hz is None
             else robot_cfg.camera_stream_hz,
             camera_max_side=config.camera_max_side,
+            camera_on_demand=config.camera_on_demand,
             heartbeat_interval_s=config.heartbeat.interval_s,
             cloud_timeout_s=config.heartbeat.cloud_timeout_s,
             call_timeout_margin_s=config.call_timeout_margin_s,

@@ -1,5 +1,8 @@
 """Camera routes of the dashboard: the robots' streamed frames (JPEG) and the top-down world picture.
 
+Listing the cameras (``GET /api/cameras``, polled every second by the open Cameras view) asks the online
+robots to stream (:meth:`~roboos.master.cameras.CameraFrames.request`): edges stream on demand by default.
+
 Frames come from :class:`roboos.master.cameras.CameraFrames` (the newest OBSERVATION frame per robot
 camera). Each frame is encoded to JPEG once, on first request, in a worker thread; the encoded bytes are
 cached by frame sequence number, so many open browsers cost one encode per new frame.
@@ -66,6 +69,8 @@ def camera_router(master: Any) -> APIRouter:
 
     @router.get("/api/cameras")
     async def cameras() -> dict[str, Any]:
+        # someone is looking: on-demand edges stream for the next few seconds (the page polls every second)
+        await master.cameras.request(master.channel, [r.name for r in master.list_robots() if r.online])
         return cameras_view(master)
 
     @router.get("/api/cameras/world.png")

@@ -1,4 +1,5 @@
-"""The latest camera frame of every robot camera, as streamed by the edges (OBSERVATION messages).
+"""The latest camera frame of every robot camera, as streamed by the edges (OBSERVATION messages), and
+the requests that make on-demand edges stream (``camera_demand`` EVENTs, sent while someone watches).
 
 Only the newest frame per (robot, camera) is kept, and at most ``max_streams`` streams: memory stays
 bounded by ``max_streams`` x 1024 x 1024 x 3 bytes whatever the edges send (320 px frames, the edge
@@ -10,19 +11,23 @@ minute), never raised into the channel.
 from __future__ import annotations
 
 import logging
+import math
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from pydantic import ValidationError
 
-from roboos.protocol.messages import ObservationBody
+from roboos.channel.errors import ChannelError
+from roboos.protocol import Envelope, MsgType
+from roboos.protocol.messages import CAMERA_DEMAND, CameraDemandBody, EventBody, ObservationBody
 
 log = logging.getLogger("roboos.master.cameras")
 
 WARN_EVERY_S = 60.0
+DEMAND_S = 6.0  # a camera request lasts this long; a robot is asked again after a third of it
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,7 @@ class CameraFrames:
         self._frames: dict[tuple[str, str], CameraFrame] = {}
         self._seq = 0
         self._warned: dict[str, float] = {}
+        self._asked: dict[str, float] = {}  # robot -> time.monotonic() of the last camera request
 
     def accept(self, robot: str, body: Mapping[str, Any]) -> int:
         """Validate an OBSERVATION body from ``robot`` and keep its images; returns how many were kept."""
@@ -86,6 +92,24 @@ class CameraFrames:
             kept += 1
         self.received += kept
         return kept
+
+    async def request(self, channel: Any, robots: Iterable[str], for_s: float = DEMAND_S) -> list[str]:
+        """Ask ``robots`` to stream their cameras for ``for_s`` seconds (a ``camera_demand`` EVENT through the
+        :class:`~roboos.channel.CloudChannel`); a robot asked less than ``for_s / 3`` ago is not asked again,
+        an unreachable one is skipped. Returns the robots asked now."""
+        body = EventBody(kind=CAMERA_DEMAND, data=CameraDemandBody(for_s=for_s).model_dump()).model_dump()
+        now = time.monotonic()
+        asked = []
+        for robot in robots:
+            if now - self._asked.get(robot, -math.inf) < for_s / 3:
+                continue
+            try:
+                await channel.send(robot, Envelope(MsgType.EVENT, dict(body)))
+            except ChannelError:
+                continue
+            self._asked[robot] = now
+            asked.append(robot)
+        return asked
 
     def latest(self, robot: str, camera: str) -> CameraFrame | None:
         """The newest frame of that camera, or ``None``."""

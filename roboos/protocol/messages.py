@@ -107,6 +107,16 @@ class ObservationBody(_Body):
     seq: int = Field(default=0, ge=0)  # the edge's frame counter for this robot
 
 
+CAMERA_DEMAND = "camera_demand"  # EventBody.kind of a cloud -> edge request for camera frames
+
+
+class CameraDemandBody(_Body):
+    """cloud -> edge, as ``EventBody(kind="camera_demand", data=...)``: someone is watching; stream camera
+    frames for the next ``for_s`` seconds (edges with ``camera_on_demand`` stream only then)."""
+
+    for_s: float = Field(gt=0, le=300)
+
+
 class EventBody(_Body):
     kind: str = Field(min_length=1, max_length=64)  # e.g. "watchdog_stop", "reconnected"
     data: dict[str, Any] = Field(default_factory=dict)

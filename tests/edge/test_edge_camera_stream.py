@@ -31,6 +31,7 @@ from roboos.skills.sdk import SkillSpec, get_spec
 
 from roboos.master.config import load_cloud_config
 from roboos.master.master import Master
+from roboos.protocol import Envelope, MsgType
 from roboos.robot import Robot, RobotState
 
 FAST_CLOUD = ["bind=tcp://127.0.0.1:0", "control_plane.enabled=false", "dashboard.enabled=false",
@@ -53,9 +54,15 @@ class GradientCamera(Robot):
         self.render_s, self.cameras = render_s, cameras
         self.renders = 0
         self.rendering = threading.Event()
+        self.connected = False
+        self.polled_while_disconnected = 0
 
-    def connect(self) -> None: ...
-    def disconnect(self) -> None: ...
+    def connect(self) -> None:
+        self.connected = True
+
+    def disconnect(self) -> None:
+        self.connected = False
+
     def stop(self) -> None: ...
 
     def get_state(self) -> RobotState:
@@ -71,8 +78,10 @@ class GradientCamera(Robot):
         return out
 
     def get_observation(self) -> dict[str, np.ndarray]:
+        self.polled_while_disconnected += not self.connected
         self.rendering.set()
         time.sleep(self.render_s)
+        self.polled_while_disconnected += not self.connected  # the agent disconnected it mid-render
         self.renders += 1
         ramp = np.linspace(0, 200, 640, dtype=np.float32)[None, :, None]
         image = np.broadcast_to(ramp, (480, 640, 3)) + min(self.renders, 55)
@@ -157,7 +166,7 @@ def test_capture_thread_runs_at_a_lower_priority() -> None:
 def test_edge_config_rate_fields() -> None:
     cfg = load_edge_config(None, ["camera_stream_hz=0.5", "robots.0.camera_stream_hz=0"])
     assert cfg.camera_stream_hz == 0.5 and cfg.robots[0].camera_stream_hz == 0 and cfg.camera_max_side == 320
-    assert load_edge_config().camera_stream_hz == 2.0
+    assert load_edge_config().camera_stream_hz == 2.0 and load_edge_config().camera_on_demand is True
     from roboos.config import ConfigError
 
     with pytest.raises(ConfigError, match="camera_stream_hz"):
@@ -202,7 +211,11 @@ def test_frames_reach_the_master_and_never_hold_up_state_or_calls() -> None:
         assert agent.cameras.skipped > 0 and robot.renders <= 1 + agent.cameras.sent + agent.cameras.failed
         assert master.cameras.dropped == 0 and [f.camera for f in master.cameras.frames()] == ["image"]
 
-    asyncio.run(asyncio.wait_for(_with_master(robot, check, camera_stream_hz=20, state_rate_hz=50), 30))
+    asyncio.run(asyncio.wait_for(_with_master(robot, check, camera_stream_hz=20, state_rate_hz=50,
+                                              camera_on_demand=False), 30))
+    renders = robot.renders
+    time.sleep(0.4)
+    assert robot.polled_while_disconnected == 0 and robot.renders == renders  # stopping waits for a render
 
 
 def test_robots_without_cameras_send_nothing() -> None:
@@ -226,5 +239,29 @@ def test_a_failing_camera_is_logged_and_the_agent_goes_on(caplog: pytest.LogCapt
         assert reply.body["ok"] is True and master.cameras.frames() == []
 
     with caplog.at_level("WARNING", logger="roboos.edge.cameras"):
-        asyncio.run(asyncio.wait_for(_with_master(Broken(), check, camera_stream_hz=20), 30))
+        asyncio.run(asyncio.wait_for(_with_master(Broken(), check, camera_stream_hz=20, camera_on_demand=False), 30))
     assert sum("renderer lost its context" in r.getMessage() for r in caplog.records) == 1  # logged once
+
+
+def test_on_demand_streams_only_while_the_cloud_asks(caplog: pytest.LogCaptureFixture) -> None:
+    robot = GradientCamera()
+
+    async def check(master: Master, agent: EdgeAgent) -> None:
+        await asyncio.sleep(0.3)  # 6 ticks at 20 Hz: nobody asked, nothing rendered or sent
+        assert robot.renders == 0 and agent.cameras.sent == 0 and master.cameras.frames() == []
+        assert await master.cameras.request(master.channel, ["cam1", "ghost"], for_s=0.6) == ["cam1"]
+        assert await master.cameras.request(master.channel, ["cam1"], for_s=0.6) == []  # asked just now
+        await wait_until(lambda: master.cameras.latest("cam1", "image") is not None, what="a demanded frame")
+        await wait_until(lambda: not agent.cameras.wanted, timeout=5, what="the demand to expire")
+        await asyncio.sleep(0.1)  # a frame in flight lands
+        sent = agent.cameras.sent
+        await asyncio.sleep(0.3)
+        assert agent.cameras.sent == sent and sent >= 2  # stopped after the demand expired
+        # a malformed demand is logged and ignored, the agent goes on
+        await master.channel.send("cam1", Envelope(MsgType.EVENT, {"kind": "camera_demand", "data": {"for_s": -1}}))
+        reply = await master.channel.call("cam1", {"skill": "wait_a_bit"}, timeout=2.0)
+        assert reply.body["ok"] is True and not agent.cameras.wanted
+
+    with caplog.at_level("WARNING", logger="roboos.edge.cameras"):
+        asyncio.run(asyncio.wait_for(_with_master(robot, check, camera_stream_hz=20), 30))
+    assert any("invalid camera demand ignored" in r.getMessage() for r in caplog.records)

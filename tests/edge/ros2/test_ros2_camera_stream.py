@@ -48,8 +48,9 @@ def test_camera_topic_frames_reach_the_master(controller) -> None:
         runner = asyncio.create_task(agent.run())
         try:
             deadline = time.monotonic() + 15
-            while master.cameras.latest("arm1", "front") is None:
+            while master.cameras.latest("arm1", "front") is None:  # asked on demand, as the dashboard does
                 assert time.monotonic() < deadline, "no camera frame reached the master"
+                await master.cameras.request(master.channel, ["arm1"])
                 await asyncio.sleep(0.05)
             got = master.cameras.latest("arm1", "front").image
             assert got.shape == (48, 64, 3) and np.array_equal(got, frame)  # small frames travel unchanged
