@@ -75,6 +75,8 @@ class CloudConfig(_Model):
     memory: MemoryConfig = Field(default_factory=MemoryConfig)
     security: CloudSecurityConfig = Field(default_factory=CloudSecurityConfig)  # CURVE (auto: off loopback)
     dashboard: DashboardConfig = Field(default_factory=DashboardConfig)  # web UI of roboos cloud / up
+    # finished tasks kept in RAM (watch / list); older ones are read back from the memory store on demand
+    tasks_in_memory: int = Field(default=1000, ge=0)
 
 
 def load_cloud_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> CloudConfig:

@@ -106,8 +106,9 @@ class Executor:
         async with self.robot_lock(step.robot):
             step.status, step.started_at, step.finished_at, step.error = StepStatus.running, time.time(), None, None
             call_id = step.call_id = step.call_id or new_id()  # a resumed step re-sends its call id
-            self.world.update_robot(step.robot, current_task=task.record.id, current_step=step.id)
-            task.emit("step", f"{step_summary(step)} started (attempt {step.attempts})", step=step)
+            with self.world.store.batch():  # one transaction where the store can
+                self.world.update_robot(step.robot, current_task=task.record.id, current_step=step.id)
+                task.emit("step", f"{step_summary(step)} started (attempt {step.attempts})", step=step)
             try:
                 reply = await self._call(task, step, call_id)
             except asyncio.CancelledError:

@@ -11,8 +11,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections import deque
+from collections.abc import AsyncIterator, Coroutine
 from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
 
 from roboos.channel import ChannelRejected, CloudChannel
 from roboos.config import builtin_config
@@ -33,6 +37,7 @@ from roboos.master.models import (
     UnknownTaskError,
 )
 from roboos.master.planning import OfflinePlanner, Planner, PlanRequest
+from roboos.master.planning.validate import validate_plan
 from roboos.master.registry import RegistrationError, RobotRegistry
 from roboos.master.tasks import TaskLog, error_text, step_summary
 from roboos.master.world import WorldModel
@@ -81,7 +86,8 @@ class Master:
         self.skill_index.follow(self.registry)
         self.executor = Executor(self.channel, self.registry, self.world, config.executor)
         self.cameras = CameraFrames()  # latest streamed camera frame per robot camera (the dashboard shows them)
-        self._tasks: dict[str, TaskLog] = {}
+        self._tasks: dict[str, TaskLog] = {}  # unfinished tasks and the newest finished ones (in RAM)
+        self._finished: deque[str] = deque()  # finished task ids in RAM, oldest first
         self._runners: dict[str, asyncio.Task[None]] = {}
         self.channel.on_hello = self._on_hello
         self.channel.on_message = self._on_message
@@ -131,16 +137,49 @@ class Master:
         instruction = instruction.strip()
         if not instruction:
             raise ValueError("the instruction is empty")
+        task = self._new_task(instruction, task_id)
+        task.emit("status", f"task accepted: {instruction}")
+        self._start(task, self._run(task))
+        return task.record.id
+
+    async def submit_plan(self, plan: Plan, *, instruction: str = "", task_id: str | None = None) -> str:
+        """Accept a ready plan (no planning): validated like a planner's plan against the robots it
+        names, then executed, watched and persisted as any task; returns the task id at once.
+
+        Raises :class:`~roboos.master.planning.validate.PlanValidationError` for an invalid plan.
+        """
+        robots = [self.registry.info(r) for r in sorted({s.robot for s in plan.steps}) if r in self.registry]
+        validate_plan(plan, robots)
+        task = self._new_task(instruction.strip() or f"run a plan of {len(plan.steps)} steps", task_id)
+        task.record.plan = plan
+        task.emit("plan", plan.notes or f"{len(plan.steps)} steps (submitted)", plan=plan)
+        self._start(task, self._execute(task, plan))
+        return task.record.id
+
+    def _new_task(self, instruction: str, task_id: str | None) -> TaskLog:
         task_id = task_id or uuid.uuid4().hex[:12]
-        if task_id in self._tasks:
-            raise ValueError(f"task id '{task_id}' is already used")
-        if self.persistence.memory.get("task", task_id) is not None:
+        if task_id in self._tasks or self.persistence.memory.get("task", task_id) is not None:
             raise ValueError(f"task id '{task_id}' is already used")
         task = TaskLog(TaskRecord(id=task_id, instruction=instruction), sink=self.persistence.task_event)
         self._tasks[task_id] = task
-        task.emit("status", f"task accepted: {instruction}")
-        self._runners[task_id] = asyncio.create_task(self._run(task), name=f"task-{task_id}")
-        return task_id
+        return task
+
+    def _start(self, task: TaskLog, work: Coroutine[Any, Any, None]) -> None:
+        task_id = task.record.id
+        runner = asyncio.create_task(self._guard(task, work), name=f"task-{task_id}")
+        self._runners[task_id] = runner
+        runner.add_done_callback(lambda _r: self._retire(task_id))
+
+    def _retire(self, task_id: str) -> None:
+        """A runner ended: forget it and keep at most ``tasks_in_memory`` finished tasks in RAM (older
+        ones stay in the memory store and the history, and are read back on demand)."""
+        self._runners.pop(task_id, None)
+        task = self._tasks.get(task_id)
+        if task is None or not task.record.status.terminal:
+            return  # suspended for a resume at the next start
+        self._finished.append(task_id)
+        while len(self._finished) > self.config.tasks_in_memory:
+            self._tasks.pop(self._finished.popleft(), None)
 
     def watch(self, task_id: str) -> AsyncIterator[TaskEvent]:
         """The task's events: all past ones, then live ones; ends after the terminal status event."""
@@ -168,24 +207,38 @@ class Master:
         return self._task(task_id).record
 
     def list_tasks(self) -> list[TaskRecord]:
+        """Unfinished tasks and the newest ``tasks_in_memory`` finished ones."""
         return [t.record for t in self._tasks.values()]
 
     def list_robots(self) -> list[RobotInfo]:
         return self.registry.list()
 
     def _task(self, task_id: str) -> TaskLog:
+        task = self._tasks.get(task_id)
+        if task is not None:
+            return task
+        entry = self.persistence.memory.get("task", task_id)  # a finished task no longer held in RAM
+        if entry is None:
+            raise UnknownTaskError(task_id)
         try:
-            return self._tasks[task_id]
-        except KeyError:
+            record = TaskRecord.model_validate(entry.value)
+        except ValidationError:
+            log.warning("task record %s is unreadable", task_id)
             raise UnknownTaskError(task_id) from None
+        task = TaskLog(record, events=self.persistence.task_events(task_id))
+        task.done.set()
+        return task
 
     # ------------------------------------------------------------------------------- running
     async def _run(self, task: TaskLog, *, resume: bool = False) -> None:
+        if resume:
+            await self._resume(task)
+        else:
+            await self._plan_and_execute(task)
+
+    async def _guard(self, task: TaskLog, work: Coroutine[Any, Any, None]) -> None:
         try:
-            if resume:
-                await self._resume(task)
-            else:
-                await self._plan_and_execute(task)
+            await work
         except asyncio.CancelledError:
             if not task.record.status.terminal and not self.executor.suspending:
                 task.set_status(TaskStatus.cancelled, reason="cancelled by request")
@@ -250,11 +303,13 @@ class Master:
             self._tasks[record.id] = task
             if record.status.terminal:
                 task.done.set()
+                self._finished.append(record.id)
             elif self.config.memory.recovery == "fail":
                 task.set_status(TaskStatus.failed, reason=f"the cloud restarted while the task was "
                                 f"{record.status.value}; not resumed (memory.recovery=fail)")
+                self._finished.append(record.id)
             else:
-                self._runners[record.id] = asyncio.create_task(self._run(task, resume=True), name=f"task-{record.id}")
+                self._start(task, self._run(task, resume=True))
                 log.info("resuming task %s (%s)", record.id, record.status.value)
 
     async def _resume(self, task: TaskLog) -> None:

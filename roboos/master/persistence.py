@@ -14,12 +14,15 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from roboos.memory import HistoryLog, MemoryBackend, MemoryConfig, MemoryStoreError, open_history, open_memory
+from roboos.memory import (HistoryLog, MemoryBackend, MemoryConfig, MemoryStoreError, Record, open_history,
+                           open_memory)
 from roboos.master.models import TaskEvent, TaskRecord
 
 log = logging.getLogger("roboos.master.persistence")
 
 TASK_EVENT_PREFIX = "task."
+STATE_BATCH = 100  # sampled STATEs written in one transaction ...
+STATE_BATCH_S = 0.1  # ... or after this long, whichever comes first
 
 
 class Persistence:
@@ -30,38 +33,49 @@ class Persistence:
         self.config = config
         self.memory = memory if memory is not None else open_memory(config)
         hist = config.history
-        self.history: HistoryLog | None = history if history is not None else (open_history(config) if hist.enabled else None)
+        self.history: HistoryLog | None = history if history is not None else (open_history(config, self.memory) if hist.enabled else None)
         self._appends = 0
+        self.max_entries = hist.max_entries  # an in-process history lives in RAM: it gets a smaller bound
+        if getattr(self.history, "path", None) == ":memory:":
+            self.max_entries = min(hist.max_entries or hist.max_entries_in_process, hist.max_entries_in_process)
         self._state_at: dict[str, float] = {}
+        self._states: list[Record] = []  # sampled STATEs not yet written (one transaction per batch)
+        self._states_flushed_at = time.monotonic()
 
     def close(self) -> None:
+        self.flush_states()
         self.memory.close()
         if self.history is not None:
             self.history.close()
 
     # ------------------------------------------------------------------------------------ writing
     def task_event(self, record: TaskRecord, event: TaskEvent) -> None:
-        """Save the record and append the event (the TaskLog sink)."""
-        try:
-            self.memory.put("task", record.id, record.model_dump(mode="json"))
-        except MemoryStoreError as exc:  # Redis down: the task goes on, the problem is logged
-            log.error("cannot save task %s: %s", record.id, exc)
+        """Save the record and append the event (the TaskLog sink), in one transaction where the memory
+        and the history share a SQLite file."""
         step = event.step
-        self.append(TASK_EVENT_PREFIX + event.kind, event.model_dump(mode="json"), task=record.id,
-                    robot=step.robot if step is not None else "")
+        with self.memory.batch():
+            try:
+                self.memory.put("task", record.id, record.model_dump(mode="json"))
+            except MemoryStoreError as exc:  # Redis down: the task goes on, the problem is logged
+                log.error("cannot save task %s: %s", record.id, exc)
+            self.append(TASK_EVENT_PREFIX + event.kind, event.model_dump(mode="json"), task=record.id,
+                        robot=step.robot if step is not None else "")
 
     def append(self, kind: str, data: dict[str, Any], *, task: str = "", robot: str = "") -> None:
-        if self.history is None:
+        self._append([Record(kind, data, task, robot)])
+
+    def _append(self, records: list[Record]) -> None:
+        if self.history is None or not records:
             return
         try:
-            self.history.append(kind, data, task=task, robot=robot)
+            self.history.append_many(records)
         except MemoryStoreError as exc:
-            log.error("cannot append %s to the history: %s", kind, exc)
+            log.error("cannot append %s to the history: %s", records[0].kind, exc)
             return
-        self._appends += 1
         hist = self.config.history
-        if self._appends % hist.prune_every == 0 and (hist.max_entries or hist.max_age_days):
-            removed = self.history.prune(max_entries=hist.max_entries,
+        before, self._appends = self._appends, self._appends + len(records)
+        if self._appends // hist.prune_every != before // hist.prune_every and (self.max_entries or hist.max_age_days):
+            removed = self.history.prune(max_entries=self.max_entries,
                                          max_age_s=hist.max_age_days * 86400 if hist.max_age_days else None)
             if removed:
                 log.info("history retention removed %d entries", removed)
@@ -70,14 +84,23 @@ class Persistence:
         self.append(f"robot.{kind}", data, robot=robot)
 
     def robot_state(self, robot: str, state: dict[str, Any]) -> None:
-        """Append a STATE at most every ``history.state_sample_s`` per robot."""
+        """Sample a STATE into the history, at most every ``history.state_sample_s`` per robot. Samples
+        are written in batches (one transaction per ``STATE_BATCH_S`` or ``STATE_BATCH`` samples)."""
         every = self.config.history.state_sample_s
-        if every is None:
+        if every is None or self.history is None:
             return
         now = time.monotonic()
         if now - self._state_at.get(robot, -1e9) >= every:
             self._state_at[robot] = now
-            self.append("robot.state", state, robot=robot)
+            self._states.append(Record("robot.state", state, robot=robot, ts=time.time()))
+        if len(self._states) >= STATE_BATCH or (self._states and now - self._states_flushed_at >= STATE_BATCH_S):
+            self.flush_states()
+
+    def flush_states(self) -> None:
+        """Write the sampled STATEs held back so far."""
+        batch, self._states = self._states, []
+        self._states_flushed_at = time.monotonic()
+        self._append(batch)
 
     # ----------------------------------------------------------------------------------- reading
     def load_tasks(self, recent: int = 200) -> list[TaskRecord]:

@@ -97,6 +97,9 @@ class RobotRegistry:
     def names(self) -> list[str]:
         return sorted(self._robots)
 
+    def __contains__(self, robot: object) -> bool:
+        return robot in self._robots
+
     def is_online(self, robot: str) -> bool:
         entry = self._robots.get(robot)
         return entry is not None and entry.online

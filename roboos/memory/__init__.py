@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from roboos.memory.base import (
     Change,
     Entry,
@@ -45,13 +47,18 @@ def open_memory(config: MemoryConfig) -> MemoryBackend:
     return LocalMemory()
 
 
-def open_history(config: MemoryConfig) -> HistoryLog:
+def open_history(config: MemoryConfig, memory: MemoryBackend | None = None) -> HistoryLog:
     """The history log: Redis for the redis backend, else SQLite at ``history.path`` (default: ``path``
-    for the sqlite backend, an in-process database for the local one)."""
+    for the sqlite backend, an in-process database for the local one). A SQLite history in the same
+    file as a SQLite ``memory`` shares its connection, so :meth:`MemoryBackend.batch` can commit the
+    writes of both in one transaction."""
     if config.backend == "redis":
         from roboos.memory.redis_backend import RedisHistory
 
         return RedisHistory(config.redis_url, config.namespace)
-    from roboos.memory.sqlite import SQLiteHistory
+    from roboos.memory.sqlite import SQLiteHistory, SQLiteMemory
 
-    return SQLiteHistory(config.history.path or (config.path if config.backend == "sqlite" else ":memory:"))
+    path = config.history.path or (config.path if config.backend == "sqlite" else ":memory:")
+    if isinstance(memory, SQLiteMemory) and path != ":memory:" and memory.path == str(Path(path).expanduser()):
+        return SQLiteHistory(path, share=memory)
+    return SQLiteHistory(path)

@@ -19,6 +19,7 @@ import json
 import random
 import time
 from collections.abc import Iterable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -110,6 +111,11 @@ class MemoryBackend(abc.ABC):
 
     def close(self) -> None:
         """Release connections."""
+
+    def batch(self) -> AbstractContextManager[Any]:
+        """``with memory.batch():`` — group writes into one transaction where the backend can (SQLite:
+        this store's writes and those of a history sharing its connection); elsewhere a no-op."""
+        return nullcontext()
 
     def values(self, kind: str) -> dict[str, dict[str, Any]]:
         """``{name: value}`` of a kind."""

@@ -19,6 +19,8 @@ class HistoryConfig(_Model):
     state_sample_s: float | None = Field(default=1.0, gt=0)  # one STATE per robot per interval; null = none
     max_entries: int | None = Field(default=1_000_000, gt=0)  # retention: oldest entries dropped beyond this
     max_age_days: float | None = Field(default=30.0, gt=0)  # retention: entries older than this dropped
+    # retention of an in-process history (the local backend's): it lives in RAM, so it is kept smaller
+    max_entries_in_process: int = Field(default=100_000, gt=0)
     prune_every: int = Field(default=5000, gt=0)  # appends between retention passes
 
 

@@ -42,10 +42,23 @@ CREATE TABLE IF NOT EXISTS blobs (digest TEXT PRIMARY KEY, data BLOB NOT NULL) W
 """
 
 
-class _SQLite:
-    """One connection per object, serialised by a lock; WAL journal, NORMAL sync, 10 s busy timeout."""
+class _Conn:
+    """A connection, its lock and the nesting depth of the transaction it is in (shareable)."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db, self.lock, self.depth, self.users = db, threading.RLock(), 0, 1
+
+
+class _SQLite:
+    """One connection per object (or one shared by the memory and the history of one file, see
+    :func:`roboos.memory.open_history`), serialised by a lock; WAL journal, NORMAL sync, 10 s busy timeout."""
+
+    def __init__(self, path: str | Path, *, share: _SQLite | None = None) -> None:
+        if share is not None:
+            self.path, self._conn = share.path, share._conn
+            self._conn.users += 1
+            self._db, self._lock = self._conn.db, self._conn.lock  # the schema (one for both) exists
+            return
         self.path = str(path)
         if self.path != ":memory:":
             self.path = str(Path(self.path).expanduser())
@@ -53,45 +66,59 @@ class _SQLite:
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise MemoryStoreError(f"cannot create the folder of {self.path}: {exc.strerror or exc}") from None
-        self._lock = threading.RLock()
         try:
-            self._db = sqlite3.connect(self.path, timeout=10.0, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA busy_timeout=10000")
-            with self._lock:
-                self._db.executescript(_SCHEMA)
+            db = sqlite3.connect(self.path, timeout=10.0, isolation_level=None, check_same_thread=False)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA busy_timeout=10000")
+            db.executescript(_SCHEMA)
         except sqlite3.Error as exc:
             raise MemoryStoreError(f"cannot open the SQLite database {self.path}: {exc}") from None
+        self._conn = _Conn(db)
+        self._db, self._lock = db, self._conn.lock
 
     def _tx(self) -> _Tx:
-        return _Tx(self._db, self._lock)
+        return _Tx(self._conn)
+
+    def batch(self) -> _Tx:
+        """``with store.batch():`` — the writes inside (of this store, and of a history sharing its
+        connection) commit together in one transaction."""
+        return _Tx(self._conn)
 
     def close(self) -> None:
         with self._lock:
-            self._db.close()
+            self._conn.users -= 1
+            if self._conn.users <= 0:
+                self._db.close()
 
 
 class _Tx:
-    """``with self._tx() as db:`` — a ``BEGIN IMMEDIATE`` transaction (rolled back on error)."""
+    """``with self._tx() as db:`` — a ``BEGIN IMMEDIATE`` transaction (rolled back on error). Nested
+    transactions on one connection join the outermost one, which alone commits or rolls back."""
 
-    def __init__(self, db: sqlite3.Connection, lock: threading.RLock) -> None:
-        self.db, self.lock = db, lock
+    def __init__(self, conn: _Conn) -> None:
+        self.conn = conn
 
     def __enter__(self) -> sqlite3.Connection:
-        self.lock.acquire()
-        try:
-            self.db.execute("BEGIN IMMEDIATE")
-        except BaseException:
-            self.lock.release()
-            raise
-        return self.db
+        conn = self.conn
+        conn.lock.acquire()
+        if conn.depth == 0:
+            try:
+                conn.db.execute("BEGIN IMMEDIATE")
+            except BaseException:
+                conn.lock.release()
+                raise
+        conn.depth += 1
+        return conn.db
 
     def __exit__(self, exc_type: object, *_: object) -> None:
+        conn = self.conn
+        conn.depth -= 1
         try:
-            self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+            if conn.depth == 0:
+                conn.db.execute("ROLLBACK" if exc_type else "COMMIT")
         finally:
-            self.lock.release()
+            conn.lock.release()
 
 
 class SQLiteMemory(_SQLite, MemoryBackend):
@@ -215,11 +242,12 @@ class SQLiteHistory(_SQLite, HistoryLog):
             if max_age_s is not None:
                 removed += db.execute("DELETE FROM history WHERE ts < ?", (time.time() - max_age_s,)).rowcount
             if max_entries is not None:
-                cut = db.execute("SELECT seq FROM history ORDER BY seq DESC LIMIT 1 OFFSET ?",
-                                 (max(0, max_entries),)).fetchone()
-                if cut is not None:
-                    removed += db.execute("DELETE FROM history WHERE seq <= ?", (cut[0],)).rowcount
-            if removed:
+                # keep the sequence numbers (newest - max_entries, newest]: at most ``max_entries`` entries,
+                # found from the two ends of the primary key (an OFFSET or a COUNT would read the whole log)
+                lo, hi = db.execute("SELECT MIN(seq), MAX(seq) FROM history").fetchone()
+                if hi is not None and hi - lo + 1 > max(0, max_entries):
+                    removed += db.execute("DELETE FROM history WHERE seq <= ?", (hi - max(0, max_entries),)).rowcount
+            if removed and db.execute("SELECT 1 FROM blobs LIMIT 1").fetchone() is not None:
                 referenced: set[str] = set()
                 for (text,) in db.execute("SELECT blobs FROM history WHERE blobs != ''"):
                     referenced.update(json.loads(text).values())
