@@ -55,6 +55,7 @@ class EdgeChannel(ChannelCore):
         self.welcome: WelcomeBody | None = None
         self.last_heard = 0.0  # time.monotonic() of the last message from the cloud
         self._calls: OrderedDict[str, asyncio.Future[_Reply]] = OrderedDict()
+        self._running_calls = 0  # calls whose handler has not returned yet (the heartbeat's ``busy``)
         self._sock: zmq.Socket | None = None
         self._pump: SocketPump | None = None
         self._ticker: asyncio.Task[None] | None = None
@@ -311,6 +312,7 @@ class EdgeChannel(ChannelCore):
         if handler is None:
             reply: _Reply = (MsgType.ERROR, error_body("unsupported", f"this edge takes no {env.type.value}"))
         else:
+            self._running_calls += 1
             try:
                 body = handler(env)
                 if asyncio.iscoroutine(body) or isinstance(body, asyncio.Future):
@@ -322,6 +324,8 @@ class EdgeChannel(ChannelCore):
             except Exception as exc:
                 log.exception("%s: on_call failed", self.robot_id)
                 reply = (MsgType.ERROR, error_body("handler_error", f"{type(exc).__name__}: {exc}"))
+            finally:
+                self._running_calls -= 1
         fut.set_result(reply)
         self._reply(env, reply)
 
@@ -355,7 +359,7 @@ class EdgeChannel(ChannelCore):
                 self._send_hello()
                 continue
             self._hb_seq += 1
-            body: dict[str, Any] = {"seq": self._hb_seq, "busy": any(not f.done() for f in self._calls.values())}
+            body: dict[str, Any] = {"seq": self._hb_seq, "busy": self._running_calls > 0}
             if self._echo is not None:
                 sent, got = self._echo
                 body["echo_ns"], body["held_ns"] = sent, time.perf_counter_ns() - got

@@ -20,7 +20,8 @@ def register(app: typer.Typer) -> None:
 def bench_channel(
     samples: int = typer.Option(2000, help="Timed round trips per transport and message kind."),
     warmup: int = typer.Option(200, help="Untimed round trips first (per transport and kind)."),
-    rounds: int = typer.Option(4, help="Rounds rotating the transport order (fair on a busy machine)."),
+    rounds: int = typer.Option(20, help="Rounds rotating the transport order; ratios are also paired per round "
+                                "(fair on a busy machine)."),
     transports: str = typer.Option("roboos,zmq,websocket,grpc", help="Comma list of transports to run."),
     kinds: str = typer.Option("control,image", help="Comma list: control (≤1 KB call) and/or image."),
     fleet_robots: int = typer.Option(50, help="Edge connections in the fleet phase (0 skips it)."),

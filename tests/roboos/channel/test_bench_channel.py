@@ -58,3 +58,14 @@ def test_cli_rejects_unknown_kind() -> None:
 
     res = CliRunner().invoke(app, ["bench", "channel", "--kinds", "video"])
     assert res.exit_code != 0
+
+
+def test_paired_ratios_cancel_a_noisy_round() -> None:
+    # round 2 ran while the machine was busy: both transports slowed down alike, the pairs stay at 1.1
+    rt = {"control": {"roboos": {"n": 3, "p50_us": 120.0, "p99_us": 900.0, "round_p50_us": [110.0, 330.0, 110.0]},
+                      "zmq": {"n": 3, "p50_us": 100.0, "round_p50_us": [100.0, 300.0, 100.0]}}}
+    row = compare(rt)["control"]
+    assert abs(row["overhead_vs_zmq_p50_paired"] - 0.10) < 1e-9
+    assert row["within_20pct_of_zmq"]
+    rt["control"]["roboos"]["round_p50_us"] = [130.0, 390.0, 130.0]  # paired +30%: refused even if pooled passes
+    assert not compare(rt)["control"]["within_20pct_of_zmq"]

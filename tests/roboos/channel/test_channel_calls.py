@@ -218,3 +218,21 @@ def test_edge_start_times_out_without_cloud_then_connects_later(run, tcp_endpoin
 def test_robot_id_must_match_hello() -> None:
     with pytest.raises(ValueError):
         EdgeChannel("tcp://127.0.0.1:1", "a", HelloBody(robot="b", embodiment="arm"))
+
+
+def test_edge_counts_running_calls_for_its_busy_heartbeat(run, pair, until) -> None:
+    release = asyncio.Event()
+
+    async def on_call(env: Envelope) -> dict:
+        await release.wait()
+        return {"ok": True}
+
+    async def main() -> None:
+        async with pair(on_call=on_call) as (cloud, edge):
+            calls = [asyncio.create_task(cloud.call("r1", {"skill": "s"}, timeout=5)) for _ in range(3)]
+            await until(lambda: edge._running_calls == 3, what="three running calls")
+            release.set()
+            await asyncio.gather(*calls)
+            assert edge._running_calls == 0
+
+    run(main())
