@@ -108,7 +108,7 @@ def arm(prefix: str, pos: tuple[float, float, float], yaw: float = 0.0) -> str:
                   <joint name="{p}j6" class="arm_joint" axis="0 0 1" range="-3.14 3.14"/>
                   <geom class="visual" type="box" size="0.03 0.065 0.018" pos="0 0 0.02" material="joint"/>
                   <site name="{p}grip" pos="0 0 {GRIP_OFFSET}" size="0.006" rgba="1 0.2 0.2 0.5"/>
-                  <camera name="{p}wrist_cam" pos="0.06 0 0.02" xyaxes="0 -1 0 0.5 0 0.87" fovy="70"/>
+                  <camera name="{p}wrist_cam" pos="0.06 0 0.02" xyaxes="0 1 0 0.97 0 0.25" fovy="70"/>
                   <body name="{p}finger_l_body" pos="0 0 0.035" gravcomp="1">
                     <joint name="{p}finger_l" type="slide" axis="0 1 0" range="0 {FINGER_OPEN}" damping="3"
                            armature="0.01"/>
