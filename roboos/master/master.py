@@ -144,7 +144,8 @@ class Master:
 
     async def submit_plan(self, plan: Plan, *, instruction: str = "", task_id: str | None = None) -> str:
         """Accept a ready plan (no planning): validated like a planner's plan against the robots it
-        names, then executed, watched and persisted as any task; returns the task id at once.
+        names, then executed, watched and persisted as any task (a failed step, after its retries,
+        fails the task: there is no instruction to replan from); returns the task id at once.
 
         Raises :class:`~roboos.master.planning.validate.PlanValidationError` for an invalid plan.
         """
@@ -153,7 +154,7 @@ class Master:
         task = self._new_task(instruction.strip() or f"run a plan of {len(plan.steps)} steps", task_id)
         task.record.plan = plan
         task.emit("plan", plan.notes or f"{len(plan.steps)} steps (submitted)", plan=plan)
-        self._start(task, self._execute(task, plan))
+        self._start(task, self._execute(task, plan, replan=False))
         return task.record.id
 
     def _new_task(self, instruction: str, task_id: str | None) -> TaskLog:
@@ -253,8 +254,9 @@ class Master:
         if plan is not None:
             await self._execute(task, plan)
 
-    async def _execute(self, task: TaskLog, plan: Plan) -> None:
-        """Run ``plan``; on a failed step replan (bounded) with the failure and recent history fed back."""
+    async def _execute(self, task: TaskLog, plan: Plan, *, replan: bool = True) -> None:
+        """Run ``plan``; on a failed step replan (bounded) with the failure and recent history fed back
+        (a submitted plan, ``replan=False``, has no instruction to replan from: the task fails)."""
         record = task.record
         while True:
             task.set_status(TaskStatus.running, f"running {len(plan.steps)} steps")
@@ -263,6 +265,9 @@ class Master:
                 task.set_status(TaskStatus.succeeded, f"all {len(plan.steps)} steps succeeded")
                 return
             why = f"step {step_summary(failed)} failed: {error_text(failed.error)}"
+            if not replan:
+                task.set_status(TaskStatus.failed, reason=why)
+                return
             if record.replans >= self.config.executor.max_replans:
                 task.set_status(TaskStatus.failed, reason=f"{why} (gave up after {record.replans} replans)")
                 return

@@ -4,10 +4,17 @@ Every task event is written twice: the task's :class:`TaskRecord` (with its plan
 memory entity ``task:<id>``, and the event itself to the history log (kind ``task.<event kind>``), so a
 restarted cloud can rebuild each task and its event stream. Robot arrivals, departures, EVENT messages
 and (sampled) STATE messages go to the history too. Retention runs every ``prune_every`` appends.
+
+Group commit: on the event loop, the writes of one loop turn share one transaction (where the backend
+can: SQLite memory and history in one file), committed by a callback queued behind the first of them.
+Anything that could reveal a write to the outside (the CALL sent after a step's "started" event, a
+reply to the caller) is queued after it, so it runs after the commit: a crash loses only writes nobody
+has seen acknowledged. Without a running loop every write commits on its own.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any
@@ -41,9 +48,11 @@ class Persistence:
         self._state_at: dict[str, float] = {}
         self._states: list[Record] = []  # sampled STATEs not yet written (one transaction per batch)
         self._states_flushed_at = time.monotonic()
+        self._turn: Any = None  # the open transaction of this loop turn (group commit)
 
     def close(self) -> None:
         self.flush_states()
+        self._end_turn()
         self.memory.close()
         if self.history is not None:
             self.history.close()
@@ -53,13 +62,34 @@ class Persistence:
         """Save the record and append the event (the TaskLog sink), in one transaction where the memory
         and the history share a SQLite file."""
         step = event.step
-        with self.memory.batch():
+        self._join_turn()
+        try:
+            self.memory.put("task", record.id, record.model_dump(mode="json"))
+        except MemoryStoreError as exc:  # Redis down: the task goes on, the problem is logged
+            log.error("cannot save task %s: %s", record.id, exc)
+        self.append(TASK_EVENT_PREFIX + event.kind, event.model_dump(mode="json"), task=record.id,
+                    robot=step.robot if step is not None else "")
+
+    def _join_turn(self) -> None:
+        """Open this loop turn's transaction (once per turn); a no-op without a running loop."""
+        if self._turn is not None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        turn = self.memory.batch()
+        turn.__enter__()
+        self._turn = turn
+        loop.call_soon(self._end_turn)
+
+    def _end_turn(self) -> None:
+        turn, self._turn = self._turn, None
+        if turn is not None:
             try:
-                self.memory.put("task", record.id, record.model_dump(mode="json"))
-            except MemoryStoreError as exc:  # Redis down: the task goes on, the problem is logged
-                log.error("cannot save task %s: %s", record.id, exc)
-            self.append(TASK_EVENT_PREFIX + event.kind, event.model_dump(mode="json"), task=record.id,
-                        robot=step.robot if step is not None else "")
+                turn.__exit__(None, None, None)
+            except Exception as exc:  # noqa: BLE001 - e.g. disk full: logged like any failed write
+                log.error("cannot commit the memory writes of this turn: %s", exc)
 
     def append(self, kind: str, data: dict[str, Any], *, task: str = "", robot: str = "") -> None:
         self._append([Record(kind, data, task, robot)])
@@ -67,6 +97,7 @@ class Persistence:
     def _append(self, records: list[Record]) -> None:
         if self.history is None or not records:
             return
+        self._join_turn()
         try:
             self.history.append_many(records)
         except MemoryStoreError as exc:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from roboos.master.models import EventKind, Plan, Step, TaskEvent, TaskRecord, TaskStatus
+
+M = TypeVar("M", Step, Plan)
 
 
 class TaskLog:
@@ -26,8 +28,7 @@ class TaskLog:
              plan: Plan | None = None) -> TaskEvent:
         """Append an event (snapshots of ``step`` / ``plan`` are copied) and wake the watchers."""
         event = TaskEvent(task_id=self.record.id, seq=self._next_seq, kind=kind, status=self.record.status,
-                          step=step.model_copy(deep=True) if step else None,
-                          plan=plan.model_copy(deep=True) if plan else None, message=message)
+                          step=_snapshot(step), plan=_snapshot(plan), message=message)
         self.events.append(event)
         self._next_seq += 1
         changed, self._changed = self._changed, asyncio.Event()
@@ -59,6 +60,12 @@ class TaskLog:
                 if event.kind == "status" and event.status.terminal:
                     return
             await self._changed.wait()
+
+
+def _snapshot(model: M | None) -> M | None:
+    """A deep copy of a step or plan (dump + validate in pydantic's core: several times faster than
+    ``model_copy(deep=True)``, which deep-copies in Python)."""
+    return None if model is None else type(model).model_validate(model.model_dump())
 
 
 def step_summary(step: Step) -> str:

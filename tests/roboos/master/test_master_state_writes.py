@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from roboos.master.persistence import STATE_BATCH, Persistence
 from roboos.master.world import LAST_SEEN_BATCH, WorldModel
 from roboos.memory import Change, MemoryConfig
 from roboos.memory.local import LocalMemory
+from roboos.memory.sqlite import SQLiteHistory
 
 
 class CountingMemory(LocalMemory):
@@ -66,3 +69,24 @@ def test_in_process_history_is_bounded() -> None:
     assert persistence.history is not None and persistence.history.count() <= 60
     assert persistence.history.query(newest_first=True, limit=1)[0].data == {"i": 999}
     persistence.close()
+
+
+def test_writes_of_one_loop_turn_commit_together_before_anything_queued_after_them(tmp_path: Path) -> None:
+    config = MemoryConfig(backend="sqlite", path=str(tmp_path / "cloud.db"))
+    persistence = Persistence(config)
+    reader = SQLiteHistory(tmp_path / "cloud.db")
+    seen: list[int] = []
+
+    async def main() -> None:
+        persistence.append("robot.event", {"i": 1}, robot="r1")
+        persistence.append("robot.event", {"i": 2}, robot="r1")
+        assert reader.count() == 0, "not committed within the turn"
+        asyncio.get_running_loop().call_soon(lambda: seen.append(reader.count()))  # queued after the writes
+        await asyncio.sleep(0)
+
+    asyncio.run(main())
+    assert seen == [2]
+    persistence.append("robot.event", {"i": 3}, robot="r1")  # no loop: committed at once
+    assert reader.count() == 3
+    persistence.close()
+    reader.close()
