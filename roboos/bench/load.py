@@ -1,15 +1,26 @@
 """``roboos bench load``: one cloud Master against hundreds of simulated edge agents.
 
-The Master (real registry, world model and memory bookkeeping of every STATE) runs in this process;
-``processes`` child processes each host ``agents / processes`` lightweight agents (``load_edges``).
-Skill calls are dispatched continuously through the master's channel to random robots. Measured:
-dispatch latency (cloud send -> edge handler, one host clock), call round trip, late/missed heartbeats,
-lost states and calls, double executions, cloud CPU and RSS sampled every second.
+The Master runs in this process as ``roboos cloud`` runs it (SQLite memory and history in a temporary
+folder, the default of ``configs/cloud.yaml``); ``processes`` child processes each host
+``agents / processes`` protocol-level agents (:mod:`roboos.bench.load_edges`), each with its own DEALER
+socket, 10 Hz heartbeats and STATE. Tasks are dispatched continuously: every dispatch is a one-step
+plan submitted with :meth:`Master.submit_plan` to a random robot, so it takes the cloud's whole dispatch
+path (task record and events persisted, executor, world model, CALL on the channel).
+
+Measured, all in one clock domain: **dispatch latency** = ``time.monotonic_ns()`` in the cloud just
+before ``submit_plan`` -> ``time.monotonic_ns()`` in the edge process when its CALL handler runs
+(CLOCK_MONOTONIC is one clock for every process of a Linux host). It is split, with the wall clock
+(CLOCK_REALTIME, also one per host), into the cloud part (submit -> CALL envelope built) and the
+transport part (envelope built -> edge handler). Also: task round trip (submit -> task succeeded),
+how late the dispatcher ran against its schedule, the cloud event loop's lag, GC pauses, late STATEs,
+lost STATEs and tasks, double executions, cloud CPU and RSS every second, load generator CPU, and how
+long the cloud's event-loop thread waited for a CPU (Linux schedstat: the machine's contention).
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import random
@@ -20,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from array import array
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -28,13 +40,18 @@ from typing import Any
 import psutil
 
 from roboos.bench import latency_summary
-from roboos.bench.load_edges import robot_name
+from roboos.bench.load_edges import SKILL, robot_name, run_queue_wait_s
 
-LATE_FACTOR = 3.0  # a robot silent for 3 heartbeat periods counts one late heartbeat
+LATE_FACTOR = 3.0  # a robot silent for 3 STATE periods counts one late heartbeat
+LAG_PERIOD_S = 0.01  # the loop-lag probe's sleep
+DISPATCH_DEFINITION = ("cloud time.monotonic_ns() just before Master.submit_plan (one-step plan: task record "
+                       "and events persisted, executor, world model, CALL on the channel) -> edge process "
+                       "time.monotonic_ns() when its CALL handler runs; CLOCK_MONOTONIC is shared by all "
+                       "processes of one Linux host")
 
 
 class _Counting:
-    """Wraps the master's channel ``on_message``: per-robot STATE counts and heartbeat-gap accounting."""
+    """Wraps the master's channel ``on_message``: per-robot STATE counts and STATE-gap accounting."""
 
     def __init__(self, master: Any, period_s: float) -> None:
         self.inner = master.channel.on_message
@@ -54,6 +71,48 @@ class _Counting:
                 self.late += 1
             self.last[env.src] = now
         return self.inner(env)
+
+
+class _Probes:
+    """Event-loop lag (a 10 ms sleeper's lateness) and garbage-collector pauses of the cloud process."""
+
+    def __init__(self) -> None:
+        self.lag = array("d")
+        self.gc_count: Counter[int] = Counter()
+        self.gc_max_s: dict[int, float] = {}
+        self.gc_total_s = 0.0
+        self._gc_t0 = 0.0
+        self.measuring = False
+
+    def _gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._gc_t0 = time.perf_counter()
+            return
+        if self.measuring:
+            d, gen = time.perf_counter() - self._gc_t0, info["generation"]
+            self.gc_count[gen] += 1
+            self.gc_total_s += d
+            self.gc_max_s[gen] = max(d, self.gc_max_s.get(gen, 0.0))
+
+    async def lag_probe(self) -> None:
+        while True:
+            t = time.perf_counter()
+            await asyncio.sleep(LAG_PERIOD_S)
+            if self.measuring:
+                self.lag.append(time.perf_counter() - t - LAG_PERIOD_S)
+
+    def __enter__(self) -> _Probes:
+        gc.callbacks.append(self._gc)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self._gc)
+
+    def summary(self) -> dict[str, Any]:
+        return {"loop_lag_s": latency_summary(self.lag),
+                "gc_pauses": {f"gen{g}": {"n": self.gc_count[g], "max_ms": round(self.gc_max_s[g] * 1e3, 2)}
+                              for g in sorted(self.gc_count)},
+                "gc_total_s": round(self.gc_total_s, 3)}
 
 
 def _start_edges(endpoint: str, agents: int, processes: int, rate_hz: float, tmp: Path) -> list[tuple[Any, Path]]:
@@ -89,108 +148,159 @@ def _stop_edges(procs: list[tuple[Any, Path]], timeout: float = 30.0) -> list[di
     return out
 
 
-async def run_load(agents: int = 500, processes: int = 5, seconds: float = 600.0, rate_hz: float = 10.0,
-                   calls_per_s: float = 100.0, warmup_s: float | None = None,
-                   progress: Callable[[str, float], None] | None = None) -> dict[str, Any]:
-    """Run the load test; returns the result dictionary (see module docstring)."""
+class _Dispatcher:
+    """Submits one-step tasks on a fixed schedule and records where each one's time went."""
+
+    def __init__(self, master: Any, names: list[str], calls_per_s: float) -> None:
+        from roboos.master.models import Plan, Step
+
+        self.master, self.names, self.interval = master, names, 1.0 / calls_per_s
+        self._plan = lambda robot: Plan(steps=[Step(id="s1", robot=robot, skill=SKILL.name)], planner="load")
+        self.rng = random.Random(0)
+        self.dispatch, self.cloud_part, self.transport, self.rtt, self.late = (array("d") for _ in range(5))
+        self.sent = self.lost = self.retried = 0
+        self.errors: Counter[str] = Counter()
+        self.pending: set[asyncio.Task[Any]] = set()
+
+    def fire(self, due: float) -> None:
+        self.sent += 1
+        task = asyncio.get_running_loop().create_task(self._one(self.rng.choice(self.names), due))
+        self.pending.add(task)
+        task.add_done_callback(self.pending.discard)
+
+    async def _one(self, robot: str, due: float) -> None:
+        self.late.append(max(0.0, time.monotonic() - due))
+        t0, w0 = time.monotonic_ns(), time.time_ns()
+        try:
+            task_id = await self.master.submit_plan(self._plan(robot), instruction=f"load call to {robot}")
+            record = await self.master.wait(task_id, timeout=30.0)
+        except Exception as exc:  # noqa: BLE001 - counted (and named) as a lost task
+            self.lost += 1
+            self.errors[type(exc).__name__] += 1
+            return
+        t1 = time.monotonic_ns()
+        step = record.plan.steps[0] if record.plan and record.plan.steps else None
+        if record.status.value != "succeeded" or step is None or not isinstance(step.result, dict):
+            self.lost += 1
+            self.errors[record.reason[:60] or record.status.value] += 1
+            return
+        self.retried += step.attempts > 1
+        value = step.result
+        if isinstance(value.get("recv_mono_ns"), int):
+            self.dispatch.append((value["recv_mono_ns"] - t0) / 1e9)
+        if isinstance(value.get("call_ts_ns"), int) and isinstance(value.get("recv_wall_ns"), int):
+            self.cloud_part.append((value["call_ts_ns"] - w0) / 1e9)
+            self.transport.append((value["recv_wall_ns"] - value["call_ts_ns"]) / 1e9)
+        self.rtt.append((t1 - t0) / 1e9)
+
+
+def _cloud_config(tmp: Path, memory_backend: str) -> Any:
     from roboos.master.config import load_cloud_config
+
+    # edges beat (and stream state) at ``rate_hz``; the cloud's own beat to each edge stays at its 0.5 s default
+    return load_cloud_config(overrides=[
+        "bind=tcp://127.0.0.1:0", "control_plane.enabled=false", "dashboard.enabled=false",
+        "heartbeat.interval_s=0.5", "heartbeat.timeout_s=2.0", f"memory.backend={memory_backend}",
+        f"memory.path={tmp / 'cloud.db'}", "memory.reset_world=true"])
+
+
+async def run_load(agents: int = 500, processes: int = 2, seconds: float = 600.0, rate_hz: float = 10.0,
+                   calls_per_s: float = 100.0, warmup_s: float | None = None, memory_backend: str = "sqlite",
+                   progress: Callable[[str, float], None] | None = None) -> dict[str, Any]:
+    """Run the load test; returns the result dictionary (see the module docstring)."""
     from roboos.master.master import Master
 
-    period = 1.0 / rate_hz
-    # edges beat (and stream state) at ``rate_hz``; the cloud's own beat to each edge stays at its 0.5 s default
-    config = load_cloud_config(overrides=["bind=tcp://127.0.0.1:0", "control_plane.enabled=false",
-                                          "heartbeat.interval_s=0.5", "heartbeat.timeout_s=2.0",
-                                          "memory.backend=local", "dashboard.enabled=false"])
-    master = Master(config)
-    await master.start()
-    counting = _Counting(master, period)
+    if agents <= 0 or processes <= 0 or seconds <= 0 or rate_hz <= 0 or calls_per_s <= 0:
+        raise ValueError("agents, processes, seconds, rate_hz and calls_per_s must be positive")
     tmp = Path(tempfile.mkdtemp(prefix="roboos-load-"))
+    master = Master(_cloud_config(tmp, memory_backend))
+    await master.start()
+    counting = _Counting(master, 1.0 / rate_hz)
     names = [robot_name(i) for i in range(agents)]
     procs = _start_edges(master.channel.endpoint, agents, processes, rate_hz, tmp)
     me = psutil.Process()
-    result: dict[str, Any] = {"load_avg_at_start": list(os.getloadavg()), "agents": agents, "processes": processes, "seconds": seconds, "rate_hz": rate_hz,
-                              "calls_per_s_target": calls_per_s}
-    try:
-        t_reg = time.monotonic()
-        missing = await master.registry.wait_for(names, timeout=max(60.0, agents * 0.2))
-        result["registration_s"] = round(time.monotonic() - t_reg, 2)
-        result["unregistered"] = len(missing)
-        disconnects0 = master.channel.stats.disconnects
-        counting.measuring = True
-        warmup = warmup_s if warmup_s is not None else min(60.0, seconds * 0.2)
-        dispatch, rtt, lost_calls, sent_calls = [], [], 0, 0
-        samples: list[dict[str, float]] = []
-        me.cpu_percent(None)
-        rng = random.Random(0)
-        start = time.monotonic()
-        next_call = start
-        next_sample = start + 1.0
-        pending: set[asyncio.Task[Any]] = set()
-
-        async def one_call(robot: str) -> None:
-            nonlocal lost_calls
-            t0 = time.time_ns()
-            try:
-                env = await master.channel.call(robot, {"skill": "noop", "args": {}}, timeout=10.0)
-            except Exception:  # noqa: BLE001 - counted as a lost call (timeout, offline)
-                lost_calls += 1
-                return
-            t1 = time.time_ns()
-            recv = (env.body.get("value") or {}).get("recv_ns")
-            if isinstance(recv, int):
-                dispatch.append((recv - t0) / 1e9)
-            rtt.append((t1 - t0) / 1e9)
-
-        while (now := time.monotonic()) - start < seconds:
-            while next_call <= now:
-                task = asyncio.create_task(one_call(rng.choice(names)))
-                pending.add(task)
-                task.add_done_callback(pending.discard)
-                sent_calls += 1
-                next_call += 1.0 / calls_per_s
-            if now >= next_sample:
-                samples.append({"t": round(now - start, 1), "cpu_pct": me.cpu_percent(None),
-                                "rss_mb": me.memory_info().rss / 2**20})
-                next_sample += 1.0
-                if progress is not None:
-                    progress("soak", now - start)
-            await asyncio.sleep(min(next_call, next_sample) - time.monotonic())
-        if pending:
-            await asyncio.wait(pending, timeout=15)
-        counting.measuring = False
-        result["missed_heartbeat_timeouts"] = master.channel.stats.disconnects - disconnects0
-    finally:
-        edge_stats = _stop_edges(procs)
-        await asyncio.sleep(0.5)
-        channel_stats = master.channel.stats.as_dict()
-        await master.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
-    sent_states = Counter()
+    result: dict[str, Any] = {"load_avg_at_start": list(os.getloadavg()), "agents": agents, "processes": processes,
+                              "seconds": seconds, "rate_hz": rate_hz, "calls_per_s_target": calls_per_s,
+                              "memory_backend": memory_backend, "dispatch_latency_definition": DISPATCH_DEFINITION}
+    warmup = warmup_s if warmup_s is not None else min(60.0, seconds * 0.2)
+    samples: list[dict[str, float]] = []
+    disp = _Dispatcher(master, names, calls_per_s)
+    with _Probes() as probes:
+        lag_task = asyncio.get_running_loop().create_task(probes.lag_probe())
+        try:
+            t_reg = time.monotonic()
+            missing = await master.registry.wait_for(names, timeout=max(60.0, agents * 0.2))
+            result["registration_s"] = round(time.monotonic() - t_reg, 2)
+            result["unregistered"] = len(missing)
+            disconnects0 = master.channel.stats.disconnects
+            counting.measuring = probes.measuring = True
+            me.cpu_percent(None)
+            wait0 = run_queue_wait_s()
+            start = time.monotonic()
+            next_call, next_sample = start, start + 1.0
+            while (now := time.monotonic()) - start < seconds:
+                while next_call <= now:
+                    disp.fire(next_call)
+                    next_call += disp.interval
+                if now >= next_sample:
+                    samples.append({"t": round(now - start, 1), "cpu_pct": me.cpu_percent(None),
+                                    "rss_mb": round(me.memory_info().rss / 2**20, 2)})
+                    next_sample += 1.0
+                    if progress is not None:
+                        progress("soak", now - start)
+                await asyncio.sleep(max(0.0, min(next_call, next_sample) - time.monotonic()))
+            if disp.pending:
+                await asyncio.wait(disp.pending, timeout=35)
+            counting.measuring = probes.measuring = False
+            result["missed_heartbeat_timeouts"] = master.channel.stats.disconnects - disconnects0
+            wait1, wall = run_queue_wait_s(), time.monotonic() - start
+            if wait0 is not None and wait1 is not None:  # the event loop runnable but not running
+                result["cloud_run_queue_wait_s"] = round(wait1 - wait0, 2)
+                result["cloud_run_queue_wait_pct_of_wall"] = round(100 * (wait1 - wait0) / wall, 2)
+        finally:
+            lag_task.cancel()
+            edge_stats = _stop_edges(procs)
+            await asyncio.sleep(0.5)
+            channel_stats = master.channel.stats.as_dict()
+            await master.stop()
+            shutil.rmtree(tmp, ignore_errors=True)
+    sent_states: Counter[str] = Counter()
     for s in edge_stats:
         sent_states.update(s.get("states_sent", {}))
     lost_states = sum(max(0, n - counting.states[r]) for r, n in sent_states.items())
-    after = [s for s in samples if s["t"] >= warmup]
-    # medians of the first and the last 30 s after warm-up: RSS breathes with ZeroMQ queues during stalls
-    first = [s["rss_mb"] for s in after if s["t"] < warmup + 30]
-    last = [s["rss_mb"] for s in after if s["t"] >= samples[-1]["t"] - 30]
-    rss_warm = statistics.median(first) if first else None
-    rss_end = statistics.median(last) if last else None
+    edge_cpu_s = sum(s.get("cpu_s", 0.0) for s in edge_stats)
     result.update({
-        "calls_sent": sent_calls, "calls_answered": len(rtt), "calls_lost": lost_calls,
+        "calls_sent": disp.sent, "calls_answered": len(disp.rtt), "calls_lost": disp.lost,
+        "lost_reasons": dict(disp.errors), "calls_retried": disp.retried,
         "calls_executed_at_edges": sum(s.get("calls_executed", 0) for s in edge_stats),
         "double_executions": sum(s.get("double_executions", 0) for s in edge_stats),
-        "dispatch_latency_s": latency_summary(dispatch), "call_rtt_s": latency_summary(rtt),
+        "dispatch_latency_s": latency_summary(disp.dispatch),
+        "dispatch_cloud_part_s": latency_summary(disp.cloud_part),
+        "dispatch_transport_part_s": latency_summary(disp.transport),
+        "dispatcher_lateness_s": latency_summary(disp.late), "task_rtt_s": latency_summary(disp.rtt),
         "states_sent": sum(sent_states.values()), "states_received": sum(counting.states.values()),
         "states_lost": lost_states, "late_heartbeats": counting.late,
         "edge_link_downs": sum(s.get("link_downs", 0) for s in edge_stats),
         "edge_sends_refused": sum(s.get("send_failed", 0) for s in edge_stats),
         "load_avg_at_end": list(os.getloadavg()),
-        "cloud_cpu_pct_mean": round(sum(s["cpu_pct"] for s in after) / len(after), 1) if after else None,
-        "cloud_rss_mb": {"after_warmup": rss_warm, "end": rss_end,
-                         "min_after_warmup": min((s["rss_mb"] for s in after), default=None),
-                         "max": max((s["rss_mb"] for s in samples), default=None)},
-        "rss_growth_after_warmup_pct": round(100 * (rss_end - rss_warm) / rss_warm, 2) if rss_warm else None,
-        "warmup_s": warmup, "samples": samples, "channel_stats": channel_stats, "edge_processes": [
-            {k: v for k, v in s.items() if k != "states_sent"} for s in edge_stats],
+        "load_generator_cpu_pct_mean": round(100 * edge_cpu_s / (seconds + result.get("registration_s", 0)), 1),
+        **probes.summary(), **_cpu_rss(samples, warmup),
+        "samples": samples, "channel_stats": channel_stats,
+        "edge_processes": [{k: v for k, v in s.items() if k != "states_sent"} for s in edge_stats],
     })
     return result
+
+
+def _cpu_rss(samples: list[dict[str, float]], warmup: float) -> dict[str, Any]:
+    """Cloud CPU mean and RSS growth: medians of the first and the last 30 s after warm-up."""
+    after = [s for s in samples if s["t"] >= warmup]
+    first = [s["rss_mb"] for s in after if s["t"] < warmup + 30]
+    last = [s["rss_mb"] for s in after if s["t"] >= samples[-1]["t"] - 30] if samples else []
+    rss_warm = statistics.median(first) if first else None
+    rss_end = statistics.median(last) if last else None
+    return {"cloud_cpu_pct_mean": round(sum(s["cpu_pct"] for s in after) / len(after), 1) if after else None,
+            "cloud_rss_mb": {"after_warmup": rss_warm, "end": rss_end,
+                             "min_after_warmup": min((s["rss_mb"] for s in after), default=None),
+                             "max": max((s["rss_mb"] for s in samples), default=None)},
+            "rss_growth_after_warmup_pct": round(100 * (rss_end - rss_warm) / rss_warm, 2) if rss_warm else None,
+            "warmup_s": warmup}
