@@ -125,6 +125,7 @@ def bench_load(
             ("cloud event-loop lag p50 / p99 (ms)", ms("loop_lag_s"), ""),
             ("tasks sent / succeeded / lost", f"{result['calls_sent']} / {result['calls_answered']} / "
                                               f"{result['calls_lost']}", "0 lost"),
+            ("tasks not sent (in-flight limit reached)", str(result["calls_not_sent_in_flight_limit"]), "0"),
             ("double executions", str(result["double_executions"]), "0"),
             ("states sent / received / lost", f"{result['states_sent']} / {result['states_received']} / "
                                               f"{result['states_lost']}", "0 lost"),
