@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import ValidationError
@@ -35,8 +36,9 @@ class Executor:
     """Executes plans over a :class:`CloudChannel`; shared by all tasks of a master (per-robot locks)."""
 
     def __init__(self, channel: CloudChannel, registry: RobotRegistry, world: WorldModel,
-                 config: ExecutorConfig) -> None:
+                 config: ExecutorConfig, *, before_call: Callable[[], None] | None = None) -> None:
         self.channel, self.registry, self.world, self.config = channel, registry, world, config
+        self.before_call = before_call  # makes the step's "started" record (with its call id) durable
         self._locks: dict[str, asyncio.Lock] = {}
         self.suspending = False  # set by Master.stop: leave running steps as they are, for a resume
 
@@ -143,6 +145,8 @@ class Executor:
         timeout = self._timeout(step)
         body = CallBody(skill=step.skill, args=step.args, timeout_s=self.config.step_timeout_s,
                         task_id=task.record.id, step_id=step.id).model_dump()
+        if self.before_call is not None:  # the call id is on disk before the robot can move
+            self.before_call()
         call = asyncio.ensure_future(self.channel.call(step.robot, body, timeout=timeout, msg_id=call_id))
         watch = asyncio.ensure_future(self._lost(step.robot))
         try:

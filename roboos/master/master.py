@@ -84,7 +84,8 @@ class Master:
         self.registry.listeners.append(self._on_robot_change)
         self.skill_index = SkillIndex()  # which robot offers which skill version (fed by HELLO / offline)
         self.skill_index.follow(self.registry)
-        self.executor = Executor(self.channel, self.registry, self.world, config.executor)
+        self.executor = Executor(self.channel, self.registry, self.world, config.executor,
+                                 before_call=self.persistence.commit)
         self.cameras = CameraFrames()  # latest streamed camera frame per robot camera (the dashboard shows them)
         self._tasks: dict[str, TaskLog] = {}  # unfinished tasks and the newest finished ones (in RAM)
         self._finished: deque[str] = deque()  # finished task ids in RAM, oldest first

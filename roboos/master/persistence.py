@@ -7,9 +7,10 @@ and (sampled) STATE messages go to the history too. Retention runs every ``prune
 
 Group commit: on the event loop, the writes of one loop turn share one transaction (where the backend
 can: SQLite memory and history in one file), committed by a callback queued behind the first of them.
-Anything that could reveal a write to the outside (the CALL sent after a step's "started" event, a
-reply to the caller) is queued after it, so it runs after the commit: a crash loses only writes nobody
-has seen acknowledged. Without a running loop every write commits on its own.
+Anything that could reveal a write to the outside (a reply to the caller) is queued after it, so it runs
+after the commit, and the executor commits explicitly (:meth:`Persistence.commit`) before it sends a
+CALL, so a step's call id is on disk before the robot can move: a crash loses only writes nobody has
+seen acknowledged. Without a running loop every write commits on its own.
 """
 
 from __future__ import annotations
@@ -82,6 +83,10 @@ class Persistence:
         turn.__enter__()
         self._turn = turn
         loop.call_soon(self._end_turn)
+
+    def commit(self) -> None:
+        """Commit this loop turn's writes now (the executor calls it before sending a CALL)."""
+        self._end_turn()
 
     def _end_turn(self) -> None:
         turn, self._turn = self._turn, None
