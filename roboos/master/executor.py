@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from roboos.channel import CallTimeout, ChannelError, CloudChannel, RemoteError, RobotOffline
 from roboos.master.config import ExecutorConfig
+from roboos.master.eager import start_now
 from roboos.master.models import Plan, Step, StepStatus
 from roboos.master.registry import RobotRegistry
 from roboos.master.tasks import TaskLog, error_text, step_summary
@@ -58,7 +59,7 @@ class Executor:
                         if (step.status is StepStatus.pending and step.robot not in busy
                                 and all(steps[d].status is StepStatus.succeeded for d in step.depends_on)):
                             busy.add(step.robot)
-                            running[asyncio.ensure_future(self.run_step(task, step))] = step
+                            running[start_now(self.run_step(task, step))] = step
                 if not running:
                     break
                 done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
@@ -147,7 +148,7 @@ class Executor:
                         task_id=task.record.id, step_id=step.id).model_dump()
         if self.before_call is not None:  # the call id is on disk before the robot can move
             self.before_call()
-        call = asyncio.ensure_future(self.channel.call(step.robot, body, timeout=timeout, msg_id=call_id))
+        call = start_now(self.channel.call(step.robot, body, timeout=timeout, msg_id=call_id))  # CALL sent now
         watch = asyncio.ensure_future(self._lost(step.robot))
         try:
             await asyncio.wait({call, watch}, return_when=asyncio.FIRST_COMPLETED)
