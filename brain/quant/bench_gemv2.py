@@ -78,12 +78,39 @@ def layer_time_us(configs: dict[str, KernelConfig], copies: int = 2) -> float:
     return graph_time_us(make, copies, reps=10, trials=3)
 
 
+def time_candidate(x: torch.Tensor, q: torch.Tensor, s: torch.Tensor, weights: list[torch.Tensor],
+                   ref: torch.Tensor, cfg: KernelConfig, nbytes: int, copy_gbps: float, reps: int = 10) -> dict:
+    """Check one config (NaN-poisoned output vs ``ref``, rel. error < 1e-2) and time it as CUDA-graph replays
+    over the rotating ``weights``; returns ``rel_err``, ``us``, ``gbps``, ``fraction_of_copy_bw`` or ``error``."""
+    from roboos.brain.quant import kernels
+    from roboos.brain.quant.pretune import graph_time_us, relative_error
+
+    row: dict = {}
+    try:
+        poisoned = torch.full((x.shape[0], q.shape[0]), float("nan"), device=x.device, dtype=x.dtype)
+        kernels.w8a16_triton(x, q, s, None, 0, cfg, out=poisoned)
+        torch.cuda.synchronize()
+        row["rel_err"] = relative_error(poisoned, ref)
+        if not row["rel_err"] < 1e-2:
+            row["error"] = "wrong result"
+            return row
+
+        def make(j: int):
+            return lambda: kernels.w8a16_triton(x, weights[j], s, None, 0, cfg)
+
+        us = graph_time_us(make, len(weights), reps=reps, trials=3)
+        gbps = nbytes / (us * 1e-6) / 1e9
+        row.update(us=round(us, 3), gbps=round(gbps, 1), fraction_of_copy_bw=round(gbps / copy_gbps, 4))
+    except Exception as exc:  # noqa: BLE001  (compile failures drop the candidate)
+        row["error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''}"
+    return row
+
+
 def run(out_dir: Path, budget_s: float = 100.0, log=print, pdl: bool = False) -> dict:
     import triton
-    from roboos.brain.quant import kernels
     from roboos.brain.quant.bench_kernels import copy_bandwidth
     from roboos.brain.quant.configs import select_config, shape_key, table_for_gpu
-    from roboos.brain.quant.pretune import graph_time_us, relative_error, rotating_copies, weight_bytes
+    from roboos.brain.quant.pretune import rotating_copies, weight_bytes
     from roboos.brain.quant.reference import quantize_weight, w8a16_matmul_ref
 
     t0 = time.perf_counter()
@@ -107,23 +134,8 @@ def run(out_dir: Path, budget_s: float = 100.0, log=print, pdl: bool = False) ->
             if i > 0 and time.perf_counter() - t0 > budget_s:
                 log(f"{name}: budget of {budget_s:.0f}s used, {len(rows)} configs timed")
                 break
-            row = {"config": cfg.to_dict(), "baseline": i == 0}
-            try:
-                poisoned = torch.full((1, n), float("nan"), device="cuda", dtype=torch.bfloat16)
-                kernels.w8a16_triton(x, q, s, None, 0, cfg, out=poisoned)
-                torch.cuda.synchronize()
-                row["rel_err"] = relative_error(poisoned, ref)
-                if not row["rel_err"] < 1e-2:
-                    row["error"] = "wrong result"
-                else:
-                    def make(j, c=cfg, xs=x, ws=weights, sc=s):
-                        return lambda: kernels.w8a16_triton(xs, ws[j], sc, None, 0, c)
-
-                    us = graph_time_us(make, len(weights), reps=10, trials=3)
-                    row.update(us=round(us, 3), gbps=round(nbytes / (us * 1e-6) / 1e9, 1),
-                               fraction_of_copy_bw=round(nbytes / (us * 1e-6) / 1e9 / copy_gbps, 4))
-            except Exception as exc:  # noqa: BLE001  (compile failures drop the candidate)
-                row["error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''}"
+            row = {"config": cfg.to_dict(), "baseline": i == 0,
+                   **time_candidate(x, q, s, weights, ref, cfg, nbytes, copy_gbps)}
             rows.append(row)
         timed = [r for r in rows if "us" in r]
         base = rows[0] if "us" in rows[0] else None

@@ -4,6 +4,10 @@ Dispatch: on CUDA (or under ``TRITON_INTERPRET=1`` for CPU tensors) the Triton k
 of the PreTune table for this GPU (``configs/kernels/<gpu>.json``) or the heuristic; a table entry of kind
 ``flag_gems`` runs FlagGems' int8-weight kernel when it is importable. Elsewhere (CPU without the interpreter,
 unsupported dtypes) the torch fallback dequantizes and calls ``F.linear``.
+
+Under ``torch.compile`` the call goes through the custom op ``torch.ops.roboos.w8a16_matmul`` (opaque to
+the compiler, with a shape-only fake implementation), so a compiled model holding W8A16 layers traces as
+one graph — no graph break at every kernel launch — and the compiler fuses the pointwise work around it.
 """
 
 from __future__ import annotations
@@ -12,9 +16,14 @@ import os
 from functools import lru_cache
 
 import torch
-
 from roboos.brain.quant import kernels
-from roboos.brain.quant.configs import ConfigTable, KernelConfig, heuristic_config, select_config, table_for_gpu
+from roboos.brain.quant.configs import (
+    ConfigTable,
+    KernelConfig,
+    heuristic_config,
+    select_config,
+    table_for_gpu,
+)
 from roboos.brain.quant.reference import w8a16_matmul_torch
 
 _DTYPE_NAMES = {torch.bfloat16: "bfloat16", torch.float16: "float16"}
@@ -70,6 +79,13 @@ def choose_config(m: int, n: int, k: int, group_size: int, dtype: torch.dtype, d
 def w8a16_matmul(x: torch.Tensor, qweight: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor | None = None,
                  group_size: int = 0, config: KernelConfig | None = None) -> torch.Tensor:
     """``x @ (qweight * scale).T + bias`` for ``x [..., K]``; returns ``[..., N]`` in x's dtype."""
+    if config is None and torch.compiler.is_compiling():
+        return torch.ops.roboos.w8a16_matmul(x, qweight, scale, bias, int(group_size))
+    return _w8a16_matmul_eager(x, qweight, scale, bias, group_size, config)
+
+
+def _w8a16_matmul_eager(x: torch.Tensor, qweight: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor | None,
+                        group_size: int, config: KernelConfig | None) -> torch.Tensor:
     lead = x.shape[:-1]
     k = x.shape[-1]
     x2 = x.reshape(-1, k)
@@ -88,3 +104,16 @@ def w8a16_matmul(x: torch.Tensor, qweight: torch.Tensor, scale: torch.Tensor, bi
             return flaggems.w8a16_linear(x2, qweight, scale, bias).view(*lead, n)
         cfg = heuristic_config(m, n, k, group_size)
     return kernels.w8a16_triton(x2, qweight, scale, bias, group_size, cfg).view(*lead, n)
+
+
+@torch.library.custom_op("roboos::w8a16_matmul", mutates_args=())
+def _w8a16_op(x: torch.Tensor, qweight: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor | None,
+              group_size: int) -> torch.Tensor:
+    """The compiled-graph entry: the same dispatch as :func:`w8a16_matmul` (table config, Triton or torch)."""
+    return _w8a16_matmul_eager(x, qweight, scale, bias, group_size, None)
+
+
+@_w8a16_op.register_fake
+def _w8a16_fake(x: torch.Tensor, qweight: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor | None,
+                group_size: int) -> torch.Tensor:
+    return x.new_empty((*x.shape[:-1], qweight.shape[0]))

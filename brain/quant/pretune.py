@@ -15,8 +15,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import torch
-
-from roboos.brain.quant.configs import M_BUCKETS, ConfigTable, KernelConfig, heuristic_config, shape_key
+from roboos.brain.quant.configs import (
+    M_BUCKETS,
+    SM_COUNT_DEFAULT,
+    ConfigTable,
+    KernelConfig,
+    heuristic_config,
+    shape_key,
+)
 
 DTYPE_NAMES = {torch.bfloat16: "bfloat16", torch.float16: "float16"}
 
@@ -34,20 +40,8 @@ def candidates(m: int, n: int, k: int, group_size: int = 0) -> list[KernelConfig
                 out.append(KernelConfig("gemv", 1, bn, 8192, 1, 1, warps, 2))
         out += [KernelConfig("gemv", 1, 4, 512, 1, 1, 4, 4), KernelConfig("gemv", 1, 8, 512, 1, 1, 8, 3),
                 KernelConfig("gemv", 1, 16, 512, 2, 1, 4, 3), KernelConfig("gemv", 1, 4, 1024, 1, 1, 4, 2)]
-    elif m <= 16:
-        for bn in (32, 64):
-            for bk in (256, 512):
-                for split in (1, 2):
-                    for stages in (3, 4):
-                        out.append(KernelConfig("gemm", 16, bn, bk, split, 8, 4, stages))
-        out.append(KernelConfig("gemm", 16, 128, 128, 1, 8, 4, 4))
-        out.append(KernelConfig("gemm", 16, 64, 256, 4, 8, 4, 3))
     elif m <= 128:
-        for bm in (32, 64):
-            for bn in (64, 128):
-                for bk in (64, 128):
-                    out.append(KernelConfig("gemm", bm, bn, bk, 1, 8, 4, 3))
-        out.append(KernelConfig("gemm", 64, 128, 128, 2, 8, 4, 3))
+        out += small_m_gemm_candidates(m, n, k)
     else:
         out += [KernelConfig("gemm", 128, 128, 64, 1, 8, 8, 3), KernelConfig("gemm", 128, 256, 64, 1, 8, 8, 3),
                 KernelConfig("gemm", 64, 128, 64, 1, 8, 4, 4), KernelConfig("gemm", 128, 128, 64, 1, 8, 4, 4),
@@ -56,6 +50,38 @@ def candidates(m: int, n: int, k: int, group_size: int = 0) -> list[KernelConfig
         out = [c for c in out if c.block_k % group_size == 0 or c.kind == "gemm"]
     seen: set[KernelConfig] = set()
     return [c for c in out if not (c in seen or seen.add(c))]
+
+
+SMEM_BUDGET = 200 * 1024  # bytes of shared memory a GEMM candidate may plan for (H100: 227 KB per block)
+
+
+def small_m_gemm_candidates(m: int, n: int, k: int, sm_count: int = SM_COUNT_DEFAULT) -> list[KernelConfig]:
+    """GEMM configs for 2 <= M <= 128, where reading the int8 weights bounds the time: tiles small enough
+    (BLOCK_N 16…128, BLOCK_M up to M) and a split over K large enough that about one or two waves of
+    programs cover the SMs, deep enough pipelines (``num_stages``) to keep loads in flight, and no
+    candidate whose pipelined tiles would not fit in shared memory."""
+    out: list[KernelConfig] = []
+    bm_max = max(16, 1 << (max(1, m) - 1).bit_length())
+    for bm in (16, 32, 64, 128):
+        if bm > bm_max or bm < bm_max // 2:
+            continue
+        for bn in (16, 32, 64, 128):
+            for bk, stage_opts in ((128, (3, 5)), (256, (3, 4)), (512, (3,))):
+                if bk > k or (bk == 512 and bn > 32):
+                    continue
+                tiles = -(-m // bm) * -(-n // bn)
+                split = 1
+                while tiles * split < sm_count and k // (bk * split * 2) >= 2:
+                    split *= 2
+                splits = sorted({1, split, split * 2 if k // (bk * split * 2) >= 2 else split})
+                warps = (4, 8) if bm * bn >= 64 * 128 else (4,)
+                for sk in splits:
+                    for stages in stage_opts:
+                        if stages * (bm * bk * 2 + bk * bn) > SMEM_BUDGET:
+                            continue
+                        for w in warps:
+                            out.append(KernelConfig("gemm", bm, bn, bk, sk, 8, w, stages))
+    return out
 
 
 def relative_error(out: torch.Tensor, ref: torch.Tensor) -> float:
@@ -145,7 +171,7 @@ def tune_bucket(x: torch.Tensor, qweight: torch.Tensor, scale: torch.Tensor, gro
                 rejected.append(f"{cfg}: rel err {err:.3g}")
                 continue
             t_ms = graph_time_us(make, len(weights), reps=5, trials=3) * 1e-3
-        except Exception as exc:  # compile failures (shared memory, registers) drop the candidate
+        except Exception as exc:  # noqa: BLE001  (compile failures: shared memory, registers)
             rejected.append(f"{cfg}: {type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''}")
             continue
         if best is None or t_ms < best[0]:
