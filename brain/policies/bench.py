@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 from roboos.brain.policies.pi0.config import Pi0Config, preset
-from roboos.brain.policies.pi0.model import Pi0Model, count_parameters
+from roboos.brain.policies.pi0.model import ATTENTION_IMPLS, Pi0Model, count_parameters
 from roboos.brain.policies.pi0.runner import EagerSampler, GraphSampler, uncompile_model
 
 
@@ -187,9 +187,14 @@ def run_policy_bench(
     budget_s: float = 360.0,
     preset_name: str = "pi0",
     device: str = "cuda",
-    math_attention: bool = True,
+    attention_impls: tuple[str, ...] = ("math",),
     compiled_sdpa: bool = True,
     efficient_attention: bool = False,
+    w8a16_attention: str = "sdpa",
+    w8a16_all: bool = True,
+    graph_uncompiled: bool = True,
+    autotune: bool = True,
+    partial: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """Run all variants and return the result document (also see :func:`main`).
 
@@ -197,6 +202,11 @@ def run_policy_bench(
     ``compiled_sdpa=False`` skips ``graph_compile_bf16`` (to spend a short device call on the attention
     variants); ``efficient_attention`` adds ``graph_compile_bf16_efficient``: SDPA with the cuDNN backend
     switched off, so PyTorch takes the memory-efficient kernel (flash takes no mask).
+    ``attention_impls`` adds ``graph_compile_bf16_<impl>`` per implementation of ``layers.attend`` (math,
+    triton); the W8A16 variants run with ``w8a16_attention`` (suffix ``_<impl>`` unless sdpa), and
+    ``w8a16_all=False`` keeps only the expert-only one; ``graph_uncompiled=False`` skips ``graph_bf16`` and
+    ``autotune=False`` the max-autotune variant. ``partial`` receives the document after every variant (so
+    a run stopped by a timeout still leaves its results).
     ``device="cpu"`` (with ``preset_name="tiny"``) runs the same orchestration with eager samplers — a
     smoke test of the benchmark itself, not a measurement.
     """
@@ -214,6 +224,10 @@ def run_policy_bench(
     notes: list[str] = []
     refs: dict[int, torch.Tensor] = {}
     profiles: dict[str, Any] = {}
+
+    def checkpoint() -> None:
+        if partial is not None:
+            partial(_document(model, base, batch, rows, notes, profiles, command, t_start))
 
     def time_left() -> float:
         return budget_s - (time.perf_counter() - t_start)
@@ -256,6 +270,7 @@ def run_policy_bench(
                     notes.append(f"profiling {name} failed: {type(exc).__name__}: {str(exc)[:200]}")
             if dev.type == "cuda":
                 torch.cuda.empty_cache()
+            checkpoint()
         except Exception as exc:
             notes.append(f"{name} ({cams} cam) failed: {type(exc).__name__}: {str(exc)[:300]}")
             log(notes[-1])
@@ -271,17 +286,19 @@ def run_policy_bench(
         )
         refs[cams] = model.sample_actions(**x_eager)
         log(f"[{cams} cam] eager bf16 p50 {rows[-1]['p50_ms']} ms")
+        checkpoint()
     model.fuse()
-    graphed("graph_bf16", cameras[0], False)
+    if graph_uncompiled or not compile:
+        graphed("graph_bf16", cameras[0], False)
     if compile:
         if compiled_sdpa:
             for i, cams in enumerate(cameras):
                 graphed("graph_compile_bf16", cams, True, profile_it=i == 0)
-        if math_attention:  # matmul + softmax instead of the SDPA kernel (see layers.attend)
+        for impl in attention_impls:  # math: matmul + softmax; triton: one fused kernel (see layers.attend)
             uncompile_model(model)
-            model.attention = "math"
+            model.attention = impl
             for i, cams in enumerate(cameras):
-                graphed("graph_compile_bf16_math", cams, True, profile_it=i == 0)
+                graphed(f"graph_compile_bf16_{impl}", cams, True, profile_it=i == 0)
             model.attention = "sdpa"
         if efficient_attention and dev.type == "cuda":
             _efficient_variant(model, cameras, graphed)
@@ -289,7 +306,11 @@ def run_policy_bench(
         uncompile_model(model)
         tag = "graph_compile" if compile else "graph"
         qmodel = copy.deepcopy(model)
-        for expert_only, name in ((True, f"{tag}_w8a16_expert"), (False, f"{tag}_w8a16")):
+        if dev.type == "cuda" or w8a16_attention != "triton":
+            qmodel.attention = w8a16_attention
+        suffix = "" if qmodel.attention == "sdpa" else f"_{qmodel.attention}"
+        plans = ((True, f"{tag}_w8a16_expert{suffix}"), (False, f"{tag}_w8a16{suffix}"))
+        for expert_only, name in plans if w8a16_all else plans[:1]:
             if time_left() < 60:
                 notes.append(f"{name} skipped: time budget of {budget_s:.0f}s used")
                 continue
@@ -304,18 +325,28 @@ def run_policy_bench(
         del qmodel
         if dev.type == "cuda":
             torch.cuda.empty_cache()
-    if compile:
+    if compile and autotune:
         if time_left() > 100:  # max-autotune of the denoising step's GEMMs (slow to compile)
             uncompile_model(model)
-            graphed("graph_autotune_bf16", cameras[0], "autotune", profile_it=True)
+            model.attention = attention_impls[0] if attention_impls and dev.type == "cuda" else "sdpa"
+            suffix = "" if model.attention == "sdpa" else f"_{model.attention}"
+            graphed(f"graph_autotune_bf16{suffix}", cameras[0], "autotune", profile_it=True)
             uncompile_model(model)
+            model.attention = "sdpa"
         else:
             notes.append("graph_autotune_bf16 skipped: time budget")
+    return _document(model, base, batch, rows, notes, profiles, command, t_start)
+
+
+def _document(model: Pi0Model, base: Pi0Config, batch: int, rows: list[dict[str, Any]], notes: list[str],
+              profiles: dict[str, Any], command: str, t_start: float) -> dict[str, Any]:
+    """The result document of the rows measured so far (speed-ups against the same run's eager rows)."""
     for row in rows:
-        eager_row = next(r for r in rows if r["variant"] == "eager_bf16" and r["cameras"] == row["cameras"])
-        row["speedup_vs_eager"] = round(eager_row["p50_ms"] / row["p50_ms"], 2)
+        eager_row = next((r for r in rows if r["variant"] == "eager_bf16" and r["cameras"] == row["cameras"]), None)
+        if eager_row is not None:
+            row["speedup_vs_eager"] = round(eager_row["p50_ms"] / row["p50_ms"], 2)
         row.update(_floor(base, row["cameras"]))
-    gpu = torch.cuda.get_device_properties(0) if dev.type == "cuda" else None
+    gpu = torch.cuda.get_device_properties(0) if next(model.parameters()).is_cuda else None
     import transformers
 
     try:
@@ -433,8 +464,17 @@ def main(argv: list[str] | None = None) -> None:
     )
     ap.add_argument("--no-compiled-sdpa", action="store_true", help="skip graph_compile_bf16")
     ap.add_argument("--efficient-attention", action="store_true", help="add graph_compile_bf16_efficient")
+    ap.add_argument("--attention-impls", default="math", help="compiled variants per attention impl (math,triton)")
+    ap.add_argument("--w8a16-attention", default="sdpa", choices=ATTENTION_IMPLS, help="attention of W8A16 variants")
+    ap.add_argument("--w8a16-expert-only", action="store_true", help="skip graph_compile_w8a16 (all but vision)")
+    ap.add_argument("--no-graph", action="store_true", help="skip the uncompiled graph_bf16 variant")
+    ap.add_argument("--no-autotune", action="store_true", help="skip the max-autotune variant")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args(argv)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    impls = tuple(i.strip() for i in args.attention_impls.split(",") if i.strip())
+    if any(i not in ATTENTION_IMPLS for i in impls):
+        ap.error(f"--attention-impls takes {ATTENTION_IMPLS}, got {args.attention_impls!r}")
     doc = run_policy_bench(
         tuple(int(c) for c in args.cameras.split(",")),
         args.iters,
@@ -445,6 +485,12 @@ def main(argv: list[str] | None = None) -> None:
         budget_s=args.budget,
         compiled_sdpa=not args.no_compiled_sdpa,
         efficient_attention=args.efficient_attention,
+        attention_impls=impls,
+        w8a16_attention=args.w8a16_attention,
+        w8a16_all=not args.w8a16_expert_only,
+        graph_uncompiled=not args.no_graph,
+        autotune=not args.no_autotune,
+        partial=lambda doc: args.out.write_text(json.dumps(doc, indent=2)),
         command="python -m roboos.brain.policies.bench " + " ".join(argv or sys.argv[1:]),
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)

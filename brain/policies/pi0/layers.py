@@ -74,14 +74,19 @@ def attend(
 
     ``impl="sdpa"`` calls ``scaled_dot_product_attention`` (PyTorch picks the kernel); ``"math"`` writes it
     as two matmuls and a float32 softmax, which for π0's short, single-KV-head attention launches small,
-    well-occupied GEMMs instead of an attention kernel with only a handful of thread blocks.
+    well-occupied GEMMs instead of an attention kernel with only a handful of thread blocks; ``"triton"``
+    runs all of it in one fused kernel (:mod:`~roboos.brain.policies.pi0.attention_triton`, CUDA only).
     """
     b, tq, h, d = q.shape
     kv = k.shape[1]
     g = h // kv
     qf = q.view(b, tq, kv, g, d).permute(0, 2, 1, 3, 4).reshape(b, kv, tq * g, d)
     scale = 1.0 / math.sqrt(d)
-    if impl == "math":
+    if impl == "triton":
+        from roboos.brain.policies.pi0.attention_triton import fused_attention
+
+        out = fused_attention(qf, k, v, bias, scale)
+    elif impl == "math":
         scores = torch.matmul(qf, k.transpose(-1, -2)).float() * scale + bias.float()
         out = torch.matmul(torch.softmax(scores, dim=-1).to(v.dtype), v)
     else:

@@ -27,6 +27,8 @@ from roboos.brain.policies.pi0.layers import (
 )
 from torch import nn
 
+ATTENTION_IMPLS = ("sdpa", "math", "triton")  # see layers.attend
+
 
 def _gemma(spec: GemmaSpec, eps: float, with_embeddings: bool) -> nn.Module:
     from transformers import GemmaConfig, GemmaModel
@@ -88,8 +90,8 @@ class Pi0Model(nn.Module):
 
     def __init__(self, config: Pi0Config, attention: str = "sdpa"):
         super().__init__()
-        if attention not in ("sdpa", "math"):
-            raise ValueError(f"attention must be 'sdpa' or 'math', got {attention!r}")
+        if attention not in ATTENTION_IMPLS:
+            raise ValueError(f"attention must be one of {ATTENTION_IMPLS}, got {attention!r}")
         self.config = config
         self.attention = attention  # see layers.attend
         self.vision = _siglip(config)
