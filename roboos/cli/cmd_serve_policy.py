@@ -78,7 +78,8 @@ def serve_policy(
     quant: str = typer.Option("none", help="none or w8a16 (int8 weights through roboos.brain.quant)."),
     max_batch: int = typer.Option(8, help="Largest batch of concurrent requests."),
     attention: str | None = typer.Option(
-        None, help="π0 attention: sdpa or math (matmul + softmax; default when compiled on CUDA)."
+        None, help="π0 attention: sdpa, math (matmul + softmax; default when compiled on CUDA) or triton (one fused "
+                   "kernel; slower on an H100, see docs/vla.md)."
     ),
     api_key: Optional[str] = typer.Option(
         None, envvar="ROBOOS_POLICY_API_KEY", help="Require openpi's 'Authorization: Api-Key …' header."
