@@ -308,4 +308,14 @@ def _cpu_rss(samples: list[dict[str, float]], warmup: float) -> dict[str, Any]:
                              "min_after_warmup": min((s["rss_mb"] for s in after), default=None),
                              "max": max((s["rss_mb"] for s in samples), default=None)},
             "rss_growth_after_warmup_pct": round(100 * (rss_end - rss_warm) / rss_warm, 2) if rss_warm else None,
+            "rss_slope_second_half_mb_per_min": _slope([s for s in after if s["t"] >= samples[-1]["t"] / 2]),
             "warmup_s": warmup}
+
+
+def _slope(samples: list[dict[str, float]]) -> float | None:
+    """Least-squares RSS slope (MB per minute): a leak keeps a slope, a filling cache flattens out."""
+    if len(samples) < 10:
+        return None
+    import numpy as np
+
+    return round(float(np.polyfit([s["t"] for s in samples], [s["rss_mb"] for s in samples], 1)[0]) * 60, 3)
