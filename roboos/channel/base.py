@@ -40,6 +40,7 @@ class ChannelStats:
     registrations: int = 0
     disconnects: int = 0
     reconnects: int = 0  # sockets re-created after a long unanswered registration
+    liveness_deferred: int = 0  # heartbeat-timeout checks postponed because unread input was still queued
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)

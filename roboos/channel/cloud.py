@@ -356,16 +356,34 @@ class CloudChannel(ChannelCore):
         while True:
             await asyncio.sleep(self.heartbeat_interval_s)
             self._hb_seq += 1
+            judge = self._caught_up()
             t = now()
             for link in list(self._links.values()):
                 if not link.connected:
                     continue
-                if t - link.last_seen > self.heartbeat_timeout_s:
+                if judge and t - link.last_seen > self.heartbeat_timeout_s:
                     self._mark_offline(link, "heartbeat timeout")
                     continue
                 self._send(link.robot_id, Envelope(
                     MsgType.HEARTBEAT, {"seq": self._hb_seq, "sent_ns": time.perf_counter_ns()},
                     src=self.name, dst=link.robot_id))
+
+
+    def _caught_up(self) -> bool:
+        """Read what waits in the socket before calling anyone silent; ``False`` while a backlog remains.
+
+        A cloud that fell behind (CPU starved, a long handler) has the robots' heartbeats queued unread:
+        judging ``last_seen`` then would mark the whole fleet offline at once. The backlog is drained first
+        (bounded); if input still waits, offline marking waits for the next tick (counted).
+        """
+        pump = self._pump
+        if pump is None or not pump.pending():
+            return True
+        pump.drain_now(budgets=16)
+        if pump.pending():
+            self.stats.liveness_deferred += 1
+            return False
+        return True
 
 
 def is_loopback(endpoint: str) -> bool:

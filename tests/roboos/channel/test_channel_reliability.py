@@ -194,3 +194,69 @@ def test_request_refused_as_not_registered_is_resent_after_reregistration(run, p
             assert cloud.links()["r1"].registrations == 2 and edge.stats.errors_received >= 1
 
     run(main())
+
+
+def test_a_live_robot_stays_online_across_a_cloud_loop_blocked_past_the_heartbeat_timeout() -> None:
+    """The cloud's loop is blocked longer than the heartbeat timeout while a live edge keeps sending."""
+    import threading
+    import time as _time
+
+    from roboos.channel import CloudChannel, EdgeChannel
+    from roboos.protocol.messages import HelloBody
+
+    async def main() -> None:
+        cloud = CloudChannel("tcp://127.0.0.1:0", heartbeat_interval_s=0.1, heartbeat_timeout_s=0.5)
+        await cloud.start()
+        stop = threading.Event()
+
+        def edge_thread() -> None:
+            async def run_edge() -> None:
+                edge = EdgeChannel(cloud.endpoint, "r1", HelloBody(robot="r1", embodiment="arm"),
+                                   heartbeat_interval_s=0.05, cloud_timeout_s=30.0)
+                await edge.start(wait_welcome=10)
+                while not stop.is_set():  # a busy robot: STATE every 2 ms (a backlog of hundreds of messages)
+                    await edge.send(MsgType.STATE, {"state": {"pose": [0.0, 0.0, 0.0]}})
+                    await asyncio.sleep(0.002)
+                await edge.close()
+
+            asyncio.run(run_edge())
+
+        t = threading.Thread(target=edge_thread, daemon=True)
+        t.start()
+        try:
+            for _ in range(200):
+                if cloud.connected("r1"):
+                    break
+                await asyncio.sleep(0.02)
+            assert cloud.connected("r1")
+            _time.sleep(1.2)  # the cloud's loop is stuck (CPU starved, a long handler) > heartbeat timeout
+            await asyncio.sleep(0.35)  # the overdue ticks run now
+            assert cloud.connected("r1"), "a robot whose heartbeats were queued unread was marked offline"
+            assert cloud.stats.disconnects == 0
+        finally:
+            stop.set()
+            t.join(5)
+            await cloud.close()
+
+    asyncio.run(asyncio.wait_for(main(), 30))
+
+
+def test_liveness_is_not_judged_while_a_backlog_waits_unread() -> None:
+    """With hundreds of robots one robot's messages can sit deep in the queue: drain first, else defer."""
+    from roboos.channel import CloudChannel
+
+    class BackloggedPump:
+        def __init__(self, messages: int) -> None:
+            self.left = messages
+
+        def pending(self) -> bool:
+            return self.left > 0
+
+        def drain_now(self, budgets: int = 1) -> None:
+            self.left = max(0, self.left - budgets * 64)
+
+    cloud = CloudChannel("tcp://127.0.0.1:0")
+    cloud._pump = BackloggedPump(500)  # type: ignore[assignment]
+    assert cloud._caught_up() and cloud.stats.liveness_deferred == 0  # 500 < 16 x 64: drained, then judged
+    cloud._pump = BackloggedPump(5000)  # type: ignore[assignment]
+    assert not cloud._caught_up() and cloud.stats.liveness_deferred == 1
