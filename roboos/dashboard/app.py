@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from roboos.dashboard import snapshot
 from roboos.dashboard.cameras import camera_router
@@ -27,6 +28,8 @@ from roboos.master.models import UnknownTaskError
 TOKEN_COOKIE = "roboos_dashboard_token"
 LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
 MAX_INSTRUCTION = 2000
+HTTP_ERROR_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+                    405: "method_not_allowed", 413: "too_large", 503: "unavailable"}
 
 
 class SubmitRequest(BaseModel):
@@ -96,6 +99,11 @@ def create_app(
             for e in exc.errors()
         )
         return JSONResponse({"error": "bad_request", "message": problems}, 400)
+
+    @app.exception_handler(StarletteHTTPException)  # our 4xx and the router's own 404/405
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = HTTP_ERROR_CODES.get(exc.status_code, "error")
+        return JSONResponse({"error": code, "message": str(exc.detail)}, exc.status_code, headers=exc.headers)
 
     @app.exception_handler(UnknownTaskError)
     async def unknown_task(_request: Request, exc: UnknownTaskError) -> JSONResponse:

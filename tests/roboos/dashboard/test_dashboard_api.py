@@ -72,7 +72,11 @@ def test_bad_input_gets_clear_errors() -> None:
             )
             assert resp.status_code == 400
             resp = await client.post("/api/tasks", json={"instruction": "   "})
-            assert resp.status_code == 400 and "empty" in resp.json()["detail"]
+            assert resp.status_code == 400 and resp.json()["error"] == "bad_request" and "empty" in resp.json()["message"]
+            resp = await client.get("/api/no-such-endpoint")  # the router's own refusals share the error shape
+            assert resp.status_code == 404 and resp.json()["error"] == "not_found"
+            resp = await client.delete("/api/tasks")
+            assert resp.status_code == 405 and resp.json()["error"] == "method_not_allowed"
             for path in ("/api/tasks/nope", "/api/history/nope", "/api/tasks/nope/stream"):
                 resp = await client.get(path)
                 assert resp.status_code == 404 and "unknown task 'nope'" in resp.json()["message"], path

@@ -89,7 +89,7 @@ def test_camera_api_serves_real_mujoco_frames(monkeypatch: pytest.MonkeyPatch) -
 
             assert (await client.get(first["url"])).status_code == 401  # same token rule as the rest
             missing = await client.get("/api/cameras/arm1/depth.jpg", headers=AUTH)
-            assert missing.status_code == 404 and "depth" in missing.json()["detail"]
+            assert missing.status_code == 404 and missing.json()["error"] == "not_found" and "depth" in missing.json()["message"]
             assert (await client.get("/api/cameras/rover1/image.jpg", headers=AUTH)).status_code == 404
             bad = await client.get("/api/cameras/arm1/bad%20name.jpg", headers=AUTH)
             assert bad.status_code == 400
