@@ -114,7 +114,9 @@ class _Ros2Parts:
             "follow_joint_trajectory": control_msgs_available() and self.options.use_action != "never",
             "poses": list(self.options.poses),
             "policy_rate_hz": self.options.policy_rate_hz,
-            "cameras": [self.options.camera_topic] if self.options.camera_topic else [],
+            # camera names as the frames arrive (observation/images/<name>); the topic is listed apart
+            "cameras": [self.options.camera_name] if self.options.camera_topic else [],
+            "camera_topic": self.options.camera_topic,
         }
 
     def _observation(self) -> dict[str, np.ndarray]:

@@ -38,6 +38,7 @@ def test_camera_topic_frames_reach_the_master(controller) -> None:
     robot = Ros2Arm("arm1", arm_options(camera_topic="/test_arm/camera", camera_name="front",
                                         skills_as_services=False))
     assert has_cameras(robot)
+    assert robot.profile()["cameras"] == ["front"]  # the name frames arrive under, not the topic
 
     async def main() -> None:
         master = Master(load_cloud_config(None, ["bind=tcp://127.0.0.1:0", "control_plane.enabled=false",
