@@ -5,6 +5,7 @@ real `roboos cloud` process killed mid-task."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import signal
 import subprocess
@@ -222,6 +223,7 @@ def test_many_robots_stream_state_into_their_own_memory_entries(tmp_path: Path) 
     """24 simulated robots drive at once; each robot's memory entry ends with its own place (SQLite)."""
     from roboos.edge.config import EdgeConfig, RobotConfig
     from roboos.edge.runner import build_agents
+    from roboos.edge.watchdog import WatchdogConfig
     from roboos.master.config import load_cloud_config
     from roboos.master.master import Master
 
@@ -231,7 +233,11 @@ def test_many_robots_stream_state_into_their_own_memory_entries(tmp_path: Path) 
         master = Master(load_cloud_config(overrides=["bind=tcp://127.0.0.1:0", "control_plane.enabled=false",
                                                      *sqlite(tmp_path)]))
         await master.start()
+        # 24 agents and the master share this one process and loop: on a loaded CI worker (whose heap may
+        # hold torch from earlier tests, so a full GC pass takes hundreds of ms) the 200 ms motion watchdog
+        # would stop the robots mid-drive. Watchdog timing has its own tests; this one is about memory.
         config = EdgeConfig(cloud=master.channel.endpoint, time_scale=0.02, state_rate_hz=50,
+                            watchdog=WatchdogConfig(motion_timeout_s=3.0),
                             robots=[RobotConfig(name=f"bot{i}", kind="sim_mobile_manipulator", options={"at": "dock"})
                                     for i in range(24)])
         agents = build_agents(config)
@@ -256,7 +262,11 @@ def test_many_robots_stream_state_into_their_own_memory_entries(tmp_path: Path) 
             await asyncio.gather(*runs, return_exceptions=True)
             await master.stop()
 
-    asyncio.run(main())
+    gc.freeze()  # objects from earlier tests stay out of this test's collections (see the comment above)
+    try:
+        asyncio.run(main())
+    finally:
+        gc.unfreeze()
 
 
 def test_graceful_stop_suspends_tasks_and_the_next_start_resumes_them(tmp_path: Path) -> None:
