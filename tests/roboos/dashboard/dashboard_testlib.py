@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from skillstore_testlib import publish_source_package
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -52,19 +53,8 @@ def water_plant(plant: str, millilitres: int = 200) -> dict:
 
 def make_skill_store(tmp: Path) -> Path:
     """A real skill-store file holding one published package (``garden_skills`` with ``water_plant``)."""
-    from roboos.skills.store import SkillStore, pack, write_manifest
-
-    pkg = tmp / "garden_pkg"
-    pkg.mkdir()
-    (pkg / "garden_skills.py").write_text(WATERING_PKG)
-    write_manifest(pkg, name="garden_skills", version="1.0.0", description="garden care")
-    path = tmp / "skills-store.db"
-    store = SkillStore(path)
-    try:
-        store.publish(pack(pkg))
-    finally:
-        store.close()
-    return path
+    return publish_source_package(tmp, "garden_skills", WATERING_PKG, store_name="skills-store.db",
+                                  description="garden care")
 
 
 @dataclass

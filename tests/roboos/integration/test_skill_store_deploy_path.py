@@ -6,13 +6,14 @@ import asyncio
 from pathlib import Path
 
 import pytest
-
 from roboos.edge.config import load_edge_config
 from roboos.edge.robots import make_robots
 from roboos.edge.runner import build_agents, robot_registry
+from roboos.skills.store import SkillStore, install_archive
+from skillstore_testlib import publish_source_package
+
 from roboos.master.config import load_cloud_config
 from roboos.master.launch import start_cloud
-from roboos.skills.store import SkillStore, install_archive, pack, write_manifest
 
 PKG = '''
 from roboos.robot import Robot
@@ -27,17 +28,7 @@ def wave(robot: Robot, times: int = 1) -> dict:
 
 
 def _publish(tmp: Path) -> Path:
-    pkg = tmp / "greetings"
-    pkg.mkdir()
-    (pkg / "greetings.py").write_text(PKG)
-    write_manifest(pkg, name="greetings", version="1.0.0", embodiments=["mobile_manipulator"])
-    path = tmp / "store.db"
-    store = SkillStore(path)
-    try:
-        store.publish(pack(pkg))
-    finally:
-        store.close()
-    return path
+    return publish_source_package(tmp, "greetings", PKG, embodiments=["mobile_manipulator"])
 
 
 def test_installed_package_is_offered_next_to_the_robots_own_skills(tmp_path: Path) -> None:
@@ -52,9 +43,10 @@ def test_installed_package_is_offered_next_to_the_robots_own_skills(tmp_path: Pa
 
 @pytest.mark.timeout(120)
 def test_cloud_serves_the_store_and_the_master_calls_an_installed_skill(tmp_path: Path) -> None:
+    import grpc
+
     from roboos.controlplane.gen import skillstore_pb2 as pb
     from roboos.controlplane.gen import skillstore_pb2_grpc as pb_grpc
-    import grpc
 
     store_path = _publish(tmp_path)
     cloud_cfg = load_cloud_config(overrides=[
