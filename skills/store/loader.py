@@ -17,6 +17,7 @@ from roboos.skills.errors import SkillDefinitionError
 from roboos.skills.sdk import SKILL_ATTR, SkillSpec
 from roboos.skills.store.errors import PackageError
 from roboos.skills.store.manifest import PackageManifest, read_manifest, verify_checksum
+from roboos.skills.store.signing import load_trusted_keys, verify_package_signature
 
 
 def _module_path(root: Path, module: str) -> tuple[Path, bool]:
@@ -81,20 +82,28 @@ def load_package(root: Path, *, verify: bool = True) -> tuple[PackageManifest, l
     return manifest, skills_of(import_package(root, manifest), manifest)
 
 
-def load_installed_skills(skills_dir: str | Path, *, embodiment: str | None = None,
-                          names: list[str] | None = None) -> list[SkillSpec]:
+def load_installed_skills(skills_dir: str | Path, *, embodiment: str | None = None, names: list[str] | None = None,
+                          trusted_keys: str | Path | list[str] | dict[str, bytes] | None = None) -> list[SkillSpec]:
     """Every skill of the packages installed in ``skills_dir`` (optionally only ``names``).
 
-    Skills that do not support ``embodiment`` are left out. A broken package raises
-    :class:`PackageError`; an absent directory gives ``[]``.
+    Skills that do not support ``embodiment`` are left out. With trusted keys (``trusted_keys``, default
+    ``$ROBOOS_SKILL_TRUSTED_KEYS``) every package's signature is checked before it is imported, so a
+    package copied into the directory by hand is held to the same rule as one installed from a store.
+    A broken or refused package raises :class:`PackageError`; an absent directory gives ``[]``.
     """
     base = Path(skills_dir)
     if not base.is_dir():
         return []
+    keys = trusted_keys if isinstance(trusted_keys, dict) else load_trusted_keys(trusted_keys)
     out: list[SkillSpec] = []
     for root in sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")):
         if names is not None and root.name not in names:
             continue
+        if keys:
+            try:
+                verify_package_signature(root, keys)
+            except PackageError as exc:
+                raise PackageError(exc.code, f"{root}: {exc.message}") from None
         _, specs = load_package(root)
         out += [s for s in specs if embodiment is None or s.supports(embodiment)]
     return out

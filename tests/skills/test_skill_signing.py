@@ -138,3 +138,25 @@ def test_signature_file_decoder_only_raises_typed_errors(keys, tmp_path: Path, d
     with pytest.raises(PackageError) as err:
         verify_package_signature(root, load_trusted_keys(Path(f"{keys['alice']}.pub")))
     assert err.value.code in ("bad_signature", "untrusted_key")
+
+
+def test_edge_skills_dir_checks_signatures_before_import(keys, tmp_path: Path) -> None:
+    from roboos.skills.store.loader import load_installed_skills
+
+    skills_dir = tmp_path / "skills"
+    signed = make_pkg(tmp_path, "beeper")
+    sign_package(signed, keys["alice"])
+    install_archive(pack(signed), skills_dir)
+    marker = tmp_path / "imported"
+    copied = skills_dir / "sneaky"  # copied in by hand, never through a store
+    copied.mkdir()
+    (copied / "sneaky.py").write_text(f"open({str(marker)!r}, 'w').close()\n" + SRC.replace("beep", "honk"))
+    write_manifest(copied, name="sneaky", version="1.0.0")
+    alice = Path(f"{keys['alice']}.pub")
+    assert [s.name for s in load_installed_skills(skills_dir, names=["beeper"], trusted_keys=alice)] == ["beep"]
+    with pytest.raises(PackageError) as err:
+        load_installed_skills(skills_dir, trusted_keys=alice)
+    assert err.value.code == "unsigned" and "sneaky" in err.value.message
+    assert not marker.exists()  # refused before its code ran
+    assert sorted(s.name for s in load_installed_skills(skills_dir, trusted_keys={})) == ["beep", "honk"]
+    assert marker.exists()
