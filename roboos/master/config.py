@@ -31,6 +31,8 @@ class ControlPlaneConfig(_Model):
     bind: str = "127.0.0.1:7701"
     token_env: str | None = None  # name of the environment variable holding the access token
     skill_store: str | None = None  # a skill-store SQLite file served over gRPC (roboos skills --address)
+    tls_cert: str | None = None  # PEM certificate; with tls_key the control plane speaks TLS only
+    tls_key: str | None = None  # PEM private key (clients: ControlClient(tls_ca=...) or $ROBOOS_TLS_CA)
 
 
 class LLMPlannerConfig(_Model):

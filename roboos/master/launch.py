@@ -61,17 +61,13 @@ async def start_cloud(config: CloudConfig, *, planner: Any = None, control_plane
         raise
     stack = CloudStack(master)
     if config.control_plane.enabled if control_plane is None else control_plane:
+        from roboos.controlplane import start_control_plane
+
+        plane = config.control_plane
+        token = os.environ.get(plane.token_env) if plane.token_env else None
         try:
-            from roboos.controlplane import start_control_plane  # lands with the control-plane area
-        except ImportError:
-            try:
-                from roboos.controlplane.server import start_control_plane
-            except ImportError:
-                stack.notes.append("control plane not available in this installation")
-                return stack
-        token = os.environ.get(config.control_plane.token_env) if config.control_plane.token_env else None
-        try:
-            stack.control_plane = await start_control_plane(master, config.control_plane.bind, token=token,
+            stack.control_plane = await start_control_plane(master, plane.bind, token=token,
+                                                            tls_cert=plane.tls_cert, tls_key=plane.tls_key,
                                                             extra_servicers=_skill_store_servicers(config))
         except BaseException:
             await master.stop()

@@ -156,3 +156,30 @@ def test_tls_needs_both_pem_files(cloud, tls_files, tmp_path) -> None:
                 cloud.master, "127.0.0.1:0", tls_cert=tmp_path / "nope.pem", tls_key=tmp_path / "nope.pem"
             )
         )
+
+
+def test_tls_from_the_cloud_config(tls_files, monkeypatch) -> None:
+    import asyncio
+
+    from roboos.master.config import load_cloud_config
+    from roboos.master.launch import start_cloud
+
+    monkeypatch.setenv("ROBOOS_TEST_CONTROL_TOKEN", TOKEN)
+    config = load_cloud_config(overrides=[
+        "bind=tcp://127.0.0.1:0", "control_plane.bind=127.0.0.1:0", "memory.backend=local",
+        "control_plane.token_env=ROBOOS_TEST_CONTROL_TOKEN",
+        f"control_plane.tls_cert={tls_files['cert']}", f"control_plane.tls_key={tls_files['key']}"])
+
+    async def scenario() -> list[str]:
+        stack = await start_cloud(config, dashboard=False)
+        try:
+            assert stack.control_plane.tls
+            client = ControlClient(stack.control_address, token=TOKEN, tls_ca=tls_files["cert"])
+            try:
+                return [r.name for r in await asyncio.to_thread(client.robots)]
+            finally:
+                client.close()
+        finally:
+            await stack.stop()
+
+    assert asyncio.run(scenario()) == []
