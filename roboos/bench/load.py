@@ -212,6 +212,7 @@ async def run_load(agents: int = 500, processes: int = 2, seconds: float = 600.0
                    calls_per_s: float = 100.0, warmup_s: float | None = None, memory_backend: str = "sqlite",
                    progress: Callable[[str, float], None] | None = None) -> dict[str, Any]:
     """Run the load test; returns the result dictionary (see the module docstring)."""
+    from roboos.master.launch import freeze_startup_objects
     from roboos.master.master import Master
 
     if agents <= 0 or processes <= 0 or seconds <= 0 or rate_hz <= 0 or calls_per_s <= 0:
@@ -219,13 +220,15 @@ async def run_load(agents: int = 500, processes: int = 2, seconds: float = 600.0
     tmp = Path(tempfile.mkdtemp(prefix="roboos-load-"))
     master = Master(_cloud_config(tmp, memory_backend))
     await master.start()
+    result_gc_frozen = freeze_startup_objects()  # as start_cloud does for ``roboos cloud``
     counting = _Counting(master, 1.0 / rate_hz)
     names = [robot_name(i) for i in range(agents)]
     procs = _start_edges(master.channel.endpoint, agents, processes, rate_hz, tmp)
     me = psutil.Process()
     result: dict[str, Any] = {"load_avg_at_start": list(os.getloadavg()), "agents": agents, "processes": processes,
                               "seconds": seconds, "rate_hz": rate_hz, "calls_per_s_target": calls_per_s,
-                              "memory_backend": memory_backend, "dispatch_latency_definition": DISPATCH_DEFINITION}
+                              "memory_backend": memory_backend, "gc_frozen_startup_objects": result_gc_frozen,
+                              "dispatch_latency_definition": DISPATCH_DEFINITION}
     warmup = warmup_s if warmup_s is not None else min(60.0, seconds * 0.2)
     samples: list[dict[str, float]] = []
     disp = _Dispatcher(master, names, calls_per_s)

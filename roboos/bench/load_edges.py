@@ -23,6 +23,7 @@ runs until SIGTERM/SIGINT, then stops sending, keeps answering for a second and 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import resource
 import select
@@ -282,6 +283,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--stats", required=True)
     args = parser.parse_args(argv)
     fleet = LoadFleet(args.connect, args.first, args.count, rate_hz=args.rate_hz)
+    gc.collect()  # like the cloud (roboos.master.launch.freeze_startup_objects): full collections
+    gc.freeze()  # skip the fleet's startup objects
     stop = [False]
 
     def on_signal(_sig: int, _frame: Any) -> None:

@@ -103,7 +103,7 @@ async def _serve_async(console: Any, cfg: Any, with_edges: bool, edge_config: Op
         console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         return EXIT_CONFIG
     try:
-        stack = await start_cloud(cfg, dashboard=None)  # None: as dashboard.enabled says
+        stack = await start_cloud(cfg, dashboard=None, freeze_gc=True)  # None: as dashboard.enabled says
     except (ChannelError, OSError, RuntimeError) as exc:
         console.print(f"[red]error:[/red] cannot start the cloud: {exc}", highlight=False, soft_wrap=True)
         return 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -49,10 +50,23 @@ class CloudStack:
         await self.master.stop()
 
 
+def freeze_startup_objects() -> int:
+    """Move every object alive now (modules, config, the started master) into the GC's permanent
+    generation, so later full collections do not walk them again; returns how many were frozen.
+
+    Measured by ``roboos bench load``: full (gen 2) collections of the cloud walked every startup object
+    and paused the event loop for up to ~170 ms; see docs/reliability.md."""
+    gc.collect()
+    gc.freeze()
+    return gc.get_freeze_count()
+
+
 async def start_cloud(config: CloudConfig, *, planner: Any = None, control_plane: bool | None = None,
-                      dashboard: bool | None = False) -> CloudStack:
+                      dashboard: bool | None = False, freeze_gc: bool = False) -> CloudStack:
     """Start the master, then the control plane (``control_plane.enabled``, overridable by argument), then
-    the web dashboard when ``dashboard`` is True (``None``: ``dashboard.enabled``; ``roboos cloud``/``up``)."""
+    the web dashboard when ``dashboard`` is True (``None``: ``dashboard.enabled``; ``roboos cloud``/``up``).
+    ``freeze_gc`` (``roboos cloud``, a process that runs only the cloud) ends with
+    :func:`freeze_startup_objects`; left off in processes that start and stop clouds repeatedly (tests)."""
     master = Master(config, planner=planner)
     try:
         await master.start()
@@ -74,6 +88,8 @@ async def start_cloud(config: CloudConfig, *, planner: Any = None, control_plane
             raise
     if config.dashboard.enabled if dashboard is None else dashboard:
         await _start_dashboard(stack, config)
+    if freeze_gc:
+        freeze_startup_objects()
     return stack
 
 
