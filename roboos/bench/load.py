@@ -210,8 +210,9 @@ def _cloud_config(tmp: Path, memory_backend: str) -> Any:
 
 async def run_load(agents: int = 500, processes: int = 2, seconds: float = 600.0, rate_hz: float = 10.0,
                    calls_per_s: float = 100.0, warmup_s: float | None = None, memory_backend: str = "sqlite",
-                   progress: Callable[[str, float], None] | None = None) -> dict[str, Any]:
-    """Run the load test; returns the result dictionary (see the module docstring)."""
+                   progress: Callable[[str, float], None] | None = None, freeze_gc: bool = True) -> dict[str, Any]:
+    """Run the load test; returns the result dictionary (see the module docstring). ``freeze_gc``: freeze the
+    startup objects out of the cyclic GC as ``roboos cloud`` does (off for in-process test runs)."""
     from roboos.master.launch import freeze_startup_objects
     from roboos.master.master import Master
 
@@ -220,7 +221,7 @@ async def run_load(agents: int = 500, processes: int = 2, seconds: float = 600.0
     tmp = Path(tempfile.mkdtemp(prefix="roboos-load-"))
     master = Master(_cloud_config(tmp, memory_backend))
     await master.start()
-    result_gc_frozen = freeze_startup_objects()  # as start_cloud does for ``roboos cloud``
+    result_gc_frozen = freeze_startup_objects() if freeze_gc else 0  # as start_cloud does for ``roboos cloud``
     counting = _Counting(master, 1.0 / rate_hz)
     names = [robot_name(i) for i in range(agents)]
     procs = _start_edges(master.channel.endpoint, agents, processes, rate_hz, tmp)
