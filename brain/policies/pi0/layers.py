@@ -86,7 +86,7 @@ def attend(
         from roboos.brain.policies.pi0.attention_triton import fused_attention
 
         out = fused_attention(qf, k, v, bias, scale)
-    elif impl == "math":
+    elif impl in ("math", "fused"):  # "fused" runs the expert on fused_expert; elsewhere it is "math"
         scores = torch.matmul(qf, k.transpose(-1, -2)).float() * scale + bias.float()
         out = torch.matmul(torch.softmax(scores, dim=-1).to(v.dtype), v)
     else:

@@ -27,7 +27,7 @@ from roboos.brain.policies.pi0.layers import (
 )
 from torch import nn
 
-ATTENTION_IMPLS = ("sdpa", "math", "triton")  # see layers.attend
+ATTENTION_IMPLS = ("sdpa", "math", "triton", "fused")  # see layers.attend; "fused": also fused_expert
 
 
 def _gemma(spec: GemmaSpec, eps: float, with_embeddings: bool) -> nn.Module:
@@ -268,11 +268,18 @@ class Pi0Model(nn.Module):
             noise = torch.randn(b, cfg.chunk_size, cfg.action_dim, device=state.device, dtype=torch.float32)
         prefix, pad = self.embed_prefix(images, image_masks, tokens, token_masks)
         cache = self.prefix_kv(prefix, pad, state) if use_cache else None
+        fused = None
+        if cache is not None and self.attention == "fused":  # Triton expert layers (fused_expert.py)
+            from roboos.brain.policies.pi0 import fused_expert
+
+            fused = fused_expert.prepare(self, cache, b)
         x = noise.to(torch.float32)
         dt = -1.0 / steps
         for k in range(steps):
             t = torch.full((b,), 1.0 + k * dt, device=x.device, dtype=torch.float32)
-            if cache is not None:
+            if fused is not None:
+                v = fused_expert.denoise_step(self, fused, x, t)
+            elif cache is not None:
                 v = self.denoise_step(cache, x, t)
             else:
                 v = self.joint_step(prefix, pad, state, x, t)

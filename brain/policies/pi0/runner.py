@@ -53,7 +53,7 @@ def compile_model(model: Pi0Model, autotune: bool = False) -> None:
 
 def uncompile_model(model: Pi0Model) -> None:
     """Undo :func:`compile_model` (the instance attributes shadowing the methods are removed)."""
-    for name in ("embed_images", "prefix_kv", "denoise_step"):
+    for name in ("embed_images", "prefix_kv", "denoise_step", "_fused_fns"):
         model.__dict__.pop(name, None)
     model._roboos_compiled = False
 

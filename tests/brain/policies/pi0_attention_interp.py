@@ -36,8 +36,8 @@ def _kernel_cases() -> dict:
     return out
 
 
-def _model_case() -> dict:
-    """The tiny π0 in bf16: fused attention vs matmul + softmax, with the cache and without."""
+def tiny_model_and_inputs(dtype):
+    """The tiny π0 with N(0, 0.2) weights in ``dtype`` and a padded batch of two (shared with the expert checks)."""
     import torch
 
     from roboos.brain.policies.pi0.config import preset
@@ -49,7 +49,7 @@ def _model_case() -> dict:
     with torch.no_grad():
         for p in model.parameters():
             p.normal_(0.0, 0.2)
-    model = model.to(torch.bfloat16)
+    model = model.to(dtype)
     g = torch.Generator().manual_seed(1)
     b, s = 2, cfg.vision.image_size
     token_masks = torch.ones(b, cfg.max_token_len, dtype=torch.bool)
@@ -59,6 +59,14 @@ def _model_case() -> dict:
          "tokens": torch.randint(0, cfg.vlm.vocab_size, (b, cfg.max_token_len), generator=g),
          "token_masks": token_masks, "state": torch.randn(b, cfg.state_dim, generator=g),
          "noise": torch.randn(b, cfg.chunk_size, cfg.action_dim, generator=g)}
+    return model, x
+
+
+def _model_case() -> dict:
+    """The tiny π0 in bf16: fused attention vs matmul + softmax, with the cache and without."""
+    import torch
+
+    model, x = tiny_model_and_inputs(torch.bfloat16)
     model.attention = "math"
     ref = model.sample_actions(**x).double()
     model.attention = "triton"

@@ -1,0 +1,208 @@
+"""Graph-timed tile sweep of the fused expert kernels (:mod:`.expert_triton`) at π0's real shapes, then the
+policy benchmark with the winners installed: ``python -m roboos.brain.policies.pi0.expert_tune --out DIR``.
+
+Each candidate launches once per expert layer (18 distinct weight sets, so weights stream from HBM as in a
+chunk) inside a CUDA graph; the graph is replayed and timed with device events; µs per call is reported next
+to cuBLAS's bf16 GEMM of the same shape. Candidates that fail to compile or do not match a float64
+reference within bf16 rounding are dropped. Writes ``DIR/expert-tiles.json`` and (unless ``--no-bench``)
+``DIR/policy.json`` from :func:`~roboos.brain.policies.bench.run_policy_bench` (eager, math, fused).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from roboos.brain.policies.pi0 import expert_triton as et
+from roboos.brain.policies.pi0.config import preset
+
+Tiles = et.Tiles
+
+
+def _candidates(kind: str) -> list[Tiles]:
+    if kind == "qkv":
+        return [Tiles(16, bk, 1, 4, s) for bk in (32, 64, 128) for s in (2, 3, 4)]
+    if kind == "gate_up":
+        return [Tiles(bn, bk, 1, 4, s) for bn in (32, 64) for bk in (32, 64, 128) for s in (3, 4)]
+    return [Tiles(bn, 128, sp, 4, s) for bn in (16, 32) for sp in (1, 2, 4) for s in (4, 5)]
+
+
+def _graph_us(launch: Callable[[int], None], layers: int, reps: int = 20) -> float:
+    """µs per launch: ``launch(i)`` for every layer captured in one graph, replayed ``reps`` times."""
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        for i in range(layers):
+            launch(i)
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        for i in range(layers):
+            launch(i)
+    graph.replay()
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    times = []
+    for _ in range(3):
+        start.record()
+        for _ in range(reps):
+            graph.replay()
+        end.record()
+        end.synchronize()
+        times.append(start.elapsed_time(end) * 1e3 / (reps * layers))
+    return sorted(times)[1]
+
+
+def _rel(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a.double() - b.double()).norm() / b.double().norm())
+
+
+def sweep(tokens: int = 50, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Time every candidate per kernel; returns {kernel: {"best": tiles, "rows": [...], "cublas_us": ...}}."""
+    cfg = preset("pi0").expert
+    dev, dt = torch.device("cuda"), torch.bfloat16
+    n_layers, w, d, nq, f = cfg.depth, cfg.width, cfg.head_dim, cfg.num_heads, cfg.mlp_dim
+    g = torch.Generator(device=dev).manual_seed(0)
+
+    def rnd(*shape: int, scale: float = 1.0, dtype: torch.dtype = dt) -> torch.Tensor:
+        return (torch.randn(*shape, device=dev, generator=g) * scale).to(dtype)
+
+    wqkv = [rnd(nq * d + 2 * d, w, scale=w**-0.5) for _ in range(n_layers)]
+    wo = [rnd(w, nq * d, scale=(nq * d) ** -0.5) for _ in range(n_layers)]
+    wgu = [rnd(2 * f, w, scale=w**-0.5) for _ in range(n_layers)]
+    wdn = [rnd(w, f, scale=f**-0.5) for _ in range(n_layers)]
+    nw = rnd(w, scale=0.1)
+    h = rnd(tokens, w, dtype=torch.float32)
+    cos, sin = torch.rand(tokens, d, device=dev), torch.rand(tokens, d, device=dev)
+    q = torch.empty(tokens, nq * d, device=dev, dtype=dt)
+    kb = torch.empty(1, 1, 400, d, device=dev, dtype=dt)
+    vb = torch.empty_like(kb)
+    act = torch.empty(tokens, f, device=dev, dtype=dt)
+    xo, xd = rnd(tokens, nq * d), rnd(tokens, f)
+    hn = (h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + 1e-6) * (1 + nw.float())).double()
+
+    def check(kind: str, tiles: Tiles) -> float:
+        if kind == "qkv":
+            c0, s0 = torch.ones_like(cos), torch.zeros_like(sin)  # identity rotation: a plain GEMM check
+            et.norm_qkv_rope(h, nw, wqkv[0], c0, s0, q, kb, vb, tokens, 300, d, 1e-6, tiles)
+            ref = hn @ wqkv[0].double().T
+            return max(_rel(q, ref[:, : nq * d]), _rel(kb[0, 0, 300:350], ref[:, nq * d : nq * d + d]))
+        if kind == "gate_up":
+            et.norm_gate_up_gelu(h, nw, wgu[0], act, 1e-6, tiles)
+            gate, up = (hn @ wgu[0].double().T).chunk(2, -1)
+            return _rel(act, F.gelu(gate, approximate="tanh") * up)
+        x, wt = (xo, wo[0]) if kind == "o" else (xd, wdn[0])
+        hh = h.clone()
+        et.gemm_residual(x, wt, hh, tiles)
+        return _rel(hh, h.double() + x.double() @ wt.double().T)
+
+    def launcher(kind: str, tiles: Tiles, ahead: bool = False) -> Callable[[int], None]:
+        """One launch per layer; ``ahead``: each launch also prefetches the next layer's weights into L2."""
+
+        def nxt(ws: list[torch.Tensor], i: int) -> torch.Tensor | None:
+            return ws[(i + 1) % n_layers] if ahead else None
+
+        if kind == "qkv":
+            return lambda i: et.norm_qkv_rope(h, nw, wqkv[i], cos, sin, q, kb, vb, tokens, 300, d, 1e-6, tiles,
+                                              prefetch=nxt(wqkv, i))
+        if kind == "gate_up":
+            return lambda i: et.norm_gate_up_gelu(h, nw, wgu[i], act, 1e-6, tiles, prefetch=nxt(wgu, i))
+        hh = torch.zeros(tokens, ws_n[kind], device=dev)
+        x, ws = plain[kind]
+        return lambda i: et.gemm_residual(x, ws[i], hh, tiles, prefetch=nxt(ws, i))
+
+    # the residual kernel also runs the qkv / gate_up shapes as plain GEMMs (no norm prologue): a diagnostic
+    plain = {"o": (xo, wo), "down": (xd, wdn), "qkv_plain": (hn.to(dt), wqkv), "gate_up_plain": (hn.to(dt), wgu)}
+    ws_n = {"o": w, "down": w, "qkv_plain": nq * d + 2 * d, "gate_up_plain": 2 * f}
+
+    baselines = {"qkv": (hn.to(dt), wqkv), "gate_up": (hn.to(dt), wgu), "o": (xo, wo), "down": (xd, wdn)}
+    result: dict[str, Any] = {}
+    try:  # the L2 prefetch is inline PTX (sm_90): switch it off if this toolchain rejects it
+        et.gemm_residual(xo, wo[0], h.clone()[:, :w], et.TILES["o"], prefetch=wo[1])
+        torch.cuda.synchronize()
+    except Exception as exc:  # noqa: BLE001
+        et.PREFETCH = False
+        result["prefetch_error"] = f"{type(exc).__name__}: {str(exc)[:300]}"
+        log(f"L2 prefetch off: {result['prefetch_error']}")
+    for kind in ("qkv", "o", "gate_up", "down", "qkv_plain", "gate_up_plain"):
+        x, ws = baselines[kind.replace("_plain", "")]
+        cublas = _graph_us(lambda i, x=x, ws=ws: F.linear(x, ws[i]), n_layers)
+        rows = []
+        for tiles in _candidates(kind.replace("_plain", "") if "plain" not in kind else "o"):
+            try:
+                err = check(kind, tiles) if "plain" not in kind else 0.0
+                us = _graph_us(launcher(kind, tiles), n_layers) if err < 1e-2 else float("nan")
+            except Exception as exc:  # noqa: BLE001  # a tile shape the compiler rejects
+                rows.append({**asdict(tiles), "error": f"{type(exc).__name__}: {str(exc)[:120]}"})
+                continue
+            rows.append({**asdict(tiles), "us": round(us, 2), "rel_err": round(err, 5)})
+        ok = [r for r in rows if "us" in r and r["us"] == r["us"]]
+        if not ok:
+            raise RuntimeError(f"no tile candidate of {kind} ran correctly: {rows[:3]}")
+        best = min(ok, key=lambda r: r["us"])
+        if et.PREFETCH:  # the same launches when each also prefetches the next layer's weights: L2-warm speed
+            tiles = Tiles(*(int(best[k]) for k in ("block_n", "block_k", "split_k", "warps", "stages")))
+            best["us_next_prefetched"] = round(_graph_us(launcher(kind, tiles, ahead=True), n_layers), 2)
+        result[kind] = {"cublas_gemm_us": round(cublas, 2), "best": best, "rows": rows}
+        log(f"{kind}: best {best} vs cuBLAS GEMM alone {cublas:.2f} us")
+    return result
+
+
+def install(result: dict[str, Any]) -> None:
+    """Make the sweep's winners the tiles of this process."""
+    for kind in ("qkv", "o", "gate_up", "down"):
+        entry = result[kind]
+        b = entry["best"]
+        et.TILES[kind] = Tiles(int(b["block_n"]), int(b["block_k"]), int(b["split_k"]), int(b["warps"]),
+                               int(b["stages"]))
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--no-bench", action="store_true")
+    ap.add_argument("--iters", type=int, default=30)
+    ap.add_argument("--eager-iters", type=int, default=5)
+    ap.add_argument("--budget", type=float, default=300.0)
+    ap.add_argument("--impls", default="math,fused")
+    args = ap.parse_args(argv)
+    if not torch.cuda.is_available():
+        sys.exit("the expert tile sweep needs a CUDA GPU")
+    args.out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    result = sweep()
+    install(result)
+    doc = {"gpu": torch.cuda.get_device_name(0), "torch": torch.__version__, "sweep_s": round(time.perf_counter() - t0, 1),
+           "tiles": {k: v["best"] for k, v in result.items() if isinstance(v, dict)}, "sweep": result}
+    (args.out / "expert-tiles.json").write_text(json.dumps(doc, indent=2))
+    if args.no_bench:
+        return
+    from roboos.brain.policies.bench import print_table, run_policy_bench
+
+    impls = tuple(i for i in args.impls.split(",") if i)
+    command = "python -m roboos.brain.policies.pi0.expert_tune " + " ".join(argv or sys.argv[1:])
+    prefetch_ok = et.PREFETCH
+    runs = [("", impls)] + ([("_noprefetch", ("fused",))] if et.PREFETCH and "fused" in impls else [])
+    for suffix, run_impls in runs:  # each run has its own eager baseline
+        et.PREFETCH = prefetch_ok and suffix == ""
+        path = args.out / f"policy{suffix}.json"
+        bench = run_policy_bench(
+            (1,), args.iters, args.eager_iters, 1, True, False, budget_s=args.budget, attention_impls=run_impls,
+            compiled_sdpa=False, graph_uncompiled=False, autotune=False,
+            partial=lambda d, path=path: path.write_text(json.dumps({**d, "expert_tiles": doc}, indent=2)),
+            command=command,
+        )
+        path.write_text(json.dumps({**bench, "expert_tiles": doc}, indent=2))
+        print_table(bench)
+        torch.cuda.empty_cache()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,119 @@
+"""The action expert's denoising step on the fused Triton kernels of :mod:`.expert_triton`
+(``Pi0Model(attention="fused")``).
+
+Per chunk, :func:`prepare` allocates the step's buffers once: per-layer key/value buffers holding the cached
+prefix with room for the action tokens' keys and values (the kernels write them in place, so no
+concatenation per step), fp32 rotary tables for the action positions, the fp32 residual stream and the
+query / MLP scratch. :func:`denoise_step` then runs per layer four fused kernels plus attention (two
+matmuls and a float32 softmax, compiled with the small embedding and output head when the model is
+compiled). The prefix pass is unchanged (``attention="fused"`` runs it with the math attention).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+import torch
+from roboos.brain.policies.pi0.expert_triton import TILES, gemm_residual, norm_gate_up_gelu, norm_qkv_rope
+from roboos.brain.policies.pi0.layers import attend, rope_cos_sin
+
+if TYPE_CHECKING:
+    from roboos.brain.policies.pi0.model import Pi0Model, PrefixCache
+
+
+@dataclass
+class FusedState:
+    """Buffers of one chunk's denoising steps (see :func:`prepare`)."""
+
+    keys: list[torch.Tensor]  # per layer (B, 1, C + H, D): cached prefix, then the action tokens' keys
+    values: list[torch.Tensor]
+    mask: torch.Tensor  # (B, 1, H·G, C + H) additive bias
+    cos: torch.Tensor  # (B·H, D) fp32
+    sin: torch.Tensor
+    hidden: torch.Tensor  # (B·H, W) fp32 residual stream
+    q: torch.Tensor  # (B·H, NQ·D) rotated queries, token-major
+    act: torch.Tensor  # (B·H, F) gelu(gate)·up
+    offset: int  # C: where the action tokens' keys start
+
+
+def prepare(model: Pi0Model, cache: PrefixCache, batch: int) -> FusedState:
+    """Allocate the chunk's buffers and copy the cached prefix keys/values into the per-layer buffers."""
+    cfg = model.config
+    spec = cfg.expert
+    if spec.num_kv_heads != 1:
+        raise ValueError("the fused expert kernels need one KV head (π0's Gemma has one)")
+    model.fuse()  # the kernels read the fused qkv_proj / gate_up_proj weights (no-op when fused)
+    h, d = cfg.chunk_size, spec.head_dim
+    keys, values = [], []
+    for k, v in zip(cache.keys, cache.values, strict=True):
+        c = k.shape[2]
+        kf = k.new_empty(batch, 1, c + h, d)
+        vf = v.new_empty(batch, 1, c + h, d)
+        kf[:, :, :c].copy_(k)
+        vf[:, :, :c].copy_(v)
+        keys.append(kf)
+        values.append(vf)
+    offset = cache.keys[0].shape[2]
+    dev, dt = cache.mask.device, model.dtype
+    positions = cache.length[:, None] + 1 + torch.arange(h, device=dev)[None]
+    cos, sin = rope_cos_sin(positions, d, cfg.rope_theta, torch.float32)
+    m = batch * h
+    return FusedState(
+        keys=keys,
+        values=values,
+        mask=cache.mask,
+        cos=cos.reshape(m, d).contiguous(),
+        sin=sin.reshape(m, d).contiguous(),
+        hidden=torch.empty(m, spec.width, device=dev, dtype=torch.float32),
+        q=torch.empty(m, spec.num_heads * d, device=dev, dtype=dt),
+        act=torch.empty(m, spec.mlp_dim, device=dev, dtype=dt),
+        offset=offset,
+    )
+
+
+def _head(model: Pi0Model, hidden: torch.Tensor) -> torch.Tensor:
+    return model.action_out_proj(model.expert.norm(hidden.to(model.dtype))).to(torch.float32)
+
+
+def _fns(model: Pi0Model) -> dict[str, Callable[..., Any]]:
+    """Attention, action embedding and output head; through ``torch.compile`` when the model is compiled."""
+    fns = model.__dict__.get("_fused_fns")
+    compiled = bool(getattr(model, "_roboos_compiled", False))
+    if fns is None or fns["compiled"] is not compiled:
+        attn = partial(attend, impl="math")
+        embed = type(model).embed_actions.__get__(model)
+        head = partial(_head, model)
+        if compiled:
+            attn, embed, head = (torch.compile(f, dynamic=False) for f in (attn, embed, head))
+        fns = {"compiled": compiled, "attend": attn, "embed": embed, "head": head}
+        model.__dict__["_fused_fns"] = fns
+    return fns
+
+
+def denoise_step(model: Pi0Model, st: FusedState, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Velocity v(x_t, t) (B, H, action_dim), the same function as ``Pi0Model.denoise_step``."""
+    fns = _fns(model)
+    spec = model.config.expert
+    b, h = x_t.shape[:2]
+    d, nq = spec.head_dim, spec.num_heads
+    st.hidden.copy_(fns["embed"](x_t, t).reshape(b * h, spec.width))
+    layers = model.expert.layers
+    for i, layer in enumerate(layers):
+        attn, mlp = layer.self_attn, layer.mlp
+        nxt = layers[i + 1] if i + 1 < len(layers) else None
+        # each kernel prefetches into L2 the weights of a kernel that runs after it (see expert_triton)
+        norm_qkv_rope(st.hidden, layer.input_layernorm.weight, attn.qkv_proj.weight, st.cos, st.sin, st.q,
+                      st.keys[i], st.values[i], h, st.offset, d, layer.input_layernorm.eps,
+                      prefetch=mlp.gate_up_proj.weight)
+        out = fns["attend"](st.q.view(b, h, nq, d), st.keys[i], st.values[i], st.mask)
+        gemm_residual(out.reshape(b * h, nq * d), attn.o_proj.weight, st.hidden, TILES["o"],
+                      prefetch=mlp.down_proj.weight)
+        norm = layer.post_attention_layernorm
+        norm_gate_up_gelu(st.hidden, norm.weight, mlp.gate_up_proj.weight, st.act, norm.eps,
+                          prefetch=nxt.self_attn.qkv_proj.weight if nxt is not None else None)
+        gemm_residual(st.act, mlp.down_proj.weight, st.hidden, TILES["down"],
+                      prefetch=nxt.self_attn.o_proj.weight if nxt is not None else None)
+    return fns["head"](st.hidden.view(b, h, spec.width))

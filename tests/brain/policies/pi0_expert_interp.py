@@ -1,0 +1,81 @@
+"""Fused π0 expert-kernel checks, run in a subprocess with ``TRITON_INTERPRET=1`` set before Triton is imported
+(``test_pi0_expert_triton.py`` calls :func:`main` through ``python -c``). Prints one JSON line.
+
+fp16 operands here: the interpreter's bf16 conversion rounds coarsely, fp16 shows the kernels' own error."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+
+def _rel(a, b) -> float:
+    return float((a.double() - b.double()).norm() / b.double().norm())
+
+
+def _kernel_cases() -> dict:
+    import torch
+    import torch.nn.functional as F
+    from roboos.brain.policies.pi0 import expert_triton as et
+    from roboos.brain.policies.pi0.layers import apply_rope, rope_cos_sin
+
+    gen = torch.Generator().manual_seed(0)
+    b, t, w, d, nq, f, c, eps = 2, 7, 64, 32, 2, 128, 9, 1e-6
+    dt = torch.float16
+    h = torch.randn(b * t, w, generator=gen) * 3
+    nw = torch.randn(w, generator=gen) * 0.1
+    hn = (h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + eps) * (1 + nw)).double()
+    pos = torch.arange(t)[None].expand(b, t) + torch.tensor([[3], [5]])
+    cos, sin = rope_cos_sin(pos, d, 10000.0, torch.float32)
+    out = {}
+    # q / k / v with rotary; buffers poisoned with NaN, the prefix rows must stay untouched
+    wq = (torch.randn(nq * d + 2 * d, w, generator=gen) / 8).to(dt)
+    q = torch.full((b * t, nq * d), float("nan"), dtype=dt)
+    kb = torch.full((b, 1, c + t, d), float("nan"), dtype=dt)
+    vb = kb.clone()
+    et.norm_qkv_rope(h, nw, wq, cos.reshape(-1, d).contiguous(), sin.reshape(-1, d).contiguous(), q, kb, vb,
+                     t, c, d, eps, et.Tiles(8, 32))
+    qr, kr, vr = (hn @ wq.double().T).split([nq * d, d, d], -1)
+    qr = apply_rope(qr.view(b, t, nq, d), cos.double(), sin.double()).reshape(b * t, -1)
+    kr = apply_rope(kr.view(b, t, 1, d), cos.double(), sin.double()).reshape(b, t, d)
+    out["qkv"] = {"q": _rel(q, qr), "k": _rel(kb[:, 0, c:], kr), "v": _rel(vb[:, 0, c:], vr.view(b, t, d)),
+                  "prefix_untouched": bool(torch.isnan(kb[:, :, :c].float()).all()),
+                  "finite": bool(torch.isfinite(q).all() and torch.isfinite(kb[:, :, c:]).all())}
+    wg = (torch.randn(2 * f, w, generator=gen) / 8).to(dt)
+    act = torch.full((b * t, f), float("nan"), dtype=dt)
+    et.norm_gate_up_gelu(h, nw, wg, act, eps, et.Tiles(16, 32))
+    g, u = (hn @ wg.double().T).chunk(2, -1)
+    out["gate_up"] = {"rel_err": _rel(act, F.gelu(g, approximate="tanh") * u), "finite": bool(torch.isfinite(act).all())}
+    for split in (1, 2):
+        x = torch.randn(b * t, f, generator=gen).to(dt)
+        wd = (torch.randn(w, f, generator=gen) / 8).to(dt)
+        hh = h.clone()
+        et.gemm_residual(x, wd, hh, et.Tiles(16, 32, split))
+        out[f"residual_split{split}"] = {"rel_err": _rel(hh, h.double() + x.double() @ wd.double().T)}
+    return out
+
+
+def _model_case() -> dict:
+    """The tiny π0 in fp16: fused expert vs the PyTorch layers (math attention)."""
+    import torch
+    from pi0_attention_interp import tiny_model_and_inputs
+
+    model, x = tiny_model_and_inputs(torch.float16)
+    model.fuse()
+    model.attention = "math"
+    ref = model.sample_actions(**x).double()
+    model.attention = "fused"
+    got = model.sample_actions(**x).double()
+    joint = model.sample_actions(**x, use_cache=False).double()
+    return {"rel_err": _rel(got, ref), "rel_err_joint": _rel(joint, ref), "finite": bool(torch.isfinite(got).all())}
+
+
+def main() -> None:
+    if os.environ.get("TRITON_INTERPRET") != "1":
+        sys.exit("run with TRITON_INTERPRET=1")
+    print(json.dumps({"kernel": _kernel_cases(), "model": _model_case()}))
+
+
+if __name__ == "__main__":
+    main()
