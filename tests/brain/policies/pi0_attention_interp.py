@@ -7,11 +7,11 @@ import json
 import math
 import os
 import sys
+from collections.abc import Callable
 
 
 def _kernel_cases() -> dict:
     import torch
-
     from roboos.brain.policies.pi0.attention_triton import fused_attention
 
     out = {}
@@ -39,7 +39,6 @@ def _kernel_cases() -> dict:
 def tiny_model_and_inputs(dtype):
     """The tiny π0 with N(0, 0.2) weights in ``dtype`` and a padded batch of two (shared with the expert checks)."""
     import torch
-
     from roboos.brain.policies.pi0.config import preset
     from roboos.brain.policies.pi0.model import Pi0Model
 
@@ -76,10 +75,15 @@ def _model_case() -> dict:
             "finite": bool(torch.isfinite(got).all())}
 
 
-def main() -> None:
+def interp_main(kernel_cases: Callable[[], object], model_case: Callable[[], object]) -> None:
+    """Print both case sets as one JSON line; refuses to run outside the Triton interpreter."""
     if os.environ.get("TRITON_INTERPRET") != "1":
         sys.exit("run with TRITON_INTERPRET=1")
-    print(json.dumps({"kernel": _kernel_cases(), "model": _model_case()}))
+    print(json.dumps({"kernel": kernel_cases(), "model": model_case()}))
+
+
+def main() -> None:
+    interp_main(_kernel_cases, _model_case)
 
 
 if __name__ == "__main__":

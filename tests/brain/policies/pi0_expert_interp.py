@@ -5,10 +5,6 @@ fp16 operands here: the interpreter's bf16 conversion rounds coarsely, fp16 show
 
 from __future__ import annotations
 
-import json
-import os
-import sys
-
 
 def _rel(a, b) -> float:
     return float((a.double() - b.double()).norm() / b.double().norm())
@@ -72,9 +68,9 @@ def _model_case() -> dict:
 
 
 def main() -> None:
-    if os.environ.get("TRITON_INTERPRET") != "1":
-        sys.exit("run with TRITON_INTERPRET=1")
-    print(json.dumps({"kernel": _kernel_cases(), "model": _model_case()}))
+    from pi0_attention_interp import interp_main
+
+    interp_main(_kernel_cases, _model_case)
 
 
 if __name__ == "__main__":
