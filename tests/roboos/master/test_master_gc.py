@@ -15,8 +15,9 @@ def test_freeze_startup_objects_moves_live_objects_to_the_permanent_generation()
     keep = Node()
     try:
         frozen = freeze_startup_objects()
-        assert frozen == gc.get_freeze_count() > 0
-        assert gc.get_count()[0] < 50  # the collection before the freeze emptied the young generation
+        assert frozen > 0
+        assert 0 < gc.get_freeze_count() <= frozen  # frozen objects can still die by reference counting
+        assert gc.get_count()[0] < gc.get_threshold()[0]  # the collection before the freeze emptied gen 0
         assert keep.me is keep
     finally:
         gc.unfreeze()  # back to the test process's usual GC
