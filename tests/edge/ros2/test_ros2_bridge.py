@@ -111,7 +111,7 @@ def test_state_going_stale_during_a_motion_stops_it(arm, controller) -> None:
     thread.join(20)
     assert not thread.is_alive()
     assert errors and isinstance(errors[0], StaleJointStateError) and "during the motion" in str(errors[0])
-    wait_until(lambda: len(controller.received[-1].points) == 1, what="hold-position trajectory")
+    wait_until(lambda: bool(controller.received) and len(controller.received[-1].points) == 1, what="hold-position trajectory")
     controller.publishing = True
 
 
@@ -126,7 +126,7 @@ def test_stop_sends_hold_position_and_cancels_the_motion(arm, controller) -> Non
     assert not thread.is_alive()
     assert len(results) == 1 and not isinstance(results[0], BaseException), results
     assert not results[0].ok and "stopped" in results[0].error["message"]
-    wait_until(lambda: len(controller.received[-1].points) == 1, what="hold-position trajectory")
+    wait_until(lambda: bool(controller.received) and len(controller.received[-1].points) == 1, what="hold-position trajectory")
     hold = controller.received[-1]
     assert len(hold.points) == 1 and list(hold.points[0].velocities) == [0.0] * 6
     assert 0.0 < controller.positions[2] < 1.2
@@ -144,7 +144,7 @@ def test_cancel_of_a_skill_call_holds_position(arm, controller) -> None:
     assert not thread.is_alive()
     assert len(results) == 1 and not isinstance(results[0], BaseException), results
     assert not results[0].ok and results[0].error["code"] == "cancelled"
-    wait_until(lambda: len(controller.received[-1].points) == 1, what="hold-position trajectory")
+    wait_until(lambda: bool(controller.received) and len(controller.received[-1].points) == 1, what="hold-position trajectory")
 
 
 def test_controller_restart(arm, controller) -> None:
