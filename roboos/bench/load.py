@@ -213,7 +213,7 @@ async def run_load(agents: int = 500, processes: int = 2, seconds: float = 600.0
                    progress: Callable[[str, float], None] | None = None, freeze_gc: bool = True) -> dict[str, Any]:
     """Run the load test; returns the result dictionary (see the module docstring). ``freeze_gc``: freeze the
     startup objects out of the cyclic GC as ``roboos cloud`` does (off for in-process test runs)."""
-    from roboos.master.launch import freeze_startup_objects
+    from roboos.gc_freeze import freeze_startup_objects
     from roboos.master.master import Master
 
     if agents <= 0 or processes <= 0 or seconds <= 0 or rate_hz <= 0 or calls_per_s <= 0:

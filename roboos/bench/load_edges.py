@@ -23,7 +23,6 @@ runs until SIGTERM/SIGINT, then stops sending, keeps answering for a second and 
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import resource
 import select
@@ -37,6 +36,7 @@ import zmq
 from pydantic import ValidationError
 
 from roboos.channel.base import configure_socket
+from roboos.gc_freeze import freeze_startup_objects
 from roboos.protocol import DEFAULT_LIMITS, Envelope, MsgType, ProtocolError, decode, encode, new_id
 from roboos.protocol.messages import HelloBody, WelcomeBody
 from roboos.skills.card import SkillCard
@@ -283,8 +283,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--stats", required=True)
     args = parser.parse_args(argv)
     fleet = LoadFleet(args.connect, args.first, args.count, rate_hz=args.rate_hz)
-    gc.collect()  # like the cloud (roboos.master.launch.freeze_startup_objects): full collections
-    gc.freeze()  # skip the fleet's startup objects
+    freeze_startup_objects()  # like the cloud: full collections skip the fleet's startup objects
     stop = [False]
 
     def on_signal(_sig: int, _frame: Any) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import os
 import signal
@@ -21,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from roboos.gc_freeze import freeze_startup_objects
 from roboos.master.config import CloudConfig
 from roboos.master.master import Master
 
@@ -48,17 +48,6 @@ class CloudStack:
             with contextlib.suppress(Exception):
                 await self.control_plane.stop()
         await self.master.stop()
-
-
-def freeze_startup_objects() -> int:
-    """Move every object alive now (modules, config, the started master) into the GC's permanent
-    generation, so later full collections do not walk them again; returns how many were frozen.
-
-    Measured by ``roboos bench load``: full (gen 2) collections of the cloud walked every startup object
-    and paused the event loop for up to ~170 ms; see docs/reliability.md."""
-    gc.collect()
-    gc.freeze()
-    return gc.get_freeze_count()
 
 
 async def start_cloud(config: CloudConfig, *, planner: Any = None, control_plane: bool | None = None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 
-from roboos.master.launch import freeze_startup_objects
+from roboos.gc_freeze import freeze_startup_objects
 
 
 def test_freeze_startup_objects_moves_live_objects_to_the_permanent_generation() -> None:
