@@ -368,7 +368,6 @@ class CloudChannel(ChannelCore):
                     MsgType.HEARTBEAT, {"seq": self._hb_seq, "sent_ns": time.perf_counter_ns()},
                     src=self.name, dst=link.robot_id))
 
-
     def _caught_up(self) -> bool:
         """Read what waits in the socket before calling anyone silent; ``False`` while a backlog remains.
 

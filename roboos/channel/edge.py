@@ -347,10 +347,11 @@ class EdgeChannel(ChannelCore):
         while True:
             await asyncio.sleep(period)
             t = now()
-            if self.connected and t - self.last_heard > self.cloud_timeout_s and self._pump is not None:
-                self._pump.drain_now(budgets=4)  # a late loop: what the cloud sent may be waiting unread
             if self.connected and t - self.last_heard > self.cloud_timeout_s:
-                self._link_lost(f"nothing heard for {t - self.last_heard:.2f} s")
+                if self._pump is not None:  # a late loop: what the cloud sent may be waiting unread
+                    self._pump.drain_now(budgets=4)
+                if self.connected and t - self.last_heard > self.cloud_timeout_s:  # the drain may have heard it
+                    self._link_lost(f"nothing heard for {t - self.last_heard:.2f} s")
             if t < next_beat:
                 continue
             next_beat = t + self.heartbeat_interval_s
