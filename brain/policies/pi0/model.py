@@ -30,6 +30,13 @@ from torch import nn
 ATTENTION_IMPLS = ("sdpa", "math", "triton", "fused")  # see layers.attend; "fused": also fused_expert
 
 
+def check_attention(attention: str) -> str:
+    """``attention`` if it names one of :data:`ATTENTION_IMPLS`, else ``ValueError``."""
+    if attention not in ATTENTION_IMPLS:
+        raise ValueError(f"attention must be one of {ATTENTION_IMPLS}, got {attention!r}")
+    return attention
+
+
 def _gemma(spec: GemmaSpec, eps: float, with_embeddings: bool) -> nn.Module:
     from transformers import GemmaConfig, GemmaModel
 
@@ -90,10 +97,8 @@ class Pi0Model(nn.Module):
 
     def __init__(self, config: Pi0Config, attention: str = "sdpa"):
         super().__init__()
-        if attention not in ATTENTION_IMPLS:
-            raise ValueError(f"attention must be one of {ATTENTION_IMPLS}, got {attention!r}")
         self.config = config
-        self.attention = attention  # see layers.attend
+        self.attention = check_attention(attention)  # see layers.attend
         self.vision = _siglip(config)
         self.projector = nn.Linear(config.vision.hidden_size, config.vlm.width)
         self.vlm = _gemma(config.vlm, config.rms_norm_eps, with_embeddings=True)

@@ -13,7 +13,7 @@ from roboos.brain.policies.base import Policy
 from roboos.brain.policies.normalize import NormStats
 from roboos.brain.policies.observation import parse_observation
 from roboos.brain.policies.pi0.config import Pi0Config, preset
-from roboos.brain.policies.pi0.model import ATTENTION_IMPLS, Pi0Model
+from roboos.brain.policies.pi0.model import Pi0Model, check_attention
 from roboos.brain.policies.pi0.runner import EagerSampler, GraphSampler
 from roboos.brain.policies.tokenizer import PromptTokenizer, load_prompt_tokenizer
 
@@ -60,9 +60,7 @@ class Pi0Policy(Policy):
     ):
         self.model = model.eval()
         if attention is not None:
-            if attention not in ATTENTION_IMPLS:
-                raise ValueError(f"attention must be one of {ATTENTION_IMPLS}, got {attention!r}")
-            model.attention = attention
+            model.attention = check_attention(attention)
         self.config: Pi0Config = model.config
         self.tokenizer = tokenizer
         self.norm_stats = norm_stats or NormStats()
