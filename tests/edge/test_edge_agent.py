@@ -43,7 +43,7 @@ def test_calls_run_skills_and_report_effects_and_state() -> None:
         await wait_until(lambda: any(s["holding"] == "red_cup" for s in rig.states("rover1")), what="state")
         state = RobotState.model_validate(rig.states("rover1")[-1])
         assert state.location == "kitchen_counter" and state.pose.x == 4.0
-        assert rig.states("arm1"), "every robot streams state"
+        await wait_until(lambda: bool(rig.states("arm1")), what="arm1 state (every robot streams state)")
         assert rig.agent("rover1").calls_done == 2
 
     run_rig(check)
