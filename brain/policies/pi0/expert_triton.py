@@ -6,18 +6,25 @@ weights of 34.6 MB, so each step is bound by kernel count and weight streaming, 
 kernels here parallelise over the output columns (one ``BLOCK_M = 64`` tile holds M = 50) so that many
 programs stream weights at once, and fold the small ops into the GEMMs:
 
-* :func:`norm_qkv_rope` — Gemma RMSNorm of the fp32 residual stream in the prologue (the row's sum of
-  squares is gathered while the K loop streams it; ``(1 + w)`` scales each K tile), the fused q/k/v GEMM,
-  and rotary in the epilogue: each program owns ``BLOCK_N`` columns of a head's first half and the matching
+* :func:`qkv_rope` — the fused q/k/v GEMM of the pre-scaled bf16 activations ``x·(1 + w)`` (written by the
+  preceding residual kernel, see below), the per-row ``rsqrt(mean x² + eps)`` of Gemma's RMSNorm and rotary
+  in the epilogue (the activations load straight through the software pipeline): each program owns ``BLOCK_N`` columns of a head's first half and the matching
   columns of its second half, so ``rotate_half`` needs no exchange. Queries land token-major (the folded
   layout attention reads), keys and values go straight into the tail rows of the per-layer key/value
   buffers that already hold the cached prefix (no concatenation per step).
-* :func:`norm_gate_up_gelu` — the same norm prologue, gate and up columns paired in one program and
-  ``gelu_tanh(gate) · up`` in the epilogue (writes only the 50 × 4096 product).
+* :func:`gate_up_gelu` — the same, gate and up columns paired in one program and ``gelu_tanh(gate) · up``
+  in the epilogue (writes only the 50 × 4096 product).
 * :func:`gemm_residual` — ``h += x Wᵀ`` into the fp32 residual stream (o-projection, down-projection), with
-  an optional split over K through fp32 atomics to fill the SMs when N is small.
+  an optional split over K through fp32 atomics to fill the SMs when N is small. With ``norm=`` (a
+  :class:`NormOut`) it also writes the next RMSNorm's inputs: ``bf16(h · (1 + w))`` and each row's sum of
+  squares of its ``BLOCK_N`` columns (partials; the consumer adds them). Under split-K the last program of
+  a tile to finish (a per-tile counter) does this once the tile's sum is complete.
+* :func:`rms_prep` — the same two outputs from an fp32 ``h`` on its own (the first layer of a step).
 
-The residual stream stays float32 between kernels (the reference rounds it to bf16 after each residual).
+Because ``rsqrt(mean x²)`` is one scalar per row it commutes with the GEMM, so this is exact up to where
+bf16 rounding happens. :func:`norm_qkv_rope` / :func:`norm_gate_up_gelu` keep the previous form (the norm
+in the GEMM prologue, reading the fp32 stream) for comparison. The residual stream stays float32 between
+kernels (the reference rounds it to bf16 after each residual).
 """
 
 from __future__ import annotations
@@ -52,11 +59,15 @@ class Tiles:
 
 
 # Defaults per kernel; tuned graph-timed on an H100 (see docs/vla.md). Overridable for sweeps.
+# "qkv" / "gate_up": the pre-normed kernels (untuned guesses until the fifth round's sweep); "*_norm": the
+# norm-in-prologue kernels (fourth round).
 TILES: dict[str, Tiles] = {
-    "qkv": Tiles(16, 64, 1, 4, 4),
+    "qkv": Tiles(16, 128, 1, 4, 4),
     "o": Tiles(16, 128, 2, 4, 5),
-    "gate_up": Tiles(32, 64, 1, 4, 4),
+    "gate_up": Tiles(16, 128, 1, 4, 4),
     "down": Tiles(16, 128, 2, 4, 5),
+    "qkv_norm": Tiles(16, 64, 1, 4, 4),
+    "gate_up_norm": Tiles(32, 64, 1, 4, 4),
 }
 
 if triton is not None:
@@ -82,12 +93,15 @@ if triton is not None:
                                   [ptrs, sizes], dtype=tl.int32, is_pure=False, pack=1)
 
     @triton.jit
-    def _norm_pair_kernel(x_ptr, nw_ptr, w_ptr, cos_ptr, sin_ptr, o1_ptr, o2_ptr, o3_ptr,
-                          M, K, T, OFF, eps,
+    def _norm_pair_kernel(x_ptr, nw_ptr, w_ptr, cos_ptr, sin_ptr, o1_ptr, o2_ptr, o3_ptr, ss_ptr,
+                          M, K, T, OFF, eps, P,
                           s_o1, s_o2b, s_o2t, s_o3b, s_o3t, s_cs, pf_ptr, pf_chunk, pf_bytes,
                           HALF: tl.constexpr, GROUP: tl.constexpr, NQ: tl.constexpr, ROPE: tl.constexpr,
                           BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
-                          UPCAST: tl.constexpr, PREFETCH: tl.constexpr, PF_VEC: tl.constexpr):
+                          UPCAST: tl.constexpr, PREFETCH: tl.constexpr, PF_VEC: tl.constexpr,
+                          PRENORM: tl.constexpr, BLOCK_P: tl.constexpr):
+        """Paired-column GEMM + norm + (rotary | GELU·mul). ``PRENORM``: ``x`` is bf16 ``x·(1 + w)`` and
+        ``ss_ptr`` (M, P) holds partial row sums of squares; else ``x`` is the fp32 stream, normed here."""
         if PREFETCH:
             _prefetch_l2(pf_ptr, pf_chunk, pf_bytes, PF_VEC)
         pid_m = tl.program_id(0)
@@ -103,30 +117,47 @@ if triton is not None:
         acc1 = tl.zeros([BLOCK_M, BLOCK_N], dtype=tl.float32)
         acc2 = tl.zeros([BLOCK_M, BLOCK_N], dtype=tl.float32)
         ss = tl.zeros([BLOCK_M], dtype=tl.float32)
-        # the activations go through registers (norm), which the software pipeline does not cover: load the
-        # next K tile one iteration ahead so its L2 latency hides behind this tile's weight loads and dots
         x_rows = x_ptr + rows64[:, None] * K
-        x = tl.load(x_rows + tl.arange(0, BLOCK_K)[None, :], mask=r_ok[:, None], other=0.0).to(tl.float32)
-        nw = tl.load(nw_ptr + tl.arange(0, BLOCK_K)).to(tl.float32)
-        for k0 in range(0, K, BLOCK_K):
-            ks = k0 + tl.arange(0, BLOCK_K)
-            nks = ks + BLOCK_K
-            x_next = tl.load(x_rows + nks[None, :], mask=r_ok[:, None] & (nks < K)[None, :], other=0.0)
-            nw_next = tl.load(nw_ptr + nks, mask=nks < K, other=0.0)
-            ss += tl.sum(x * x, axis=1)
-            a = x * (1.0 + nw)[None, :]
-            w1 = tl.load(w_ptr + c1[None, :].to(tl.int64) * K + ks[:, None])
-            w2 = tl.load(w_ptr + c2[None, :].to(tl.int64) * K + ks[:, None])
-            if UPCAST:  # CPU interpreter: its bf16 dot is wrong
-                a = a.to(w1.dtype).to(tl.float32)
-                acc1 += tl.dot(a, w1.to(tl.float32))
-                acc2 += tl.dot(a, w2.to(tl.float32))
-            else:
-                a = a.to(w1.dtype)
-                acc1 += tl.dot(a, w1)
-                acc2 += tl.dot(a, w2)
-            x = x_next.to(tl.float32)
-            nw = nw_next.to(tl.float32)
+        if PRENORM:  # bf16 activations, loaded straight through the software pipeline
+            ps = tl.arange(0, BLOCK_P)  # the row sums of squares: loaded first, their latency hides in the loop
+            part = tl.load(ss_ptr + rows64[:, None] * P + ps[None, :], mask=r_ok[:, None] & (ps < P)[None, :],
+                           other=0.0)
+            ss = tl.sum(part, axis=1)
+            for k0 in range(0, K, BLOCK_K):
+                ks = k0 + tl.arange(0, BLOCK_K)
+                a = tl.load(x_rows + ks[None, :], mask=r_ok[:, None], other=0.0)
+                w1 = tl.load(w_ptr + c1[None, :].to(tl.int64) * K + ks[:, None])
+                w2 = tl.load(w_ptr + c2[None, :].to(tl.int64) * K + ks[:, None])
+                if UPCAST:  # CPU interpreter: its bf16 dot is wrong
+                    acc1 += tl.dot(a.to(tl.float32), w1.to(tl.float32))
+                    acc2 += tl.dot(a.to(tl.float32), w2.to(tl.float32))
+                else:
+                    acc1 += tl.dot(a, w1)
+                    acc2 += tl.dot(a, w2)
+        else:
+            # the fp32 stream goes through registers (norm), which the software pipeline does not cover: load
+            # the next K tile one iteration ahead so its L2 latency hides behind this tile's weights and dots
+            x = tl.load(x_rows + tl.arange(0, BLOCK_K)[None, :], mask=r_ok[:, None], other=0.0).to(tl.float32)
+            nw = tl.load(nw_ptr + tl.arange(0, BLOCK_K)).to(tl.float32)
+            for k0 in range(0, K, BLOCK_K):
+                ks = k0 + tl.arange(0, BLOCK_K)
+                nks = ks + BLOCK_K
+                x_next = tl.load(x_rows + nks[None, :], mask=r_ok[:, None] & (nks < K)[None, :], other=0.0)
+                nw_next = tl.load(nw_ptr + nks, mask=nks < K, other=0.0)
+                ss += tl.sum(x * x, axis=1)
+                a = x * (1.0 + nw)[None, :]
+                w1 = tl.load(w_ptr + c1[None, :].to(tl.int64) * K + ks[:, None])
+                w2 = tl.load(w_ptr + c2[None, :].to(tl.int64) * K + ks[:, None])
+                if UPCAST:  # CPU interpreter: its bf16 dot is wrong
+                    a = a.to(w1.dtype).to(tl.float32)
+                    acc1 += tl.dot(a, w1.to(tl.float32))
+                    acc2 += tl.dot(a, w2.to(tl.float32))
+                else:
+                    a = a.to(w1.dtype)
+                    acc1 += tl.dot(a, w1)
+                    acc2 += tl.dot(a, w2)
+                x = x_next.to(tl.float32)
+                nw = nw_next.to(tl.float32)
         r = 1.0 / tl.sqrt(ss / K + eps)
         acc1 = acc1 * r[:, None]
         acc2 = acc2 * r[:, None]
@@ -155,10 +186,19 @@ if triton is not None:
                      mask=r_ok[:, None])
 
     @triton.jit
+    def _emit_norm_inputs(hn, nw_ptr, xn_ptr, ss_ptr, rows64, cols, r_ok, N, P, pid_n):
+        """Next RMSNorm's inputs from a final fp32 residual tile: ``bf16(h·(1 + w))`` and row-sum partials."""
+        nw = tl.load(nw_ptr + cols).to(tl.float32)
+        tl.store(xn_ptr + rows64[:, None] * N + cols[None, :], (hn * (1.0 + nw)[None, :]).to(xn_ptr.dtype.element_ty),
+                 mask=r_ok[:, None])
+        tl.store(ss_ptr + rows64 * P + pid_n, tl.sum(hn * hn, axis=1), mask=r_ok)
+
+    @triton.jit
     def _gemm_residual_kernel(x_ptr, w_ptr, h_ptr, M, K, N, s_x, pf_ptr, pf_chunk, pf_bytes,
+                              nw_ptr, xn_ptr, ss_ptr, cnt_ptr,
                               BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
                               SPLIT_K: tl.constexpr, UPCAST: tl.constexpr, PREFETCH: tl.constexpr,
-                              PF_VEC: tl.constexpr):
+                              PF_VEC: tl.constexpr, EMIT: tl.constexpr):
         if PREFETCH:
             _prefetch_l2(pf_ptr, pf_chunk, pf_bytes, PF_VEC)
         pid_m = tl.program_id(0)
@@ -179,10 +219,35 @@ if triton is not None:
             else:
                 acc += tl.dot(x, w)
         hp = h_ptr + rows64[:, None] * N + cols[None, :]
+        P = tl.num_programs(1)
         if SPLIT_K == 1:
-            tl.store(hp, tl.load(hp, mask=r_ok[:, None], other=0.0) + acc, mask=r_ok[:, None])
+            hn = tl.load(hp, mask=r_ok[:, None], other=0.0) + acc
+            tl.store(hp, hn, mask=r_ok[:, None])
+            if EMIT:
+                _emit_norm_inputs(hn, nw_ptr, xn_ptr, ss_ptr, rows64, cols, r_ok, N, P, pid_n)
         else:
             tl.atomic_add(hp, acc, mask=r_ok[:, None])
+            if EMIT:  # the tile's last split to arrive (acq_rel counter) reads the complete tile back
+                tl.debug_barrier()
+                cp = cnt_ptr + pid_m * P + pid_n
+                if tl.atomic_add(cp, 1) == SPLIT_K - 1:
+                    hn = tl.load(hp, mask=r_ok[:, None], other=0.0, cache_modifier=".cg")
+                    _emit_norm_inputs(hn, nw_ptr, xn_ptr, ss_ptr, rows64, cols, r_ok, N, P, pid_n)
+                    tl.atomic_xchg(cp, 0)  # ready for the next launch
+
+    @triton.jit
+    def _rms_prep_kernel(h_ptr, nw_ptr, xn_ptr, ss_ptr, K, BLOCK: tl.constexpr):
+        """One row of :func:`rms_prep`: ``bf16(h·(1 + w))`` and the row's sum of squares."""
+        row = tl.program_id(0).to(tl.int64)
+        ss = tl.zeros([BLOCK], dtype=tl.float32)
+        for k0 in range(0, K, BLOCK):
+            ks = k0 + tl.arange(0, BLOCK)
+            ok = ks < K
+            x = tl.load(h_ptr + row * K + ks, mask=ok, other=0.0)
+            nw = tl.load(nw_ptr + ks, mask=ok, other=0.0).to(tl.float32)
+            ss += x * x
+            tl.store(xn_ptr + row * K + ks, (x * (1.0 + nw)).to(xn_ptr.dtype.element_ty), mask=ok)
+        tl.store(ss_ptr + row, tl.sum(ss, axis=0))
 
 
 BLOCK_M = 64
@@ -223,33 +288,52 @@ def fit(tiles: Tiles, k: int, n: int) -> Tiles:
     return Tiles(bn, bk, split, tiles.warps, tiles.stages)
 
 
-def _common(h: torch.Tensor, w: torch.Tensor, tiles: Tiles) -> tuple[int, int]:
+def _common(x: torch.Tensor, w: torch.Tensor, tiles: Tiles, prenormed: bool = False) -> tuple[int, int]:
     if triton is None:
         raise ExpertKernelError("Triton is not available")
-    _check(h.dim() == 2 and h.dtype == torch.float32 and h.is_contiguous(),
-           f"residual stream must be a contiguous fp32 (M, K) tensor, got {tuple(h.shape)} {h.dtype}")
+    if prenormed:
+        _check(x.dim() == 2 and x.dtype == w.dtype and x.is_contiguous(),
+               f"activations must be a contiguous (M, K) {w.dtype} tensor, got {tuple(x.shape)} {x.dtype}")
+    else:
+        _check(x.dim() == 2 and x.dtype == torch.float32 and x.is_contiguous(),
+               f"residual stream must be a contiguous fp32 (M, K) tensor, got {tuple(x.shape)} {x.dtype}")
     _check(w.dim() == 2 and w.dtype in (torch.bfloat16, torch.float16) and w.is_contiguous(),
            f"weight must be a contiguous bf16/fp16 (N, K) tensor, got {tuple(w.shape)} {w.dtype}")
-    _check(h.is_cuda or (h.device.type == "cpu" and _interpreting()),
+    _check(x.is_cuda or (x.device.type == "cpu" and _interpreting()),
            "the fused expert kernels need CUDA tensors (or TRITON_INTERPRET=1)")
-    m, k = h.shape
+    m, k = x.shape
     _check(k % (tiles.block_k * tiles.split_k) == 0, f"K = {k} is not a multiple of {tiles.block_k}×{tiles.split_k}")
     return m, k
 
 
-def norm_qkv_rope(h: torch.Tensor, norm_w: torch.Tensor, w: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
-                  q_out: torch.Tensor, k_buf: torch.Tensor, v_buf: torch.Tensor, tokens: int, offset: int,
-                  head_dim: int, eps: float, tiles: Tiles | None = None,
-                  prefetch: torch.Tensor | None = None) -> None:
-    """RMSNorm(h) → fused q/k/v projection → rotary, written in place.
+@dataclass(frozen=True)
+class NormOut:
+    """Where :func:`gemm_residual` / :func:`rms_prep` write the next RMSNorm's inputs."""
 
-    ``h`` (B·T, K) fp32; ``w`` (NQ·D + 2·D, K) = [q; k; v] (one KV head); ``cos``/``sin`` (B·T, D) fp32
-    tables; ``q_out`` (B·T, NQ·D); ``k_buf``/``v_buf`` (B, 1, L, D): rows ``offset … offset + tokens`` of
-    each batch element receive the new keys and values.
-    """
-    d = head_dim
-    tiles = fit(tiles or TILES["qkv"], h.shape[-1], d // 2)
-    m, k = _common(h, w, tiles)
+    weight: torch.Tensor  # (N,) Gemma norm weight w (the kernels apply 1 + w)
+    out: torch.Tensor  # (M, N) bf16/fp16: h·(1 + w)
+    ss: torch.Tensor  # (M, P) fp32 partial row sums of h² (P = N / BLOCK_N of the writer; 1 for rms_prep)
+    counters: torch.Tensor | None = None  # int32 zeros, ≥ row tiles × P; split-K only (the kernel resets them)
+
+
+def partials(n: int, k: int, tiles: Tiles) -> int:
+    """Columns of the row-sum partials :func:`gemm_residual` writes with ``tiles`` for an (N = n, K = k) GEMM."""
+    return n // fit(tiles, k, n).block_n
+
+
+def _check_norm_in(ss: torch.Tensor | None, m: int) -> tuple[torch.Tensor, int]:
+    _check(ss is not None and ss.dim() == 2 and ss.shape[0] == m and ss.dtype == torch.float32
+           and ss.is_contiguous(), f"row sums of squares must be contiguous fp32 ({m}, P)")
+    return ss, ss.shape[1]
+
+
+def _qkv(x: torch.Tensor, norm_w: torch.Tensor | None, ss: torch.Tensor | None, w: torch.Tensor, cos: torch.Tensor,
+         sin: torch.Tensor, q_out: torch.Tensor, k_buf: torch.Tensor, v_buf: torch.Tensor, tokens: int, offset: int,
+         head_dim: int, eps: float, tiles: Tiles, prefetch: torch.Tensor | None) -> None:
+    d, pre = head_dim, ss is not None
+    tiles = fit(tiles, x.shape[-1], d // 2)
+    m, k = _common(x, w, tiles, pre)
+    ss, p = _check_norm_in(ss, m) if pre else (x, 1)
     nq = q_out.shape[-1] // d
     _check(w.shape == (nq * d + 2 * d, k), f"qkv weight {tuple(w.shape)} is not ({nq * d + 2 * d}, {k})")
     _check(d % (2 * tiles.block_n) == 0, f"head dim {d} is not a multiple of 2×{tiles.block_n}")
@@ -264,35 +348,72 @@ def norm_qkv_rope(h: torch.Tensor, norm_w: torch.Tensor, w: torch.Tensor, cos: t
     _check(cos.shape == (m, d) and sin.shape == cos.shape and cos.is_contiguous() and sin.is_contiguous(),
            f"rotary tables {tuple(cos.shape)} must be contiguous ({m}, {d})")
     grid = (triton.cdiv(m, BLOCK_M), (nq + 2) * (d // 2 // tiles.block_n))
-    pf = _prefetch_args(prefetch, grid[0] * grid[1], h)
+    pf = _prefetch_args(prefetch, grid[0] * grid[1], x)
     _norm_pair_kernel[grid](
-        h, norm_w, w, cos, sin, q_out, k_buf, v_buf, m, k, tokens, offset, eps,
+        x, x if norm_w is None else norm_w, w, cos, sin, q_out, k_buf, v_buf, ss, m, k, tokens, offset, eps, p,
         q_out.stride(0), k_buf.stride(0), k_buf.stride(2), v_buf.stride(0), v_buf.stride(2), cos.stride(0),
         *pf[:3], HALF=d // 2, GROUP=d, NQ=nq, ROPE=True, BLOCK_M=BLOCK_M, BLOCK_N=tiles.block_n,
-        BLOCK_K=tiles.block_k, UPCAST=h.device.type == "cpu", PREFETCH=pf[3], PF_VEC=PF_VEC,
-        num_warps=tiles.warps, num_stages=tiles.stages)
+        BLOCK_K=tiles.block_k, UPCAST=x.device.type == "cpu", PREFETCH=pf[3], PF_VEC=PF_VEC, PRENORM=pre,
+        BLOCK_P=triton.next_power_of_2(p), num_warps=tiles.warps, num_stages=tiles.stages)
+
+
+def qkv_rope(x: torch.Tensor, ss: torch.Tensor, w: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
+             q_out: torch.Tensor, k_buf: torch.Tensor, v_buf: torch.Tensor, tokens: int, offset: int, head_dim: int,
+             eps: float, tiles: Tiles | None = None, prefetch: torch.Tensor | None = None) -> None:
+    """RMSNorm → fused q/k/v projection → rotary, written in place, from the norm's inputs.
+
+    ``x`` (B·T, K) bf16 ``h·(1 + w)`` and ``ss`` (B·T, P) fp32 partial row sums of h² (see :class:`NormOut`);
+    ``w`` (NQ·D + 2·D, K) = [q; k; v] (one KV head); ``cos``/``sin`` (B·T, D) fp32 tables; ``q_out``
+    (B·T, NQ·D); ``k_buf``/``v_buf`` (B, 1, L, D): rows ``offset … offset + tokens`` of each batch element
+    receive the new keys and values.
+    """
+    _qkv(x, None, ss, w, cos, sin, q_out, k_buf, v_buf, tokens, offset, head_dim, eps, tiles or TILES["qkv"],
+         prefetch)
+
+
+def norm_qkv_rope(h: torch.Tensor, norm_w: torch.Tensor, w: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
+                  q_out: torch.Tensor, k_buf: torch.Tensor, v_buf: torch.Tensor, tokens: int, offset: int,
+                  head_dim: int, eps: float, tiles: Tiles | None = None,
+                  prefetch: torch.Tensor | None = None) -> None:
+    """:func:`qkv_rope` with the norm in the GEMM prologue, reading the fp32 stream ``h`` (B·T, K)."""
+    _qkv(h, norm_w, None, w, cos, sin, q_out, k_buf, v_buf, tokens, offset, head_dim, eps,
+         tiles or TILES["qkv_norm"], prefetch)
+
+
+def _gate_up(x: torch.Tensor, norm_w: torch.Tensor | None, ss: torch.Tensor | None, w: torch.Tensor,
+             out: torch.Tensor, eps: float, tiles: Tiles, prefetch: torch.Tensor | None) -> None:
+    f, pre = w.shape[0] // 2, ss is not None
+    tiles = fit(tiles, x.shape[-1], f)
+    m, k = _common(x, w, tiles, pre)
+    ss, p = _check_norm_in(ss, m) if pre else (x, 1)
+    _check(w.shape == (2 * f, k) and f % tiles.block_n == 0, f"gate_up weight {tuple(w.shape)}")
+    _check(out.shape == (m, f) and out.is_contiguous() and out.dtype == w.dtype, f"output {tuple(out.shape)}")
+    grid = (triton.cdiv(m, BLOCK_M), f // tiles.block_n)
+    pf = _prefetch_args(prefetch, grid[0] * grid[1], x)
+    _norm_pair_kernel[grid](
+        x, x if norm_w is None else norm_w, w, x, x, out, out, out, ss, m, k, 1, 0, eps, p, out.stride(0), 0, 0,
+        0, 0, 0, *pf[:3], HALF=f, GROUP=2 * f, NQ=0, ROPE=False, BLOCK_M=BLOCK_M, BLOCK_N=tiles.block_n,
+        BLOCK_K=tiles.block_k, UPCAST=x.device.type == "cpu", PREFETCH=pf[3], PF_VEC=PF_VEC, PRENORM=pre,
+        BLOCK_P=triton.next_power_of_2(p), num_warps=tiles.warps, num_stages=tiles.stages)
+
+
+def gate_up_gelu(x: torch.Tensor, ss: torch.Tensor, w: torch.Tensor, out: torch.Tensor, eps: float,
+                 tiles: Tiles | None = None, prefetch: torch.Tensor | None = None) -> None:
+    """``out = gelu_tanh(RMSNorm(h) W_gateᵀ) · (RMSNorm(h) W_upᵀ)``, ``w`` = [gate; up] (2·F, K), from the
+    norm's inputs ``x`` = bf16 ``h·(1 + w_norm)`` and ``ss`` (row-sum partials of h², see :class:`NormOut`)."""
+    _gate_up(x, None, ss, w, out, eps, tiles or TILES["gate_up"], prefetch)
 
 
 def norm_gate_up_gelu(h: torch.Tensor, norm_w: torch.Tensor, w: torch.Tensor, out: torch.Tensor, eps: float,
                       tiles: Tiles | None = None, prefetch: torch.Tensor | None = None) -> None:
-    """``out = gelu_tanh(RMSNorm(h) W_gateᵀ) · (RMSNorm(h) W_upᵀ)`` with ``w`` = [gate; up] (2·F, K)."""
-    f = w.shape[0] // 2
-    tiles = fit(tiles or TILES["gate_up"], h.shape[-1], f)
-    m, k = _common(h, w, tiles)
-    _check(w.shape == (2 * f, k) and f % tiles.block_n == 0, f"gate_up weight {tuple(w.shape)}")
-    _check(out.shape == (m, f) and out.is_contiguous() and out.dtype == w.dtype, f"output {tuple(out.shape)}")
-    grid = (triton.cdiv(m, BLOCK_M), f // tiles.block_n)
-    pf = _prefetch_args(prefetch, grid[0] * grid[1], h)
-    _norm_pair_kernel[grid](
-        h, norm_w, w, h, h, out, out, out, m, k, 1, 0, eps, out.stride(0), 0, 0, 0, 0, 0, *pf[:3],
-        HALF=f, GROUP=2 * f, NQ=0, ROPE=False, BLOCK_M=BLOCK_M, BLOCK_N=tiles.block_n, BLOCK_K=tiles.block_k,
-        UPCAST=h.device.type == "cpu", PREFETCH=pf[3], PF_VEC=PF_VEC, num_warps=tiles.warps,
-        num_stages=tiles.stages)
+    """:func:`gate_up_gelu` with the norm in the GEMM prologue, reading the fp32 stream ``h`` (M, K)."""
+    _gate_up(h, norm_w, None, w, out, eps, tiles or TILES["gate_up_norm"], prefetch)
 
 
 def gemm_residual(x: torch.Tensor, w: torch.Tensor, h: torch.Tensor, tiles: Tiles | None = None,
-                  prefetch: torch.Tensor | None = None) -> None:
-    """``h += x wᵀ`` in place: ``x`` (M, K) bf16 (rows may be strided), ``w`` (N, K), ``h`` (M, N) fp32."""
+                  prefetch: torch.Tensor | None = None, norm: NormOut | None = None) -> None:
+    """``h += x wᵀ`` in place: ``x`` (M, K) bf16 (rows may be strided), ``w`` (N, K), ``h`` (M, N) fp32;
+    with ``norm``, also the next RMSNorm's inputs from the updated ``h`` (see :class:`NormOut`)."""
     tiles = tiles or TILES["o"]
     if triton is None:
         raise ExpertKernelError("Triton is not available")
@@ -303,11 +424,36 @@ def gemm_residual(x: torch.Tensor, w: torch.Tensor, h: torch.Tensor, tiles: Tile
     _check(h.dtype == torch.float32 and h.is_contiguous() and x.shape[0] == m, f"residual {tuple(h.shape)}")
     _check(w.shape == (n, x.shape[1]) and n % tiles.block_n == 0, f"weight {tuple(w.shape)} vs N = {n}")
     grid = (triton.cdiv(m, BLOCK_M), n // tiles.block_n, tiles.split_k)
+    emit = (h, h, h, h)
+    if norm is not None:
+        _check(norm.weight.shape == (n,) and norm.out.shape == (m, n) and norm.out.is_contiguous()
+               and norm.out.dtype == w.dtype, f"norm output {tuple(norm.out.shape)} for ({m}, {n})")
+        _check(norm.ss.shape == (m, grid[1]) and norm.ss.dtype == torch.float32 and norm.ss.is_contiguous(),
+               f"row sums {tuple(norm.ss.shape)} are not ({m}, {grid[1]}) fp32 (see partials())")
+        cnt = norm.counters
+        if tiles.split_k > 1:
+            _check(cnt is not None and cnt.dtype == torch.int32 and cnt.is_contiguous()
+                   and cnt.numel() >= grid[0] * grid[1], f"split-K needs ≥ {grid[0] * grid[1]} int32 counters")
+        emit = (norm.weight, norm.out, norm.ss, cnt if cnt is not None else h)
     pf = _prefetch_args(prefetch, grid[0] * grid[1] * grid[2], h)
     _gemm_residual_kernel[grid](
-        x, w, h, m, x.shape[1], n, x.stride(0), *pf[:3], BLOCK_M=BLOCK_M, BLOCK_N=tiles.block_n,
+        x, w, h, m, x.shape[1], n, x.stride(0), *pf[:3], *emit, BLOCK_M=BLOCK_M, BLOCK_N=tiles.block_n,
         BLOCK_K=tiles.block_k, SPLIT_K=tiles.split_k, UPCAST=h.device.type == "cpu", PREFETCH=pf[3],
-        PF_VEC=PF_VEC, num_warps=tiles.warps, num_stages=tiles.stages)
+        PF_VEC=PF_VEC, EMIT=norm is not None, num_warps=tiles.warps, num_stages=tiles.stages)
+
+
+def rms_prep(h: torch.Tensor, norm: NormOut) -> None:
+    """The next RMSNorm's inputs from the fp32 stream ``h`` (M, K) alone: ``norm.out`` = bf16 ``h·(1 + w)``,
+    ``norm.ss`` (M, 1) = the rows' sums of squares."""
+    if triton is None:
+        raise ExpertKernelError("Triton is not available")
+    m, k = h.shape
+    _check(h.dtype == torch.float32 and h.is_contiguous() and (h.is_cuda or _interpreting()), "fp32 stream")
+    _check(norm.weight.shape == (k,) and norm.out.shape == (m, k) and norm.out.is_contiguous(),
+           f"norm output {tuple(norm.out.shape)} for ({m}, {k})")
+    _check(norm.ss.shape == (m, 1) and norm.ss.dtype == torch.float32, f"row sums {tuple(norm.ss.shape)}")
+    _rms_prep_kernel[(m,)](h, norm.weight, norm.out, norm.ss, k, BLOCK=min(1024, triton.next_power_of_2(k)),
+                           num_warps=4)
 
 
 def _interpreting() -> bool:

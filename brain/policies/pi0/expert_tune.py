@@ -1,6 +1,11 @@
 """Graph-timed tile sweep of the fused expert kernels (:mod:`.expert_triton`) at π0's real shapes, then the
 policy benchmark with the winners installed: ``python -m roboos.brain.policies.pi0.expert_tune --out DIR``.
 
+Sweeps the pre-normed q/k/v and gate/up kernels (bf16 ``h·(1 + w)`` + row sums), the residual kernels as the
+fused path runs them (also writing the next norm's inputs), and the fourth round's norm-in-prologue kernels
+for comparison; then benches eager / math / fused (pre-normed) and, in a second run with its own eager
+baseline, fused with the norm in the prologue.
+
 Each candidate launches once per expert layer (18 distinct weight sets, so weights stream from HBM as in a
 chunk) inside a CUDA graph; the graph is replayed and timed with device events; µs per call is reported next
 to cuBLAS's bf16 GEMM of the same shape. Candidates that fail to compile or do not match a float64
@@ -28,10 +33,14 @@ Tiles = et.Tiles
 
 
 def _candidates(kind: str) -> list[Tiles]:
-    if kind == "qkv":
-        return [Tiles(16, bk, 1, 4, s) for bk in (32, 64, 128) for s in (2, 3, 4)]
+    if kind == "qkv":  # pre-normed: bf16 activations through the pipeline
+        return [Tiles(bn, bk, 1, 4, s) for bn in (16, 32) for bk in (64, 128) for s in (3, 4, 5)]
     if kind == "gate_up":
-        return [Tiles(bn, bk, 1, 4, s) for bn in (32, 64) for bk in (32, 64, 128) for s in (3, 4)]
+        return [Tiles(bn, bk, 1, 4, s) for bn in (16, 32, 64) for bk in (64, 128) for s in (3, 4, 5)]
+    if kind == "qkv_norm":  # the fourth round's norm-in-prologue kernels: its winners, for a same-run comparison
+        return [Tiles(16, 64, 1, 4, 4), Tiles(16, 64, 1, 4, 3)]
+    if kind == "gate_up_norm":
+        return [Tiles(32, 64, 1, 4, 4), Tiles(32, 64, 1, 4, 3)]
     return [Tiles(bn, 128, sp, 4, s) for bn in (16, 32) for sp in (1, 2, 4) for s in (4, 5)]
 
 
@@ -87,81 +96,96 @@ def sweep(tokens: int = 50, log: Callable[[str], None] = print) -> dict[str, Any
     act = torch.empty(tokens, f, device=dev, dtype=dt)
     xo, xd = rnd(tokens, nq * d), rnd(tokens, f)
     hn = (h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + 1e-6) * (1 + nw.float())).double()
+    # the pre-normed kernels' inputs, as a residual kernel with BLOCK_N = 16 writes them
+    xn = (h * (1 + nw.float())).to(dt)
+    ssp = h.pow(2).view(tokens, w // 16, 16).sum(-1).contiguous()
+    counters = torch.zeros(4096, device=dev, dtype=torch.int32)
+
+    def norm_out(tiles: Tiles, k: int) -> et.NormOut:
+        return et.NormOut(nw, torch.empty(tokens, w, device=dev, dtype=dt),
+                          torch.empty(tokens, et.partials(w, k, tiles), device=dev), counters)
 
     def check(kind: str, tiles: Tiles) -> float:
-        if kind == "qkv":
-            c0, s0 = torch.ones_like(cos), torch.zeros_like(sin)  # identity rotation: a plain GEMM check
-            et.norm_qkv_rope(h, nw, wqkv[0], c0, s0, q, kb, vb, tokens, 300, d, 1e-6, tiles)
+        c0, s0 = torch.ones_like(cos), torch.zeros_like(sin)  # identity rotation: a plain GEMM check
+        if kind in ("qkv", "qkv_norm"):
+            if kind == "qkv":
+                et.qkv_rope(xn, ssp, wqkv[0], c0, s0, q, kb, vb, tokens, 300, d, 1e-6, tiles)
+            else:
+                et.norm_qkv_rope(h, nw, wqkv[0], c0, s0, q, kb, vb, tokens, 300, d, 1e-6, tiles)
             ref = hn @ wqkv[0].double().T
-            return max(_rel(q, ref[:, : nq * d]), _rel(kb[0, 0, 300:350], ref[:, nq * d : nq * d + d]))
-        if kind == "gate_up":
-            et.norm_gate_up_gelu(h, nw, wgu[0], act, 1e-6, tiles)
+            return max(_rel(q, ref[:, : nq * d]), _rel(kb[0, 0, 300 : 300 + tokens], ref[:, nq * d : nq * d + d]))
+        if kind in ("gate_up", "gate_up_norm"):
+            if kind == "gate_up":
+                et.gate_up_gelu(xn, ssp, wgu[0], act, 1e-6, tiles)
+            else:
+                et.norm_gate_up_gelu(h, nw, wgu[0], act, 1e-6, tiles)
             gate, up = (hn @ wgu[0].double().T).chunk(2, -1)
             return _rel(act, F.gelu(gate, approximate="tanh") * up)
         x, wt = (xo, wo[0]) if kind == "o" else (xd, wdn[0])
-        hh = h.clone()
-        et.gemm_residual(x, wt, hh, tiles)
-        return _rel(hh, h.double() + x.double() @ wt.double().T)
+        errs = []
+        for _ in range(3):  # the split-K counters must come back to zero for the next launch
+            hh, no = h.clone(), norm_out(tiles, x.shape[1])
+            et.gemm_residual(x, wt, hh, tiles, norm=no)
+            ref = h.double() + x.double() @ wt.double().T
+            errs += [_rel(hh, ref), _rel(no.out, ref * (1 + nw.double())), _rel(no.ss.sum(-1), ref.pow(2).sum(-1))]
+        return max(errs) if bool((counters == 0).all()) else float("inf")
 
-    def launcher(kind: str, tiles: Tiles, ahead: bool = False) -> Callable[[int], None]:
-        """One launch per layer; ``ahead``: each launch also prefetches the next layer's weights into L2."""
-
-        def nxt(ws: list[torch.Tensor], i: int) -> torch.Tensor | None:
-            return ws[(i + 1) % n_layers] if ahead else None
-
+    def launcher(kind: str, tiles: Tiles) -> Callable[[int], None]:
+        """One launch per layer (each its own weights, streamed from HBM as in a chunk)."""
         if kind == "qkv":
-            return lambda i: et.norm_qkv_rope(h, nw, wqkv[i], cos, sin, q, kb, vb, tokens, 300, d, 1e-6, tiles,
-                                              prefetch=nxt(wqkv, i))
+            return lambda i: et.qkv_rope(xn, ssp, wqkv[i], cos, sin, q, kb, vb, tokens, 300, d, 1e-6, tiles)
+        if kind == "qkv_norm":
+            return lambda i: et.norm_qkv_rope(h, nw, wqkv[i], cos, sin, q, kb, vb, tokens, 300, d, 1e-6, tiles)
         if kind == "gate_up":
-            return lambda i: et.norm_gate_up_gelu(h, nw, wgu[i], act, 1e-6, tiles, prefetch=nxt(wgu, i))
-        hh = torch.zeros(tokens, ws_n[kind], device=dev)
-        x, ws = plain[kind]
-        return lambda i: et.gemm_residual(x, ws[i], hh, tiles, prefetch=nxt(ws, i))
-
-    # the residual kernel also runs the qkv / gate_up shapes as plain GEMMs (no norm prologue): a diagnostic
-    plain = {"o": (xo, wo), "down": (xd, wdn), "qkv_plain": (hn.to(dt), wqkv), "gate_up_plain": (hn.to(dt), wgu)}
-    ws_n = {"o": w, "down": w, "qkv_plain": nq * d + 2 * d, "gate_up_plain": 2 * f}
+            return lambda i: et.gate_up_gelu(xn, ssp, wgu[i], act, 1e-6, tiles)
+        if kind == "gate_up_norm":
+            return lambda i: et.norm_gate_up_gelu(h, nw, wgu[i], act, 1e-6, tiles)
+        x, ws = (xo, wo) if kind == "o" else (xd, wdn)
+        hh, no = torch.zeros(tokens, w, device=dev), norm_out(tiles, x.shape[1])  # residual + next norm's inputs
+        return lambda i: et.gemm_residual(x, ws[i], hh, tiles, norm=no)
 
     baselines = {"qkv": (hn.to(dt), wqkv), "gate_up": (hn.to(dt), wgu), "o": (xo, wo), "down": (xd, wdn)}
     result: dict[str, Any] = {}
-    try:  # the L2 prefetch is inline PTX (sm_90): switch it off if this toolchain rejects it
-        et.gemm_residual(xo, wo[0], h.clone()[:, :w], et.TILES["o"], prefetch=wo[1])
-        torch.cuda.synchronize()
-    except Exception as exc:  # noqa: BLE001
-        et.PREFETCH = False
-        result["prefetch_error"] = f"{type(exc).__name__}: {str(exc)[:300]}"
-        log(f"L2 prefetch off: {result['prefetch_error']}")
-    for kind in ("qkv", "o", "gate_up", "down", "qkv_plain", "gate_up_plain"):
-        x, ws = baselines[kind.replace("_plain", "")]
+    for kind in ("qkv", "o", "gate_up", "down", "qkv_norm", "gate_up_norm"):
+        x, ws = baselines[kind.replace("_norm", "")]
         cublas = _graph_us(lambda i, x=x, ws=ws: F.linear(x, ws[i]), n_layers)
         rows = []
-        for tiles in _candidates(kind.replace("_plain", "") if "plain" not in kind else "o"):
+        for tiles in _candidates(kind):
             try:
-                err = check(kind, tiles) if "plain" not in kind else 0.0
+                err = check(kind, tiles)
                 us = _graph_us(launcher(kind, tiles), n_layers) if err < 1e-2 else float("nan")
             except Exception as exc:  # noqa: BLE001  # a tile shape the compiler rejects
-                rows.append({**asdict(tiles), "error": f"{type(exc).__name__}: {str(exc)[:120]}"})
+                rows.append({**asdict(tiles), "error": f"{type(exc).__name__}: {str(exc)[:160]}"})
                 continue
             rows.append({**asdict(tiles), "us": round(us, 2), "rel_err": round(err, 5)})
         ok = [r for r in rows if "us" in r and r["us"] == r["us"]]
         if not ok:
-            raise RuntimeError(f"no tile candidate of {kind} ran correctly: {rows[:3]}")
+            result[kind] = {"cublas_gemm_us": round(cublas, 2), "error": "no candidate ran correctly", "rows": rows}
+            log(f"{kind}: no candidate ran correctly: {rows[:3]}")
+            continue
         best = min(ok, key=lambda r: r["us"])
-        if et.PREFETCH:  # the same launches when each also prefetches the next layer's weights: L2-warm speed
-            tiles = Tiles(*(int(best[k]) for k in ("block_n", "block_k", "split_k", "warps", "stages")))
-            best["us_next_prefetched"] = round(_graph_us(launcher(kind, tiles, ahead=True), n_layers), 2)
-        result[kind] = {"cublas_gemm_us": round(cublas, 2), "best": best, "rows": rows}
+        result[kind] = {"cublas_gemm_us": round(cublas, 2), "best": best, "rows": rows,
+                        "counters_clean": bool((counters == 0).all())}
         log(f"{kind}: best {best} vs cuBLAS GEMM alone {cublas:.2f} us")
+    prep = et.NormOut(nw, torch.empty(tokens, w, device=dev, dtype=dt), torch.empty(tokens, 1, device=dev))
+    result["rms_prep_us"] = round(_graph_us(lambda i: et.rms_prep(h, prep), n_layers), 2)
     return result
 
 
-def install(result: dict[str, Any]) -> None:
-    """Make the sweep's winners the tiles of this process."""
-    for kind in ("qkv", "o", "gate_up", "down"):
-        entry = result[kind]
-        b = entry["best"]
+PRENORMED = ("qkv", "o", "gate_up", "down")  # the kernels of the default (pre-normed) fused path
+
+
+def install(result: dict[str, Any]) -> list[str]:
+    """Make the sweep's winners the tiles of this process; returns the kernels without a working candidate."""
+    failed = []
+    for kind in (*PRENORMED, "qkv_norm", "gate_up_norm"):
+        b = result[kind].get("best")
+        if b is None:
+            failed.append(kind)
+            continue
         et.TILES[kind] = Tiles(int(b["block_n"]), int(b["block_k"]), int(b["split_k"]), int(b["warps"]),
                                int(b["stages"]))
+    return failed
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -178,20 +202,23 @@ def main(argv: list[str] | None = None) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     result = sweep()
-    install(result)
+    failed = install(result)
     doc = {"gpu": torch.cuda.get_device_name(0), "torch": torch.__version__, "sweep_s": round(time.perf_counter() - t0, 1),
-           "tiles": {k: v["best"] for k, v in result.items() if isinstance(v, dict)}, "sweep": result}
+           "tiles": {k: v.get("best") for k, v in result.items() if isinstance(v, dict)}, "failed": failed,
+           "sweep": result}
     (args.out / "expert-tiles.json").write_text(json.dumps(doc, indent=2))
     if args.no_bench:
         return
     from roboos.brain.policies.bench import print_table, run_policy_bench
+    from roboos.brain.policies.pi0 import fused_expert
 
     impls = tuple(i for i in args.impls.split(",") if i)
     command = "python -m roboos.brain.policies.pi0.expert_tune " + " ".join(argv or sys.argv[1:])
-    prefetch_ok = et.PREFETCH
-    runs = [("", impls)] + ([("_noprefetch", ("fused",))] if et.PREFETCH and "fused" in impls else [])
-    for suffix, run_impls in runs:  # each run has its own eager baseline
-        et.PREFETCH = prefetch_ok and suffix == ""
+    prenorm_ok = not any(k in failed for k in PRENORMED)
+    # run 1: eager, math, fused (pre-normed); run 2 (own eager baseline): fused with the norm in the prologue
+    runs = [("", impls)] + ([("_norm_prologue", ("fused",))] if prenorm_ok and "fused" in impls else [])
+    for suffix, run_impls in runs:
+        fused_expert.PRENORM = prenorm_ok and suffix == ""
         path = args.out / f"policy{suffix}.json"
         bench = run_policy_bench(
             (1,), args.iters, args.eager_iters, 1, True, False, budget_s=args.budget, attention_impls=run_impls,
@@ -199,10 +226,11 @@ def main(argv: list[str] | None = None) -> None:
             partial=lambda d, path=path: path.write_text(json.dumps({**d, "expert_tiles": doc}, indent=2)),
             command=command,
         )
+        bench["fused_prenorm"] = fused_expert.PRENORM
         path.write_text(json.dumps({**bench, "expert_tiles": doc}, indent=2))
         print_table(bench)
         torch.cuda.empty_cache()
-
+    fused_expert.PRENORM = True
 
 if __name__ == "__main__":
     main()

@@ -7,6 +7,11 @@ concatenation per step), fp32 rotary tables for the action positions, the fp32 r
 query / MLP scratch. :func:`denoise_step` then runs per layer four fused kernels plus attention (two
 matmuls and a float32 softmax, compiled with the small embedding and output head when the model is
 compiled). The prefix pass is unchanged (``attention="fused"`` runs it with the math attention).
+
+With :data:`PRENORM` (default) each residual kernel also writes the next RMSNorm's inputs (bf16 ``h·(1 + w)``
+and row sums of h², see ``expert_triton.NormOut``), so the q/k/v and gate/up GEMMs load bf16 activations
+through their software pipeline; one small :func:`~.expert_triton.rms_prep` kernel per step feeds the first
+layer. ``PRENORM = False`` runs the fourth round's kernels (the norm in the GEMM prologue) instead.
 """
 
 from __future__ import annotations
@@ -17,7 +22,18 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import torch
-from roboos.brain.policies.pi0.expert_triton import TILES, gemm_residual, norm_gate_up_gelu, norm_qkv_rope
+from roboos.brain.policies.pi0.expert_triton import (
+    BLOCK_M,
+    TILES,
+    NormOut,
+    gate_up_gelu,
+    gemm_residual,
+    norm_gate_up_gelu,
+    norm_qkv_rope,
+    partials,
+    qkv_rope,
+    rms_prep,
+)
 from roboos.brain.policies.pi0.layers import attend, rope_cos_sin
 
 if TYPE_CHECKING:
@@ -37,6 +53,12 @@ class FusedState:
     q: torch.Tensor  # (B·H, NQ·D) rotated queries, token-major
     act: torch.Tensor  # (B·H, F) gelu(gate)·up
     offset: int  # C: where the action tokens' keys start
+    normed: torch.Tensor  # (B·H, W) bf16 h·(1 + w) of the next RMSNorm (PRENORM)
+    ss: dict[str, torch.Tensor]  # row-sum partials of h² by writer: "prep" (B·H, 1), "o", "down" (B·H, P)
+    counters: torch.Tensor  # int32 zeros: split-K tile counters of the residual kernels
+
+
+PRENORM = True  # False: the norm-in-prologue kernels of the fourth round (for comparison)
 
 
 def prepare(model: Pi0Model, cache: PrefixCache, batch: int) -> FusedState:
@@ -61,6 +83,10 @@ def prepare(model: Pi0Model, cache: PrefixCache, batch: int) -> FusedState:
     positions = cache.length[:, None] + 1 + torch.arange(h, device=dev)[None]
     cos, sin = rope_cos_sin(positions, d, cfg.rope_theta, torch.float32)
     m = batch * h
+    w, inner = spec.width, spec.num_heads * d
+    ss = {"prep": torch.empty(m, 1, device=dev, dtype=torch.float32),
+          "o": torch.empty(m, partials(w, inner, TILES["o"]), device=dev, dtype=torch.float32),
+          "down": torch.empty(m, partials(w, spec.mlp_dim, TILES["down"]), device=dev, dtype=torch.float32)}
     return FusedState(
         keys=keys,
         values=values,
@@ -71,6 +97,9 @@ def prepare(model: Pi0Model, cache: PrefixCache, batch: int) -> FusedState:
         q=torch.empty(m, spec.num_heads * d, device=dev, dtype=dt),
         act=torch.empty(m, spec.mlp_dim, device=dev, dtype=dt),
         offset=offset,
+        normed=torch.empty(m, w, device=dev, dtype=dt),
+        ss=ss,
+        counters=torch.zeros(-(-m // BLOCK_M) * w, device=dev, dtype=torch.int32),
     )
 
 
@@ -98,8 +127,43 @@ def denoise_step(model: Pi0Model, st: FusedState, x_t: torch.Tensor, t: torch.Te
     fns = _fns(model)
     spec = model.config.expert
     b, h = x_t.shape[:2]
-    d, nq = spec.head_dim, spec.num_heads
     st.hidden.copy_(fns["embed"](x_t, t).reshape(b * h, spec.width))
+    if PRENORM:
+        _layers_prenormed(model, st, h)
+    else:
+        _layers_norm_prologue(model, st, h)
+    return fns["head"](st.hidden.view(b, h, spec.width))
+
+
+def _layers_prenormed(model: Pi0Model, st: FusedState, h: int) -> None:
+    """The expert layers on the pre-normed kernels: each residual kernel writes the next norm's inputs."""
+    attend = _fns(model)["attend"]
+    spec = model.config.expert
+    b, d, nq = st.hidden.shape[0] // h, spec.head_dim, spec.num_heads
+    layers = model.expert.layers
+    first = layers[0].input_layernorm
+    rms_prep(st.hidden, NormOut(first.weight, st.normed, st.ss["prep"]))
+    ss_in = st.ss["prep"]
+    for i, layer in enumerate(layers):
+        attn, mlp = layer.self_attn, layer.mlp
+        qkv_rope(st.normed, ss_in, attn.qkv_proj.weight, st.cos, st.sin, st.q, st.keys[i], st.values[i], h,
+                 st.offset, d, layer.input_layernorm.eps)
+        out = attend(st.q.view(b, h, nq, d), st.keys[i], st.values[i], st.mask)
+        post = layer.post_attention_layernorm
+        gemm_residual(out.reshape(b * h, nq * d), attn.o_proj.weight, st.hidden, TILES["o"],
+                      norm=NormOut(post.weight, st.normed, st.ss["o"], st.counters))
+        gate_up_gelu(st.normed, st.ss["o"], mlp.gate_up_proj.weight, st.act, post.eps)
+        nxt = layers[i + 1].input_layernorm if i + 1 < len(layers) else None
+        gemm_residual(st.act, mlp.down_proj.weight, st.hidden, TILES["down"],
+                      norm=NormOut(nxt.weight, st.normed, st.ss["down"], st.counters) if nxt is not None else None)
+        ss_in = st.ss["down"]
+
+
+def _layers_norm_prologue(model: Pi0Model, st: FusedState, h: int) -> None:
+    """The fourth round's layers: RMSNorm in the q/k/v and gate/up GEMM prologues (fp32 stream)."""
+    attend = _fns(model)["attend"]
+    spec = model.config.expert
+    b, d, nq = st.hidden.shape[0] // h, spec.head_dim, spec.num_heads
     layers = model.expert.layers
     for i, layer in enumerate(layers):
         attn, mlp = layer.self_attn, layer.mlp
@@ -108,7 +172,7 @@ def denoise_step(model: Pi0Model, st: FusedState, x_t: torch.Tensor, t: torch.Te
         norm_qkv_rope(st.hidden, layer.input_layernorm.weight, attn.qkv_proj.weight, st.cos, st.sin, st.q,
                       st.keys[i], st.values[i], h, st.offset, d, layer.input_layernorm.eps,
                       prefetch=mlp.gate_up_proj.weight)
-        out = fns["attend"](st.q.view(b, h, nq, d), st.keys[i], st.values[i], st.mask)
+        out = attend(st.q.view(b, h, nq, d), st.keys[i], st.values[i], st.mask)
         gemm_residual(out.reshape(b * h, nq * d), attn.o_proj.weight, st.hidden, TILES["o"],
                       prefetch=mlp.down_proj.weight)
         norm = layer.post_attention_layernorm
@@ -116,4 +180,3 @@ def denoise_step(model: Pi0Model, st: FusedState, x_t: torch.Tensor, t: torch.Te
                           prefetch=nxt.self_attn.qkv_proj.weight if nxt is not None else None)
         gemm_residual(st.act, mlp.down_proj.weight, st.hidden, TILES["down"],
                       prefetch=nxt.self_attn.o_proj.weight if nxt is not None else None)
-    return fns["head"](st.hidden.view(b, h, spec.width))

@@ -1,5 +1,6 @@
 """Fused π0 expert-kernel checks, run in a subprocess with ``TRITON_INTERPRET=1`` set before Triton is imported
-(``test_pi0_expert_triton.py`` calls :func:`main` through ``python -c``). Prints one JSON line.
+(``test_pi0_expert_triton.py`` calls :func:`main` through ``python -c``). Prints one JSON line. Covers both
+the pre-normed kernels (default) and the norm-in-prologue ones.
 
 fp16 operands here: the interpreter's bf16 conversion rounds coarsely, fp16 shows the kernels' own error."""
 
@@ -49,6 +50,56 @@ def _kernel_cases() -> dict:
         hh = h.clone()
         et.gemm_residual(x, wd, hh, et.Tiles(16, 32, split))
         out[f"residual_split{split}"] = {"rel_err": _rel(hh, h.double() + x.double() @ wd.double().T)}
+    out.update(_prenormed_cases(h, nw, hn, wq, wg, cos, sin, (b, t, w, d, nq, f, c, eps), gen))
+    return out
+
+
+def _prenormed_cases(h, nw, hn, wq, wg, cos, sin, dims, gen) -> dict:
+    """The pre-normed path: rms_prep, GEMM+residual writing the next norm's inputs (split-K counters reused
+    over two launches), and q/k/v / gate-up from bf16 ``h·(1 + w)`` plus row-sum partials."""
+    import torch
+    import torch.nn.functional as F
+    from roboos.brain.policies.pi0 import expert_triton as et
+    from roboos.brain.policies.pi0.layers import apply_rope
+
+    b, t, w, d, nq, f, c, eps = dims
+    dt, m = wq.dtype, b * t
+    out = {}
+    xn = torch.full((m, w), float("nan"), dtype=dt)
+    ss1 = torch.full((m, 1), float("nan"))
+    et.rms_prep(h, et.NormOut(nw, xn, ss1))
+    out["prep"] = {"x": _rel(xn, h.double() * (1 + nw.double())), "ss": _rel(ss1[:, 0], h.double().pow(2).sum(-1))}
+    ref = h.double() * (1 + nw.double())
+    ss4 = h.pow(2).view(m, 4, w // 4).sum(-1).contiguous()  # four partials per row, as a residual kernel writes
+    q = torch.full((m, nq * d), float("nan"), dtype=dt)
+    kb = torch.full((b, 1, c + t, d), float("nan"), dtype=dt)
+    vb = kb.clone()
+    et.qkv_rope(ref.to(dt), ss4, wq, cos.reshape(-1, d).contiguous(), sin.reshape(-1, d).contiguous(), q, kb, vb,
+                t, c, d, eps, et.Tiles(8, 32))
+    qr, kr, vr = (hn @ wq.double().T).split([nq * d, d, d], -1)
+    qr = apply_rope(qr.view(b, t, nq, d), cos.double(), sin.double()).reshape(m, -1)
+    kr = apply_rope(kr.view(b, t, 1, d), cos.double(), sin.double()).reshape(b, t, d)
+    out["qkv_pre"] = {"q": _rel(q, qr), "k": _rel(kb[:, 0, c:], kr), "v": _rel(vb[:, 0, c:], vr.view(b, t, d)),
+                      "prefix_untouched": bool(torch.isnan(kb[:, :, :c].float()).all()),
+                      "finite": bool(torch.isfinite(q).all() and torch.isfinite(kb[:, :, c:]).all())}
+    act = torch.full((m, f), float("nan"), dtype=dt)
+    et.gate_up_gelu(ref.to(dt), ss1, wg, act, eps, et.Tiles(16, 32))
+    g, u = (hn @ wg.double().T).chunk(2, -1)
+    out["gate_up_pre"] = {"rel_err": _rel(act, F.gelu(g, approximate="tanh") * u),
+                          "finite": bool(torch.isfinite(act).all())}
+    counters = torch.zeros(64, dtype=torch.int32)
+    for split in (1, 2):
+        errs = []
+        for _ in range(2):  # the second launch reuses the counters the first one reset
+            x = torch.randn(m, f, generator=gen).to(dt)
+            wd = (torch.randn(w, f, generator=gen) / 8).to(dt)
+            hh = h.clone()
+            xo = torch.full((m, w), float("nan"), dtype=dt)
+            sso = torch.full((m, w // 16), float("nan"))
+            et.gemm_residual(x, wd, hh, et.Tiles(16, 32, split), norm=et.NormOut(nw, xo, sso, counters))
+            hr = h.double() + x.double() @ wd.double().T
+            errs += [_rel(hh, hr), _rel(xo, hr * (1 + nw.double())), _rel(sso.sum(-1), hr.pow(2).sum(-1))]
+        out[f"residual_norm_split{split}"] = {"rel_err": max(errs), "counters_reset": bool((counters == 0).all())}
     return out
 
 
@@ -64,7 +115,15 @@ def _model_case() -> dict:
     model.attention = "fused"
     got = model.sample_actions(**x).double()
     joint = model.sample_actions(**x, use_cache=False).double()
-    return {"rel_err": _rel(got, ref), "rel_err_joint": _rel(joint, ref), "finite": bool(torch.isfinite(got).all())}
+    from roboos.brain.policies.pi0 import fused_expert
+
+    fused_expert.PRENORM = False  # the fourth round's norm-in-prologue kernels
+    try:
+        prologue = model.sample_actions(**x).double()
+    finally:
+        fused_expert.PRENORM = True
+    return {"rel_err": _rel(got, ref), "rel_err_joint": _rel(joint, ref), "finite": bool(torch.isfinite(got).all()),
+            "rel_err_norm_prologue": _rel(prologue, ref), "rel_err_vs_prologue": _rel(got, prologue)}
 
 
 def main() -> None:

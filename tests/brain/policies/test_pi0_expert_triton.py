@@ -1,6 +1,7 @@
 """The fused Triton expert kernels of π0 (``attention="fused"``) under the Triton interpreter: norm+qkv+rotary
 (poisoned buffers, prefix rows untouched), norm+gate_up+GELU·mul, GEMM+residual with and without split-K,
-and the tiny model end to end against the PyTorch layers."""
+the pre-normed variants (rms_prep, residual kernels writing the next norm's inputs, q/k/v and gate/up from
+bf16 ``h·(1 + w)`` + row sums), and the tiny model end to end against the PyTorch layers (both paths)."""
 
 from __future__ import annotations
 
@@ -36,17 +37,53 @@ def test_gate_up_gelu_and_residual(results):
     assert k["residual_split1"]["rel_err"] < 1e-5 and k["residual_split2"]["rel_err"] < 1e-5
 
 
+def test_prenormed_kernels_match_float64(results):
+    k = results["kernel"]
+    assert k["prep"]["x"] < 2e-3 and k["prep"]["ss"] < 1e-6
+    case = k["qkv_pre"]
+    assert case["finite"] and case["prefix_untouched"] and max(case["q"], case["k"], case["v"]) < 2e-3
+    assert k["gate_up_pre"]["finite"] and k["gate_up_pre"]["rel_err"] < 2e-3
+
+
+def test_residual_writes_next_norm_inputs(results):
+    for split in (1, 2):  # h, bf16 h·(1 + w) and the row-sum partials; split-K counters reset for the next launch
+        case = results["kernel"][f"residual_norm_split{split}"]
+        assert case["rel_err"] < 2e-3 and case["counters_reset"]
+
+
 def test_tiny_model_fused_matches_pytorch_layers(results):
     model = results["model"]
     assert model["finite"] and model["rel_err"] < 5e-3 and model["rel_err_joint"] < 5e-3
+    assert model["rel_err_norm_prologue"] < 5e-3 and model["rel_err_vs_prologue"] < 5e-3
 
 
 def test_rejects_bad_inputs():
     import torch
-    from roboos.brain.policies.pi0.expert_triton import ExpertKernelError, Tiles, gemm_residual
+    from roboos.brain.policies.pi0.expert_triton import ExpertKernelError, NormOut, Tiles, gemm_residual
 
     w = torch.zeros(32, 64, dtype=torch.bfloat16)
     with pytest.raises(ExpertKernelError):
         gemm_residual(torch.zeros(4, 64, dtype=torch.bfloat16), w, torch.zeros(4, 32, dtype=torch.bfloat16), Tiles(16, 32))
     with pytest.raises(ExpertKernelError):
         gemm_residual(torch.zeros(4, 48, dtype=torch.bfloat16), w, torch.zeros(4, 32), Tiles(16, 32))
+
+
+def test_rejects_bad_norm_outputs(monkeypatch):
+    import torch
+    from roboos.brain.policies.pi0.expert_triton import ExpertKernelError, NormOut, Tiles, gemm_residual, qkv_rope
+
+    monkeypatch.setenv("TRITON_INTERPRET", "1")  # CPU tensors pass the device check; the shape checks must fire
+    w, x, h = torch.zeros(32, 64, dtype=torch.bfloat16), torch.zeros(4, 64, dtype=torch.bfloat16), torch.zeros(4, 32)
+    norm = NormOut(torch.zeros(32), torch.zeros(4, 32, dtype=torch.bfloat16), torch.zeros(4, 3))  # P is 2
+    with pytest.raises(ExpertKernelError, match="row sums"):
+        gemm_residual(x, w, h, Tiles(16, 32), norm=norm)
+    norm = NormOut(norm.weight, norm.out, torch.zeros(4, 2))
+    with pytest.raises(ExpertKernelError, match="counters"):
+        gemm_residual(x, w, h, Tiles(16, 32, 2), norm=norm)
+    wq = torch.zeros(4 * 16, 64, dtype=torch.bfloat16)  # two query heads + k + v, head dim 16
+    q, kb = torch.zeros(4, 32, dtype=torch.bfloat16), torch.zeros(1, 1, 4, 16, dtype=torch.bfloat16)
+    cs = torch.zeros(4, 16)
+    with pytest.raises(ExpertKernelError, match="activations"):  # the fp32 stream where bf16 h·(1 + w) belongs
+        qkv_rope(torch.zeros(4, 64), torch.zeros(4, 1), wq, cs, cs, q, kb, kb.clone(), 4, 0, 16, 1e-6, Tiles(8, 32))
+    with pytest.raises(ExpertKernelError, match="row sums"):
+        qkv_rope(x, torch.zeros(4, 1, dtype=torch.bfloat16), wq, cs, cs, q, kb, kb.clone(), 4, 0, 16, 1e-6, Tiles(8, 32))
