@@ -26,6 +26,7 @@ from roboos.memory.base import (
     dumps,
     group_changes,
 )
+from roboos.memory.sqlite_checkpoint import WalCheckpointer
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entities (
@@ -51,13 +52,15 @@ class _Conn:
 
 class _SQLite:
     """One connection per object (or one shared by the memory and the history of one file, see
-    :func:`roboos.memory.open_history`), serialised by a lock; WAL journal, NORMAL sync, 10 s busy timeout."""
+    :func:`roboos.memory.open_history`), serialised by a lock; WAL journal, NORMAL sync, 10 s busy timeout.
+    A file database is checkpointed by a :class:`WalCheckpointer` thread, not inside the writers' commits."""
 
     def __init__(self, path: str | Path, *, share: _SQLite | None = None) -> None:
         if share is not None:
             self.path, self._conn = share.path, share._conn
             self._conn.users += 1
             self._db, self._lock = self._conn.db, self._conn.lock  # the schema (one for both) exists
+            self._checkpointer = share._checkpointer
             return
         self.path = str(path)
         if self.path != ":memory:":
@@ -71,9 +74,12 @@ class _SQLite:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA busy_timeout=10000")
+            if self.path != ":memory:":
+                db.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer thread does it
             db.executescript(_SCHEMA)
         except sqlite3.Error as exc:
             raise MemoryStoreError(f"cannot open the SQLite database {self.path}: {exc}") from None
+        self._checkpointer = WalCheckpointer(self.path) if self.path != ":memory:" else None
         self._conn = _Conn(db)
         self._db, self._lock = db, self._conn.lock
 
@@ -89,6 +95,8 @@ class _SQLite:
         with self._lock:
             self._conn.users -= 1
             if self._conn.users <= 0:
+                if self._checkpointer is not None:
+                    self._checkpointer.stop()
                 self._db.close()
 
 
