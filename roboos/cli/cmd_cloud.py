@@ -70,18 +70,19 @@ def up(
 def _serve(config: Optional[Path], overrides: list[str], planner: Optional[str], log_level: str, *,
            with_edges: bool, edge_config: Optional[Path] = None, edge_overrides: list[str] | None = None,
            time_scale: float | None = None) -> None:
-    import asyncio
     import logging
 
     from rich.console import Console
     from rich.logging import RichHandler
+
+    from roboos.channel.loop import run as run_loop
 
     console = Console()
     logging.basicConfig(level=log_level.upper(), format="%(message)s", handlers=[RichHandler(console=console)])
     overrides = list(overrides) + ([f"planner.kind={planner}"] if planner else [])
     cfg = load_cloud_or_exit(config, overrides, console)
     try:
-        code = asyncio.run(_serve_async(console, cfg, with_edges, edge_config, list(edge_overrides or []), time_scale))
+        code = run_loop(_serve_async(console, cfg, with_edges, edge_config, list(edge_overrides or []), time_scale))
     except KeyboardInterrupt:
         code = 0
     raise typer.Exit(code)

@@ -30,12 +30,12 @@ def edge(
     Runs until Ctrl-C or SIGTERM, then stops every robot, says BYE to the cloud and exits 0.
     Robots of a simulated world in one process share that world.
     """
-    import asyncio
     import logging
 
     from rich.console import Console
     from rich.logging import RichHandler
 
+    from roboos.channel.loop import run as run_loop
     from roboos.config import ConfigError
     from roboos.edge.config import load_edge_config
     from roboos.edge.robots import robot_kinds
@@ -79,7 +79,7 @@ def edge(
     def started(agents_: object) -> None:
         _print_agents(console, agents, cfg.cloud)
 
-    asyncio.run(run_agents(agents, on_started=started))
+    run_loop(run_agents(agents, on_started=started))
     console.print("[green]edge agents stopped[/]")
 
 

@@ -44,10 +44,9 @@ def run(
     instruction (by default with the offline rule-based planner), dispatches the steps over ZeroMQ and
     exits 0 when the task succeeded, non-zero with the reason otherwise.
     """
-    import asyncio
-
     from rich.console import Console
 
+    from roboos.channel.loop import run as run_loop
     from roboos.cli.cmd_cloud import load_cloud_or_exit
 
     console = Console()
@@ -61,7 +60,7 @@ def run(
     if cfg.memory.backend == "local" and cfg.memory.history.path is None:
         cfg.memory.history.path = cfg.memory.path
     try:
-        code = asyncio.run(_run(console, cfg, instruction, edge_config, edge_overrides, time_scale, timeout,
+        code = run_loop(_run(console, cfg, instruction, edge_config, edge_overrides, time_scale, timeout,
                                 no_edges, quiet))
     except KeyboardInterrupt:
         console.print("[magenta]interrupted[/magenta]")
