@@ -257,6 +257,31 @@ def test_liveness_is_not_judged_while_a_backlog_waits_unread() -> None:
 
     cloud = CloudChannel("tcp://127.0.0.1:0")
     cloud._pump = BackloggedPump(500)  # type: ignore[assignment]
-    assert cloud._caught_up() and cloud.stats.liveness_deferred == 0  # 500 < 16 x 64: drained, then judged
+    assert asyncio.run(cloud._caught_up()) and cloud.stats.liveness_deferred == 0  # 500 < 16 x 64: drained
     cloud._pump = BackloggedPump(5000)  # type: ignore[assignment]
-    assert not cloud._caught_up() and cloud.stats.liveness_deferred == 1
+    assert not asyncio.run(cloud._caught_up()) and cloud.stats.liveness_deferred == 1
+
+
+def test_tick_heartbeats_every_robot_slice_by_slice(run, until, monkeypatch) -> None:
+    """The tick sends one shared HEARTBEAT to all robots, a slice per loop turn; every robot gets it."""
+    from roboos.channel import cloud as cloud_module
+
+    monkeypatch.setattr(cloud_module, "TICK_SLICE", 1)
+
+    async def main() -> None:
+        cloud = CloudChannel("tcp://127.0.0.1:0", heartbeat_interval_s=0.05, heartbeat_timeout_s=1.0)
+        await cloud.start()
+        edges = [EdgeChannel(cloud.endpoint, f"r{i}", HelloBody(robot=f"r{i}", embodiment="arm"),
+                             heartbeat_interval_s=0.05, cloud_timeout_s=1.0) for i in range(3)]
+        try:
+            for edge in edges:
+                await edge.start(wait_welcome=5)
+            await until(lambda: all(link.rtt_s is not None for link in cloud.links().values())
+                        and len(cloud.links()) == 3, what="every robot echoed the tick's heartbeat")
+            assert all(edge.connected for edge in edges) and cloud.stats.disconnects == 0
+        finally:
+            for edge in edges:
+                await edge.close()
+            await cloud.close()
+
+    run(main())
