@@ -90,7 +90,6 @@ def bench_load(
     note: str = typer.Option("", help="Free text stored in the JSON (e.g. what else ran on the machine)."),
 ) -> None:
     """One cloud Master against many edge agents: dispatch latency, lost messages, CPU and memory."""
-    import asyncio
     import logging
 
     from rich.console import Console
@@ -99,6 +98,7 @@ def bench_load(
 
     from roboos.bench import RESULTS_DIR, machine_info, machine_slug, utc_now, write_result
     from roboos.bench.load import run_load
+    from roboos.channel.loop import run as run_loop
 
     if memory not in ("sqlite", "local"):
         raise typer.BadParameter("--memory must be sqlite or local")
@@ -106,8 +106,8 @@ def bench_load(
     console = Console()
     with Progress(console=console) as bar:
         task = bar.add_task(f"soak with {agents} agents", total=seconds)
-        result = asyncio.run(run_load(agents, processes, seconds, rate_hz, calls_per_s, memory_backend=memory,
-                                      progress=lambda _n, t: bar.update(task, completed=t)))
+        result = run_loop(run_load(agents, processes, seconds, rate_hz, calls_per_s, memory_backend=memory,
+                                   progress=lambda _n, t: bar.update(task, completed=t)))
 
     def ms(key: str) -> str:
         d = result[key]
