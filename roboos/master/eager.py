@@ -16,8 +16,9 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 
-def start_now(coro: Coroutine[Any, Any, T]) -> asyncio.Future[T]:
-    """Run ``coro`` until it first suspends; return a future of its result (a task if it suspended)."""
+def start_now(coro: Coroutine[Any, Any, T], name: str | None = None) -> asyncio.Future[T]:
+    """Run ``coro`` until it first suspends; return a future of its result (a task named ``name`` if it
+    suspended)."""
     loop = asyncio.get_running_loop()
     try:
         pending = coro.send(None)
@@ -29,7 +30,7 @@ def start_now(coro: Coroutine[Any, Any, T]) -> asyncio.Future[T]:
         failed: asyncio.Future[T] = loop.create_future()
         failed.set_exception(exc)
         return failed
-    return loop.create_task(_rest(coro, pending))
+    return loop.create_task(_rest(coro, pending), name=name)
 
 
 async def _rest(coro: Coroutine[Any, Any, T], pending: Any) -> T:

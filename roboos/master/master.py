@@ -24,6 +24,7 @@ from roboos.master.cameras import CameraFrames
 from roboos.master.config import CloudConfig
 from roboos.skills.index import SkillIndex
 from roboos.master.executor import Executor
+from roboos.master.eager import start_now
 from roboos.master.persistence import Persistence
 from roboos.master.models import (
     Plan,
@@ -89,7 +90,7 @@ class Master:
         self.cameras = CameraFrames()  # latest streamed camera frame per robot camera (the dashboard shows them)
         self._tasks: dict[str, TaskLog] = {}  # unfinished tasks and the newest finished ones (in RAM)
         self._finished: deque[str] = deque()  # finished task ids in RAM, oldest first
-        self._runners: dict[str, asyncio.Task[None]] = {}
+        self._runners: dict[str, asyncio.Future[None]] = {}
         self.channel.on_hello = self._on_hello
         self.channel.on_message = self._on_message
         self.channel.on_disconnect = self._on_disconnect
@@ -155,7 +156,7 @@ class Master:
         task = self._new_task(instruction.strip() or f"run a plan of {len(plan.steps)} steps", task_id)
         task.record.plan = plan
         task.emit("plan", plan.notes or f"{len(plan.steps)} steps (submitted)", plan=plan)
-        self._start(task, self._execute(task, plan, replan=False))
+        self._start(task, self._execute(task, plan, replan=False), eager=True)
         return task.record.id
 
     def _new_task(self, instruction: str, task_id: str | None) -> TaskLog:
@@ -166,9 +167,14 @@ class Master:
         self._tasks[task_id] = task
         return task
 
-    def _start(self, task: TaskLog, work: Coroutine[Any, Any, None]) -> None:
+    def _start(self, task: TaskLog, work: Coroutine[Any, Any, None], *, eager: bool = False) -> None:
+        """Run ``work`` as the task's runner. ``eager``: run it now up to its first real wait (a submitted
+        plan's first CALL is sent before this returns, not a loop turn later behind whatever is queued);
+        only for work that does not plan: the LLM planner's HTTP client (anyio) must start in its own task."""
         task_id = task.record.id
-        runner = asyncio.create_task(self._guard(task, work), name=f"task-{task_id}")
+        guarded = self._guard(task, work)
+        name = f"task-{task_id}"
+        runner = start_now(guarded, name=name) if eager else asyncio.create_task(guarded, name=name)
         self._runners[task_id] = runner
         runner.add_done_callback(lambda _r: self._retire(task_id))
 
