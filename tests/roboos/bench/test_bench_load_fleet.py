@@ -94,6 +94,18 @@ def test_finished_tasks_in_ram_are_bounded_and_older_ones_are_read_back(tmp_path
     _with_fleet(check, tmp_path)
 
 
+def test_a_submitted_plan_sends_its_first_call_before_submit_plan_returns(tmp_path: Path) -> None:
+    async def check(master: Master, fleet: LoadFleet) -> None:
+        sent = master.channel.stats.sent
+        pending = len(master.channel._pending)
+        task_id = await master.submit_plan(Plan(steps=[Step(id="s1", robot=robot_name(0), skill=SKILL.name)]))
+        # no loop turn in between: the runner started eagerly and its CALL is already on the socket
+        assert master.channel.stats.sent == sent + 1 and len(master.channel._pending) == pending + 1
+        assert (await master.wait(task_id, timeout=10)).status is TaskStatus.succeeded
+
+    _with_fleet(check, tmp_path)
+
+
 def test_fleet_rejects_nonsense_sizes() -> None:
     with pytest.raises(ValueError):
         LoadFleet("tcp://127.0.0.1:1", 0, 0, rate_hz=10.0)
