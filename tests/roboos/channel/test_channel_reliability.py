@@ -263,7 +263,7 @@ def test_liveness_is_not_judged_while_a_backlog_waits_unread() -> None:
 
 
 def test_tick_heartbeats_every_robot_slice_by_slice(run, until, monkeypatch) -> None:
-    """The tick sends one shared HEARTBEAT to all robots, a slice per loop turn; every robot gets it."""
+    """The tick sends one shared HEARTBEAT per group of robots, a slice per loop turn; every robot gets it."""
     from roboos.channel import cloud as cloud_module
 
     monkeypatch.setattr(cloud_module, "TICK_SLICE", 1)
@@ -279,6 +279,8 @@ def test_tick_heartbeats_every_robot_slice_by_slice(run, until, monkeypatch) -> 
             await until(lambda: all(link.rtt_s is not None for link in cloud.links().values())
                         and len(cloud.links()) == 3, what="every robot echoed the tick's heartbeat")
             assert all(edge.connected for edge in edges) and cloud.stats.disconnects == 0
+            # heartbeat groups in order of registration: the fleet's beats are spread over the interval
+            assert sorted(link.beat_group for link in cloud.links().values()) == [0, 1, 2]
         finally:
             for edge in edges:
                 await edge.close()
