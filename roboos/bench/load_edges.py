@@ -41,7 +41,7 @@ from roboos.protocol import DEFAULT_LIMITS, Envelope, MsgType, ProtocolError, de
 from roboos.protocol.messages import HelloBody, WelcomeBody
 from roboos.skills.card import SkillCard
 
-SLOTS = 10  # sends of a period are spread over this many slots
+SLOTS = 100  # sends of a period are spread over this many slots (1 ms apart at 10 Hz: robots boot at any time)
 RESULT_CACHE = 1024  # replies remembered per agent for retransmitted calls (as EdgeChannel)
 CLOUD_TIMEOUT_S = 3.0  # nothing heard from the cloud for this long: link down, register again
 HELLO_RETRY_S = 0.5
