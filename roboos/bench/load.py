@@ -44,6 +44,8 @@ from roboos.bench.load_edges import SKILL, robot_name, run_queue_wait_s
 
 LATE_FACTOR = 3.0  # a robot silent for 3 STATE periods counts one late heartbeat
 LAG_PERIOD_S = 0.01  # the loop-lag probe's sleep
+_HEARTBEAT_S = 0.5  # the cloud's heartbeat interval in the benchmark (as configs/cloud.yaml)
+ZMQ_PIPE_CHUNK = 256  # messages per block of a ZeroMQ pipe's queue (libzmq message_pipe_granularity)
 DISPATCH_DEFINITION = ("cloud time.monotonic_ns() just before Master.submit_plan (one-step plan: task record "
                        "and events persisted, executor, world model, CALL on the channel) -> edge process "
                        "time.monotonic_ns() when its CALL handler runs; CLOCK_MONOTONIC is shared by all "
@@ -93,6 +95,9 @@ class _Probes:
             self.gc_count[gen] += 1
             self.gc_total_s += d
             self.gc_max_s[gen] = max(d, self.gc_max_s.get(gen, 0.0))
+
+    def nbytes(self) -> int:
+        return self.lag.buffer_info()[1] * self.lag.itemsize
 
     async def lag_probe(self) -> None:
         while True:
@@ -163,6 +168,11 @@ class _Dispatcher:
         self.errors: Counter[str] = Counter()
         self.pending: set[asyncio.Task[Any]] = set()
 
+    def nbytes(self) -> int:
+        """Bytes held by the sample arrays (excluded from the cloud's RSS growth)."""
+        return sum(a.buffer_info()[1] * a.itemsize
+                   for a in (self.dispatch, self.cloud_part, self.transport, self.rtt, self.late))
+
     def fire(self, due: float) -> None:
         if len(self.pending) >= self.max_in_flight:  # back-pressure, counted: never a silent drop
             self.skipped += 1
@@ -204,7 +214,7 @@ def _cloud_config(tmp: Path, memory_backend: str) -> Any:
     # edges beat (and stream state) at ``rate_hz``; the cloud's own beat to each edge stays at its 0.5 s default
     return load_cloud_config(overrides=[
         "bind=tcp://127.0.0.1:0", "control_plane.enabled=false", "dashboard.enabled=false",
-        "heartbeat.interval_s=0.5", "heartbeat.timeout_s=2.0", f"memory.backend={memory_backend}",
+        f"heartbeat.interval_s={_HEARTBEAT_S}", "heartbeat.timeout_s=2.0", f"memory.backend={memory_backend}",
         f"memory.path={tmp / 'cloud.db'}", "memory.reset_world=true"])
 
 
@@ -230,7 +240,7 @@ async def run_load(agents: int = 500, processes: int = 2, seconds: float = 600.0
                               "seconds": seconds, "rate_hz": rate_hz, "calls_per_s_target": calls_per_s,
                               "memory_backend": memory_backend, "gc_frozen_startup_objects": result_gc_frozen,
                               "dispatch_latency_definition": DISPATCH_DEFINITION}
-    warmup = warmup_s if warmup_s is not None else min(60.0, seconds * 0.2)
+    warmup = warmup_s if warmup_s is not None else default_warmup_s(seconds, agents, calls_per_s, _HEARTBEAT_S)
     samples: list[dict[str, float]] = []
     disp = _Dispatcher(master, names, calls_per_s)
     with _Probes() as probes:
@@ -252,7 +262,8 @@ async def run_load(agents: int = 500, processes: int = 2, seconds: float = 600.0
                     next_call += disp.interval
                 if now >= next_sample:
                     samples.append({"t": round(now - start, 1), "cpu_pct": me.cpu_percent(None),
-                                    "rss_mb": round(me.memory_info().rss / 2**20, 2)})
+                                    "rss_mb": round(me.memory_info().rss / 2**20, 2),
+                                    "bench_arrays_mb": round((disp.nbytes() + probes.nbytes()) / 2**20, 3)})
                     next_sample += 1.0
                     if progress is not None:
                         progress("soak", now - start)
@@ -300,20 +311,45 @@ async def run_load(agents: int = 500, processes: int = 2, seconds: float = 600.0
     return result
 
 
+def default_warmup_s(seconds: float, agents: int, calls_per_s: float, heartbeat_s: float) -> float:
+    """Warm-up before the RSS baseline: until every robot's outbound ZeroMQ pipe has carried two queue
+    blocks of :data:`ZMQ_PIPE_CHUNK` messages (cloud heartbeats + its share of the calls), +20 %.
+
+    libzmq allocates a pipe's second block once and then reuses its blocks: at 500 robots that is a
+    one-time ~15 KB per robot (~7 MB) after ~115 s, measured standalone flat from 300 to 600 messages
+    per peer. At least 60 s, at most 40 % of the soak."""
+    per_robot_hz = 1.0 / heartbeat_s + calls_per_s / max(agents, 1)
+    return min(max(60.0, 1.2 * ZMQ_PIPE_CHUNK / per_robot_hz), 0.4 * seconds)
+
+
 def _cpu_rss(samples: list[dict[str, float]], warmup: float) -> dict[str, Any]:
-    """Cloud CPU mean and RSS growth: medians of the first and the last 30 s after warm-up."""
+    """Cloud CPU mean and RSS growth: medians of the first and the last 30 s after warm-up. The cloud's RSS
+    is the process's minus the benchmark's own sample arrays (latencies, loop lag), which share it."""
     after = [s for s in samples if s["t"] >= warmup]
-    first = [s["rss_mb"] for s in after if s["t"] < warmup + 30]
-    last = [s["rss_mb"] for s in after if s["t"] >= samples[-1]["t"] - 30] if samples else []
-    rss_warm = statistics.median(first) if first else None
-    rss_end = statistics.median(last) if last else None
+
+    def rss(s: dict[str, float]) -> float:
+        return s["rss_mb"] - s.get("bench_arrays_mb", 0.0)
+
+    def growth(since: float) -> float | None:
+        first = [rss(s) for s in samples if since <= s["t"] < since + 30]
+        last = [rss(s) for s in samples if s["t"] >= samples[-1]["t"] - 30] if samples else []
+        if not first or not last:
+            return None
+        return round(100 * (statistics.median(last) - statistics.median(first)) / statistics.median(first), 2)
+
+    first = [rss(s) for s in after if s["t"] < warmup + 30]
+    last = [rss(s) for s in after if s["t"] >= samples[-1]["t"] - 30] if samples else []
+    rss_warm = round(statistics.median(first), 2) if first else None
+    rss_end = round(statistics.median(last), 2) if last else None
     return {"cloud_cpu_pct_mean": round(sum(s["cpu_pct"] for s in after) / len(after), 1) if after else None,
             "cloud_rss_mb": {"after_warmup": rss_warm, "end": rss_end,
-                             "min_after_warmup": min((s["rss_mb"] for s in after), default=None),
-                             "max": max((s["rss_mb"] for s in samples), default=None)},
-            "rss_growth_after_warmup_pct": round(100 * (rss_end - rss_warm) / rss_warm, 2) if rss_warm else None,
+                             "min_after_warmup": min((rss(s) for s in after), default=None),
+                             "max": max((rss(s) for s in samples), default=None),
+                             "bench_arrays_at_end": samples[-1].get("bench_arrays_mb") if samples else None},
+            "rss_growth_after_warmup_pct": growth(warmup) if after else None,
+            "rss_growth_after_60s_pct": growth(60.0) if warmup != 60.0 else None,
             "rss_slope_second_half_mb_per_min": _slope([s for s in after if s["t"] >= samples[-1]["t"] / 2]),
-            "warmup_s": warmup}
+            "warmup_s": round(warmup, 1)}
 
 
 def _slope(samples: list[dict[str, float]]) -> float | None:
@@ -322,4 +358,5 @@ def _slope(samples: list[dict[str, float]]) -> float | None:
         return None
     import numpy as np
 
-    return round(float(np.polyfit([s["t"] for s in samples], [s["rss_mb"] for s in samples], 1)[0]) * 60, 3)
+    rss = [s["rss_mb"] - s.get("bench_arrays_mb", 0.0) for s in samples]
+    return round(float(np.polyfit([s["t"] for s in samples], rss, 1)[0]) * 60, 3)

@@ -135,7 +135,8 @@ def bench_load(
                                                         f"{result['load_generator_cpu_pct_mean']}", ""),
             ("cloud RSS median first → last 30 s (MB)",
              f"{rss['after_warmup']:.1f} → {rss['end']:.1f}" if rss["after_warmup"] else "-", ""),
-            ("RSS growth after warm-up (%)", f"{result['rss_growth_after_warmup_pct']}", "< 5"),
+            (f"RSS growth after the {result['warmup_s']:g} s warm-up (%)",
+             f"{result['rss_growth_after_warmup_pct']}", "< 5"),
             ("load average at start → end", f"{result['load_avg_at_start'][0]:.1f} → {result['load_avg_at_end'][0]:.1f}",
              "")]
     for row in rows:
