@@ -226,7 +226,9 @@ if triton is not None:
             if EMIT:
                 _emit_norm_inputs(hn, nw_ptr, xn_ptr, ss_ptr, rows64, cols, r_ok, N, P, pid_n)
         else:
-            tl.atomic_add(hp, acc, mask=r_ok[:, None])
+            # relaxed: the kernel boundary orders them for the next kernel, and for EMIT the barrier + the
+            # counter's release (CUTLASS's serial split-K semaphore pattern)
+            tl.atomic_add(hp, acc, mask=r_ok[:, None], sem="relaxed")
             if EMIT:  # the tile's last split to arrive (acq_rel counter) reads the complete tile back
                 tl.debug_barrier()
                 cp = cnt_ptr + pid_m * P + pid_n
