@@ -67,7 +67,9 @@ def test_a_busy_writer_gets_its_log_rewound(tmp_path: Path, monkeypatch: pytest.
         commits += 1
         time.sleep(0.0002)  # a loop that writes a few hundred times a second, with short gaps
     assert checkpointer.restarts >= 3
-    assert _wal_frames(db) < commits / 2, f"log of {_wal_frames(db)} frames after {commits} commits"
+    # never rewound, the log holds ~3 frames per commit (63,689 after 20,000); rewound, far fewer (timing
+    # on a loaded machine decides how many past the last rewind: bound it loosely)
+    assert _wal_frames(db) < commits, f"log of {_wal_frames(db)} frames after {commits} commits"
     memory.close()
     plain = sqlite3.connect(db)
     assert plain.execute("SELECT count(*) FROM entities").fetchone()[0] == 500
