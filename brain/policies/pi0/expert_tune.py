@@ -217,6 +217,7 @@ def main(argv: list[str] | None = None) -> None:
     prenorm_ok = not any(k in failed for k in PRENORMED)
     # run 1: eager, math, fused (pre-normed); run 2 (own eager baseline): fused with the norm in the prologue
     runs = [("", impls)] + ([("_norm_prologue", ("fused",))] if prenorm_ok and "fused" in impls else [])
+    default = fused_expert.PRENORM
     for suffix, run_impls in runs:
         fused_expert.PRENORM = prenorm_ok and suffix == ""
         path = args.out / f"policy{suffix}.json"
@@ -230,7 +231,7 @@ def main(argv: list[str] | None = None) -> None:
         path.write_text(json.dumps({**bench, "expert_tiles": doc}, indent=2))
         print_table(bench)
         torch.cuda.empty_cache()
-    fused_expert.PRENORM = True
+    fused_expert.PRENORM = default
 
 if __name__ == "__main__":
     main()

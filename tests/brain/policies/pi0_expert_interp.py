@@ -113,15 +113,17 @@ def _model_case() -> dict:
     model.attention = "math"
     ref = model.sample_actions(**x).double()
     model.attention = "fused"
-    got = model.sample_actions(**x).double()
-    joint = model.sample_actions(**x, use_cache=False).double()
     from roboos.brain.policies.pi0 import fused_expert
 
-    fused_expert.PRENORM = False  # the fourth round's norm-in-prologue kernels
+    default = fused_expert.PRENORM
     try:
+        fused_expert.PRENORM = True  # residual kernels write the next norm's inputs
+        got = model.sample_actions(**x).double()
+        joint = model.sample_actions(**x, use_cache=False).double()
+        fused_expert.PRENORM = False  # the fourth round's norm-in-prologue kernels
         prologue = model.sample_actions(**x).double()
     finally:
-        fused_expert.PRENORM = True
+        fused_expert.PRENORM = default
     return {"rel_err": _rel(got, ref), "rel_err_joint": _rel(joint, ref), "finite": bool(torch.isfinite(got).all()),
             "rel_err_norm_prologue": _rel(prologue, ref), "rel_err_vs_prologue": _rel(got, prologue)}
 
