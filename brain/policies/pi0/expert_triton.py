@@ -41,6 +41,10 @@ try:  # Triton is optional: without it the expert runs the PyTorch layers.
 except Exception:  # noqa: BLE001  # pragma: no cover - depends on the environment
     triton = None
     tl = None
+try:  # grid dependency control (programmatic dependent launch, sm_90+), Triton 3.3+
+    from triton.language.extra.cuda import gdc_launch_dependents, gdc_wait
+except Exception:  # noqa: BLE001  # pragma: no cover - depends on the Triton version
+    gdc_launch_dependents = gdc_wait = None
 
 
 class ExpertKernelError(ValueError):
@@ -80,6 +84,15 @@ if triton is not None:
         return 0.5 * x * (1.0 + t)
 
     @triton.jit
+    def _pdl_start(PDL: tl.constexpr):
+        """With programmatic dependent launch: let the next kernel launch now (its blocks wait in their own
+        ``_pdl_start``), then wait until the previous kernel's writes are visible. Before this point a kernel
+        touches nothing another kernel writes, so launch latency and ramp-up overlap the previous tail."""
+        if PDL:
+            gdc_launch_dependents()
+            gdc_wait()
+
+    @triton.jit
     def _prefetch_l2(pf_ptr, pf_chunk, pf_bytes, PF_VEC: tl.constexpr):
         """This program's share of an L2 prefetch of ``pf_bytes`` at ``pf_ptr`` (the weights of a later
         kernel): ``PF_VEC`` bulk prefetches of ``pf_chunk`` bytes (sm_90 ``cp.async.bulk.prefetch.L2``),
@@ -99,11 +112,12 @@ if triton is not None:
                           HALF: tl.constexpr, GROUP: tl.constexpr, NQ: tl.constexpr, ROPE: tl.constexpr,
                           BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
                           UPCAST: tl.constexpr, PREFETCH: tl.constexpr, PF_VEC: tl.constexpr,
-                          PRENORM: tl.constexpr, BLOCK_P: tl.constexpr):
+                          PRENORM: tl.constexpr, BLOCK_P: tl.constexpr, PDL: tl.constexpr):
         """Paired-column GEMM + norm + (rotary | GELU·mul). ``PRENORM``: ``x`` is bf16 ``x·(1 + w)`` and
         ``ss_ptr`` (M, P) holds partial row sums of squares; else ``x`` is the fp32 stream, normed here."""
         if PREFETCH:
             _prefetch_l2(pf_ptr, pf_chunk, pf_bytes, PF_VEC)
+        _pdl_start(PDL)
         pid_m = tl.program_id(0)
         pb = tl.program_id(1)
         per_group: tl.constexpr = HALF // BLOCK_N
@@ -198,9 +212,10 @@ if triton is not None:
                               nw_ptr, xn_ptr, ss_ptr, cnt_ptr,
                               BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
                               SPLIT_K: tl.constexpr, UPCAST: tl.constexpr, PREFETCH: tl.constexpr,
-                              PF_VEC: tl.constexpr, EMIT: tl.constexpr):
+                              PF_VEC: tl.constexpr, EMIT: tl.constexpr, PDL: tl.constexpr):
         if PREFETCH:
             _prefetch_l2(pf_ptr, pf_chunk, pf_bytes, PF_VEC)
+        _pdl_start(PDL)
         pid_m = tl.program_id(0)
         pid_n = tl.program_id(1)
         pid_k = tl.program_id(2)
@@ -238,8 +253,9 @@ if triton is not None:
                     tl.atomic_xchg(cp, 0)  # ready for the next launch
 
     @triton.jit
-    def _rms_prep_kernel(h_ptr, nw_ptr, xn_ptr, ss_ptr, K, BLOCK: tl.constexpr):
+    def _rms_prep_kernel(h_ptr, nw_ptr, xn_ptr, ss_ptr, K, BLOCK: tl.constexpr, PDL: tl.constexpr):
         """One row of :func:`rms_prep`: ``bf16(h·(1 + w))`` and the row's sum of squares."""
+        _pdl_start(PDL)
         row = tl.program_id(0).to(tl.int64)
         ss = tl.zeros([BLOCK], dtype=tl.float32)
         for k0 in range(0, K, BLOCK):
@@ -356,7 +372,7 @@ def _qkv(x: torch.Tensor, norm_w: torch.Tensor | None, ss: torch.Tensor | None, 
         q_out.stride(0), k_buf.stride(0), k_buf.stride(2), v_buf.stride(0), v_buf.stride(2), cos.stride(0),
         *pf[:3], HALF=d // 2, GROUP=d, NQ=nq, ROPE=True, BLOCK_M=BLOCK_M, BLOCK_N=tiles.block_n,
         BLOCK_K=tiles.block_k, UPCAST=x.device.type == "cpu", PREFETCH=pf[3], PF_VEC=PF_VEC, PRENORM=pre,
-        BLOCK_P=triton.next_power_of_2(p), num_warps=tiles.warps, num_stages=tiles.stages)
+        BLOCK_P=triton.next_power_of_2(p), num_warps=tiles.warps, num_stages=tiles.stages, **_pdl(x))
 
 
 def qkv_rope(x: torch.Tensor, ss: torch.Tensor, w: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
@@ -396,7 +412,7 @@ def _gate_up(x: torch.Tensor, norm_w: torch.Tensor | None, ss: torch.Tensor | No
         x, x if norm_w is None else norm_w, w, x, x, out, out, out, ss, m, k, 1, 0, eps, p, out.stride(0), 0, 0,
         0, 0, 0, *pf[:3], HALF=f, GROUP=2 * f, NQ=0, ROPE=False, BLOCK_M=BLOCK_M, BLOCK_N=tiles.block_n,
         BLOCK_K=tiles.block_k, UPCAST=x.device.type == "cpu", PREFETCH=pf[3], PF_VEC=PF_VEC, PRENORM=pre,
-        BLOCK_P=triton.next_power_of_2(p), num_warps=tiles.warps, num_stages=tiles.stages)
+        BLOCK_P=triton.next_power_of_2(p), num_warps=tiles.warps, num_stages=tiles.stages, **_pdl(x))
 
 
 def gate_up_gelu(x: torch.Tensor, ss: torch.Tensor, w: torch.Tensor, out: torch.Tensor, eps: float,
@@ -441,7 +457,7 @@ def gemm_residual(x: torch.Tensor, w: torch.Tensor, h: torch.Tensor, tiles: Tile
     _gemm_residual_kernel[grid](
         x, w, h, m, x.shape[1], n, x.stride(0), *pf[:3], *emit, BLOCK_M=BLOCK_M, BLOCK_N=tiles.block_n,
         BLOCK_K=tiles.block_k, SPLIT_K=tiles.split_k, UPCAST=h.device.type == "cpu", PREFETCH=pf[3],
-        PF_VEC=PF_VEC, EMIT=norm is not None, num_warps=tiles.warps, num_stages=tiles.stages)
+        PF_VEC=PF_VEC, EMIT=norm is not None, num_warps=tiles.warps, num_stages=tiles.stages, **_pdl(h))
 
 
 def rms_prep(h: torch.Tensor, norm: NormOut) -> None:
@@ -455,7 +471,17 @@ def rms_prep(h: torch.Tensor, norm: NormOut) -> None:
            f"norm output {tuple(norm.out.shape)} for ({m}, {k})")
     _check(norm.ss.shape == (m, 1) and norm.ss.dtype == torch.float32, f"row sums {tuple(norm.ss.shape)}")
     _rms_prep_kernel[(m,)](h, norm.weight, norm.out, norm.ss, k, BLOCK=min(1024, triton.next_power_of_2(k)),
-                           num_warps=4)
+                           num_warps=4, **_pdl(h))
+
+
+PDL = False  # programmatic dependent launch between the fused kernels (sm_90+; never interpreted); off until measured
+
+
+def _pdl(ref: torch.Tensor) -> dict[str, Any]:
+    """Launch arguments: ``PDL`` for the kernel and Triton's ``launch_pdl`` when it applies to ``ref``'s device."""
+    on = (PDL and gdc_wait is not None and ref.is_cuda and not _interpreting()
+          and torch.cuda.get_device_capability(ref.device) >= (9, 0))
+    return {"PDL": True, "launch_pdl": True} if on else {"PDL": False}
 
 
 def _interpreting() -> bool:

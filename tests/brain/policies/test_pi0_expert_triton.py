@@ -87,3 +87,13 @@ def test_rejects_bad_norm_outputs(monkeypatch):
         qkv_rope(torch.zeros(4, 64), torch.zeros(4, 1), wq, cs, cs, q, kb, kb.clone(), 4, 0, 16, 1e-6, Tiles(8, 32))
     with pytest.raises(ExpertKernelError, match="row sums"):
         qkv_rope(x, torch.zeros(4, 1, dtype=torch.bfloat16), wq, cs, cs, q, kb, kb.clone(), 4, 0, 16, 1e-6, Tiles(8, 32))
+
+
+def test_programmatic_dependent_launch_only_on_a_hopper_gpu(monkeypatch):
+    import torch
+    from roboos.brain.policies.pi0 import expert_triton
+
+    cpu = torch.zeros(1)
+    assert expert_triton._pdl(cpu) == {"PDL": False}  # no launch_pdl argument off the GPU (or interpreted)
+    monkeypatch.setattr(expert_triton, "PDL", False)
+    assert expert_triton._pdl(cpu) == {"PDL": False}
