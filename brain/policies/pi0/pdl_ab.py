@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 import torch
-
 from roboos.brain.policies.bench import print_table, run_policy_bench
 from roboos.brain.policies.pi0 import expert_triton
 
