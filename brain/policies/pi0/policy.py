@@ -74,7 +74,9 @@ class Pi0Policy(Policy):
         if attention is None and use_graph and compile and self.device.type == "cuda":
             # measured on an H100 (docs/vla.md): the fused Triton expert 13.5 ms per chunk, compiled matmul +
             # softmax ("math") 16.2 ms in the same run, cuDNN SDPA 22.3 ms. The fused kernels take bf16 weights.
-            model.attention = "fused" if quant is None and _triton_available() else "math"
+            from roboos.brain.policies.pi0 import expert_triton  # its Triton import tells whether Triton is there
+
+            model.attention = "fused" if quant is None and expert_triton.triton is not None else "math"
         if use_graph or quant:
             model.fuse()  # fused q/k/v and gate/up projections: fewer, larger GEMMs
         if quant == "w8a16":
@@ -203,11 +205,3 @@ def _dtype(name: str, device: str) -> torch.dtype:
         }[name]
     except KeyError:
         raise ValueError(f"unknown dtype {name!r} (bf16, fp16 or fp32)") from None
-
-
-def _triton_available() -> bool:
-    try:
-        import triton  # noqa: F401
-    except Exception:  # noqa: BLE001 - any import failure means no Triton kernels
-        return False
-    return True
