@@ -322,34 +322,38 @@ def default_warmup_s(seconds: float, agents: int, calls_per_s: float, heartbeat_
     return min(max(60.0, 1.2 * ZMQ_PIPE_CHUNK / per_robot_hz), 0.4 * seconds)
 
 
+def _cloud_rss(sample: dict[str, float]) -> float:
+    """The cloud's RSS in a sample: the process's minus the benchmark's own sample arrays, which share it."""
+    return sample["rss_mb"] - sample.get("bench_arrays_mb", 0.0)
+
+
 def _cpu_rss(samples: list[dict[str, float]], warmup: float) -> dict[str, Any]:
-    """Cloud CPU mean and RSS growth: medians of the first and the last 30 s after warm-up. The cloud's RSS
-    is the process's minus the benchmark's own sample arrays (latencies, loop lag), which share it."""
+    """Cloud CPU mean and RSS growth: medians of the cloud's RSS over the first 30 s after warm-up and over the
+    last 30 s."""
     after = [s for s in samples if s["t"] >= warmup]
 
-    def rss(s: dict[str, float]) -> float:
-        return s["rss_mb"] - s.get("bench_arrays_mb", 0.0)
+    def median_rss(lo: float, hi: float) -> float | None:
+        window = [_cloud_rss(s) for s in samples if lo <= s["t"] < hi]
+        return statistics.median(window) if window else None
 
-    def growth(since: float) -> float | None:
-        first = [rss(s) for s in samples if since <= s["t"] < since + 30]
-        last = [rss(s) for s in samples if s["t"] >= samples[-1]["t"] - 30] if samples else []
-        if not first or not last:
-            return None
-        return round(100 * (statistics.median(last) - statistics.median(first)) / statistics.median(first), 2)
+    def growth(first: float | None) -> float | None:
+        return round(100 * (rss_end - first) / first, 2) if first and rss_end is not None else None
 
-    first = [rss(s) for s in after if s["t"] < warmup + 30]
-    last = [rss(s) for s in after if s["t"] >= samples[-1]["t"] - 30] if samples else []
-    rss_warm = round(statistics.median(first), 2) if first else None
-    rss_end = round(statistics.median(last), 2) if last else None
+    rss_end = median_rss(samples[-1]["t"] - 30, float("inf")) if samples else None
+    rss_warm = median_rss(warmup, warmup + 30)
     return {"cloud_cpu_pct_mean": round(sum(s["cpu_pct"] for s in after) / len(after), 1) if after else None,
-            "cloud_rss_mb": {"after_warmup": rss_warm, "end": rss_end,
-                             "min_after_warmup": min((rss(s) for s in after), default=None),
-                             "max": max((rss(s) for s in samples), default=None),
+            "cloud_rss_mb": {"after_warmup": _round(rss_warm), "end": _round(rss_end),
+                             "min_after_warmup": min((_cloud_rss(s) for s in after), default=None),
+                             "max": max((_cloud_rss(s) for s in samples), default=None),
                              "bench_arrays_at_end": samples[-1].get("bench_arrays_mb") if samples else None},
-            "rss_growth_after_warmup_pct": growth(warmup) if after else None,
-            "rss_growth_after_60s_pct": growth(60.0) if warmup != 60.0 else None,
+            "rss_growth_after_warmup_pct": growth(rss_warm),
+            "rss_growth_after_60s_pct": growth(median_rss(60.0, 90.0)) if warmup != 60.0 else None,
             "rss_slope_second_half_mb_per_min": _slope([s for s in after if s["t"] >= samples[-1]["t"] / 2]),
             "warmup_s": round(warmup, 1)}
+
+
+def _round(mb: float | None) -> float | None:
+    return round(mb, 2) if mb is not None else None
 
 
 def _slope(samples: list[dict[str, float]]) -> float | None:
@@ -358,5 +362,4 @@ def _slope(samples: list[dict[str, float]]) -> float | None:
         return None
     import numpy as np
 
-    rss = [s["rss_mb"] - s.get("bench_arrays_mb", 0.0) for s in samples]
-    return round(float(np.polyfit([s["t"] for s in samples], rss, 1)[0]) * 60, 3)
+    return round(float(np.polyfit([s["t"] for s in samples], [_cloud_rss(s) for s in samples], 1)[0]) * 60, 3)
