@@ -240,7 +240,9 @@ async def run_load(agents: int = 500, processes: int = 2, seconds: float = 600.0
                               "seconds": seconds, "rate_hz": rate_hz, "calls_per_s_target": calls_per_s,
                               "memory_backend": memory_backend, "gc_frozen_startup_objects": result_gc_frozen,
                               "dispatch_latency_definition": DISPATCH_DEFINITION}
-    warmup = warmup_s if warmup_s is not None else default_warmup_s(seconds, agents, calls_per_s, _HEARTBEAT_S)
+    if warmup_s is None:
+        warmup_s = default_warmup_s(seconds, agents, calls_per_s, _HEARTBEAT_S)
+    warmup = warmup_s
     samples: list[dict[str, float]] = []
     disp = _Dispatcher(master, names, calls_per_s)
     with _Probes() as probes:
@@ -328,8 +330,8 @@ def _cloud_rss(sample: dict[str, float]) -> float:
 
 
 def _cpu_rss(samples: list[dict[str, float]], warmup: float) -> dict[str, Any]:
-    """Cloud CPU mean and RSS growth: medians of the cloud's RSS over the first 30 s after warm-up and over the
-    last 30 s."""
+    """Cloud CPU mean and RSS growth: medians of the cloud's RSS over the first 30 s after warm-up and
+    over the last 30 s."""
     after = [s for s in samples if s["t"] >= warmup]
 
     def median_rss(lo: float, hi: float) -> float | None:
