@@ -240,9 +240,8 @@ async def run_load(agents: int = 500, processes: int = 2, seconds: float = 600.0
                               "seconds": seconds, "rate_hz": rate_hz, "calls_per_s_target": calls_per_s,
                               "memory_backend": memory_backend, "gc_frozen_startup_objects": result_gc_frozen,
                               "dispatch_latency_definition": DISPATCH_DEFINITION}
-    if warmup_s is None:
-        warmup_s = default_warmup_s(seconds, agents, calls_per_s, _HEARTBEAT_S)
-    warmup = warmup_s
+    warmup = (default_warmup_s(seconds, agents, calls_per_s, _HEARTBEAT_S) if warmup_s is None
+              else warmup_s)
     samples: list[dict[str, float]] = []
     disp = _Dispatcher(master, names, calls_per_s)
     with _Probes() as probes:
