@@ -44,10 +44,12 @@ CREATE TABLE IF NOT EXISTS blobs (digest TEXT PRIMARY KEY, data BLOB NOT NULL) W
 
 
 class _Conn:
-    """A connection, its lock and the nesting depth of the transaction it is in (shareable)."""
+    """A connection, its lock, the nesting depth of the transaction it is in and the WAL checkpointer of its
+    file (``None`` in memory); shareable."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: sqlite3.Connection, checkpointer: WalCheckpointer | None) -> None:
         self.db, self.lock, self.depth, self.users = db, threading.RLock(), 0, 1
+        self.checkpointer = checkpointer
 
 
 class _SQLite:
@@ -60,10 +62,10 @@ class _SQLite:
             self.path, self._conn = share.path, share._conn
             self._conn.users += 1
             self._db, self._lock = self._conn.db, self._conn.lock  # the schema (one for both) exists
-            self._checkpointer = share._checkpointer
             return
         self.path = str(path)
-        if self.path != ":memory:":
+        on_disk = self.path != ":memory:"
+        if on_disk:
             self.path = str(Path(self.path).expanduser())
             try:
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
@@ -74,14 +76,17 @@ class _SQLite:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA busy_timeout=10000")
-            if self.path != ":memory:":
+            if on_disk:
                 db.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer thread does it
             db.executescript(_SCHEMA)
         except sqlite3.Error as exc:
             raise MemoryStoreError(f"cannot open the SQLite database {self.path}: {exc}") from None
-        self._checkpointer = WalCheckpointer(self.path) if self.path != ":memory:" else None
-        self._conn = _Conn(db)
+        self._conn = _Conn(db, WalCheckpointer(self.path) if on_disk else None)
         self._db, self._lock = db, self._conn.lock
+
+    @property
+    def _checkpointer(self) -> WalCheckpointer | None:
+        return self._conn.checkpointer
 
     def _tx(self) -> _Tx:
         return _Tx(self._conn)
@@ -95,8 +100,8 @@ class _SQLite:
         with self._lock:
             self._conn.users -= 1
             if self._conn.users <= 0:
-                if self._checkpointer is not None:
-                    self._checkpointer.stop()
+                if self._conn.checkpointer is not None:
+                    self._conn.checkpointer.stop()
                 self._db.close()
 
 
