@@ -93,30 +93,15 @@ if triton is not None:
             gdc_wait()
 
     @triton.jit
-    def _prefetch_l2(pf_ptr, pf_chunk, pf_bytes, PF_VEC: tl.constexpr):
-        """This program's share of an L2 prefetch of ``pf_bytes`` at ``pf_ptr`` (the weights of a later
-        kernel): ``PF_VEC`` bulk prefetches of ``pf_chunk`` bytes (sm_90 ``cp.async.bulk.prefetch.L2``),
-        fire-and-forget, clamped inside the buffer."""
-        pid = (tl.program_id(0) * tl.num_programs(1) + tl.program_id(1)) * tl.num_programs(2) + tl.program_id(2)
-        idx = (pid * PF_VEC + tl.arange(0, PF_VEC)).to(tl.int64)
-        start = tl.minimum(idx * pf_chunk, pf_bytes - pf_chunk)
-        ptrs = pf_ptr.to(tl.pointer_type(tl.int8)) + start
-        sizes = tl.full([PF_VEC], 0, tl.int32) + pf_chunk
-        tl.inline_asm_elementwise("cp.async.bulk.prefetch.L2.global [$1], $2;\n mov.u32 $0, 0;", "=r,l,r",
-                                  [ptrs, sizes], dtype=tl.int32, is_pure=False, pack=1)
-
-    @triton.jit
     def _norm_pair_kernel(x_ptr, nw_ptr, w_ptr, cos_ptr, sin_ptr, o1_ptr, o2_ptr, o3_ptr, ss_ptr,
                           M, K, T, OFF, eps, P,
-                          s_o1, s_o2b, s_o2t, s_o3b, s_o3t, s_cs, pf_ptr, pf_chunk, pf_bytes,
+                          s_o1, s_o2b, s_o2t, s_o3b, s_o3t, s_cs,
                           HALF: tl.constexpr, GROUP: tl.constexpr, NQ: tl.constexpr, ROPE: tl.constexpr,
                           BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
-                          UPCAST: tl.constexpr, PREFETCH: tl.constexpr, PF_VEC: tl.constexpr,
-                          PRENORM: tl.constexpr, BLOCK_P: tl.constexpr, PDL: tl.constexpr):
+                          UPCAST: tl.constexpr, PRENORM: tl.constexpr, BLOCK_P: tl.constexpr,
+                          PDL: tl.constexpr):
         """Paired-column GEMM + norm + (rotary | GELU·mul). ``PRENORM``: ``x`` is bf16 ``x·(1 + w)`` and
         ``ss_ptr`` (M, P) holds partial row sums of squares; else ``x`` is the fp32 stream, normed here."""
-        if PREFETCH:
-            _prefetch_l2(pf_ptr, pf_chunk, pf_bytes, PF_VEC)
         _pdl_start(PDL)
         pid_m = tl.program_id(0)
         pb = tl.program_id(1)
@@ -208,13 +193,11 @@ if triton is not None:
         tl.store(ss_ptr + rows64 * P + pid_n, tl.sum(hn * hn, axis=1), mask=r_ok)
 
     @triton.jit
-    def _gemm_residual_kernel(x_ptr, w_ptr, h_ptr, M, K, N, s_x, pf_ptr, pf_chunk, pf_bytes,
+    def _gemm_residual_kernel(x_ptr, w_ptr, h_ptr, M, K, N, s_x,
                               nw_ptr, xn_ptr, ss_ptr, cnt_ptr,
                               BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
-                              SPLIT_K: tl.constexpr, UPCAST: tl.constexpr, PREFETCH: tl.constexpr,
-                              PF_VEC: tl.constexpr, EMIT: tl.constexpr, PDL: tl.constexpr):
-        if PREFETCH:
-            _prefetch_l2(pf_ptr, pf_chunk, pf_bytes, PF_VEC)
+                              SPLIT_K: tl.constexpr, UPCAST: tl.constexpr, EMIT: tl.constexpr,
+                              PDL: tl.constexpr):
         _pdl_start(PDL)
         pid_m = tl.program_id(0)
         pid_n = tl.program_id(1)
@@ -269,25 +252,6 @@ if triton is not None:
 
 
 BLOCK_M = 64
-PF_VEC = 128  # bulk L2 prefetches per program (one per thread of a 4-warp program)
-PREFETCH = False  # L2 prefetch of ``prefetch=`` weights (sm_90+): measured slower on an H100 (docs/vla.md), off
-
-
-def _prefetch_args(prefetch: torch.Tensor | None, programs: int, ref: torch.Tensor) -> tuple[Any, ...]:
-    """(pointer, chunk bytes, total bytes, on) for the kernels' L2 prefetch of ``prefetch``."""
-    on = (prefetch is not None and PREFETCH and ref.is_cuda
-          and torch.cuda.get_device_capability(ref.device) >= (9, 0))
-    if not on:
-        return ref, 16, 16, False
-    _check(prefetch.is_cuda and prefetch.is_contiguous(), "the prefetched tensor must be contiguous on CUDA")
-    total = prefetch.numel() * prefetch.element_size()
-    total -= total % 16
-    chunk = -(-total // (programs * PF_VEC))
-    chunk = max(16, -(-chunk // 16) * 16)
-    if total < chunk:
-        return ref, 16, 16, False
-    return prefetch, chunk, total, True
-
 
 def _check(cond: bool, msg: str) -> None:
     if not cond:
@@ -347,7 +311,7 @@ def _check_norm_in(ss: torch.Tensor | None, m: int) -> tuple[torch.Tensor, int]:
 
 def _qkv(x: torch.Tensor, norm_w: torch.Tensor | None, ss: torch.Tensor | None, w: torch.Tensor, cos: torch.Tensor,
          sin: torch.Tensor, q_out: torch.Tensor, k_buf: torch.Tensor, v_buf: torch.Tensor, tokens: int, offset: int,
-         head_dim: int, eps: float, tiles: Tiles, prefetch: torch.Tensor | None) -> None:
+         head_dim: int, eps: float, tiles: Tiles) -> None:
     d, pre = head_dim, ss is not None
     tiles = fit(tiles, x.shape[-1], d // 2)
     m, k = _common(x, w, tiles, pre)
@@ -366,18 +330,17 @@ def _qkv(x: torch.Tensor, norm_w: torch.Tensor | None, ss: torch.Tensor | None, 
     _check(cos.shape == (m, d) and sin.shape == cos.shape and cos.is_contiguous() and sin.is_contiguous(),
            f"rotary tables {tuple(cos.shape)} must be contiguous ({m}, {d})")
     grid = (triton.cdiv(m, BLOCK_M), (nq + 2) * (d // 2 // tiles.block_n))
-    pf = _prefetch_args(prefetch, grid[0] * grid[1], x)
     _norm_pair_kernel[grid](
         x, x if norm_w is None else norm_w, w, cos, sin, q_out, k_buf, v_buf, ss, m, k, tokens, offset, eps, p,
         q_out.stride(0), k_buf.stride(0), k_buf.stride(2), v_buf.stride(0), v_buf.stride(2), cos.stride(0),
-        *pf[:3], HALF=d // 2, GROUP=d, NQ=nq, ROPE=True, BLOCK_M=BLOCK_M, BLOCK_N=tiles.block_n,
-        BLOCK_K=tiles.block_k, UPCAST=x.device.type == "cpu", PREFETCH=pf[3], PF_VEC=PF_VEC, PRENORM=pre,
+        HALF=d // 2, GROUP=d, NQ=nq, ROPE=True, BLOCK_M=BLOCK_M, BLOCK_N=tiles.block_n,
+        BLOCK_K=tiles.block_k, UPCAST=x.device.type == "cpu", PRENORM=pre,
         BLOCK_P=triton.next_power_of_2(p), num_warps=tiles.warps, num_stages=tiles.stages, **_pdl(x))
 
 
 def qkv_rope(x: torch.Tensor, ss: torch.Tensor, w: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
              q_out: torch.Tensor, k_buf: torch.Tensor, v_buf: torch.Tensor, tokens: int, offset: int, head_dim: int,
-             eps: float, tiles: Tiles | None = None, prefetch: torch.Tensor | None = None) -> None:
+             eps: float, tiles: Tiles | None = None) -> None:
     """RMSNorm → fused q/k/v projection → rotary, written in place, from the norm's inputs.
 
     ``x`` (B·T, K) bf16 ``h·(1 + w)`` and ``ss`` (B·T, P) fp32 partial row sums of h² (see :class:`NormOut`);
@@ -385,21 +348,19 @@ def qkv_rope(x: torch.Tensor, ss: torch.Tensor, w: torch.Tensor, cos: torch.Tens
     (B·T, NQ·D); ``k_buf``/``v_buf`` (B, 1, L, D): rows ``offset … offset + tokens`` of each batch element
     receive the new keys and values.
     """
-    _qkv(x, None, ss, w, cos, sin, q_out, k_buf, v_buf, tokens, offset, head_dim, eps, tiles or TILES["qkv"],
-         prefetch)
+    _qkv(x, None, ss, w, cos, sin, q_out, k_buf, v_buf, tokens, offset, head_dim, eps, tiles or TILES["qkv"])
 
 
 def norm_qkv_rope(h: torch.Tensor, norm_w: torch.Tensor, w: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
                   q_out: torch.Tensor, k_buf: torch.Tensor, v_buf: torch.Tensor, tokens: int, offset: int,
-                  head_dim: int, eps: float, tiles: Tiles | None = None,
-                  prefetch: torch.Tensor | None = None) -> None:
+                  head_dim: int, eps: float, tiles: Tiles | None = None) -> None:
     """:func:`qkv_rope` with the norm in the GEMM prologue, reading the fp32 stream ``h`` (B·T, K)."""
     _qkv(h, norm_w, None, w, cos, sin, q_out, k_buf, v_buf, tokens, offset, head_dim, eps,
-         tiles or TILES["qkv_norm"], prefetch)
+         tiles or TILES["qkv_norm"])
 
 
 def _gate_up(x: torch.Tensor, norm_w: torch.Tensor | None, ss: torch.Tensor | None, w: torch.Tensor,
-             out: torch.Tensor, eps: float, tiles: Tiles, prefetch: torch.Tensor | None) -> None:
+             out: torch.Tensor, eps: float, tiles: Tiles) -> None:
     f, pre = w.shape[0] // 2, ss is not None
     tiles = fit(tiles, x.shape[-1], f)
     m, k = _common(x, w, tiles, pre)
@@ -407,29 +368,28 @@ def _gate_up(x: torch.Tensor, norm_w: torch.Tensor | None, ss: torch.Tensor | No
     _check(w.shape == (2 * f, k) and f % tiles.block_n == 0, f"gate_up weight {tuple(w.shape)}")
     _check(out.shape == (m, f) and out.is_contiguous() and out.dtype == w.dtype, f"output {tuple(out.shape)}")
     grid = (triton.cdiv(m, BLOCK_M), f // tiles.block_n)
-    pf = _prefetch_args(prefetch, grid[0] * grid[1], x)
     _norm_pair_kernel[grid](
         x, x if norm_w is None else norm_w, w, x, x, out, out, out, ss, m, k, 1, 0, eps, p, out.stride(0), 0, 0,
-        0, 0, 0, *pf[:3], HALF=f, GROUP=2 * f, NQ=0, ROPE=False, BLOCK_M=BLOCK_M, BLOCK_N=tiles.block_n,
-        BLOCK_K=tiles.block_k, UPCAST=x.device.type == "cpu", PREFETCH=pf[3], PF_VEC=PF_VEC, PRENORM=pre,
+        0, 0, 0, HALF=f, GROUP=2 * f, NQ=0, ROPE=False, BLOCK_M=BLOCK_M, BLOCK_N=tiles.block_n,
+        BLOCK_K=tiles.block_k, UPCAST=x.device.type == "cpu", PRENORM=pre,
         BLOCK_P=triton.next_power_of_2(p), num_warps=tiles.warps, num_stages=tiles.stages, **_pdl(x))
 
 
 def gate_up_gelu(x: torch.Tensor, ss: torch.Tensor, w: torch.Tensor, out: torch.Tensor, eps: float,
-                 tiles: Tiles | None = None, prefetch: torch.Tensor | None = None) -> None:
+                 tiles: Tiles | None = None) -> None:
     """``out = gelu_tanh(RMSNorm(h) W_gateᵀ) · (RMSNorm(h) W_upᵀ)``, ``w`` = [gate; up] (2·F, K), from the
     norm's inputs ``x`` = bf16 ``h·(1 + w_norm)`` and ``ss`` (row-sum partials of h², see :class:`NormOut`)."""
-    _gate_up(x, None, ss, w, out, eps, tiles or TILES["gate_up"], prefetch)
+    _gate_up(x, None, ss, w, out, eps, tiles or TILES["gate_up"])
 
 
 def norm_gate_up_gelu(h: torch.Tensor, norm_w: torch.Tensor, w: torch.Tensor, out: torch.Tensor, eps: float,
-                      tiles: Tiles | None = None, prefetch: torch.Tensor | None = None) -> None:
+                      tiles: Tiles | None = None) -> None:
     """:func:`gate_up_gelu` with the norm in the GEMM prologue, reading the fp32 stream ``h`` (M, K)."""
-    _gate_up(h, norm_w, None, w, out, eps, tiles or TILES["gate_up_norm"], prefetch)
+    _gate_up(h, norm_w, None, w, out, eps, tiles or TILES["gate_up_norm"])
 
 
 def gemm_residual(x: torch.Tensor, w: torch.Tensor, h: torch.Tensor, tiles: Tiles | None = None,
-                  prefetch: torch.Tensor | None = None, norm: NormOut | None = None) -> None:
+                  norm: NormOut | None = None) -> None:
     """``h += x wᵀ`` in place: ``x`` (M, K) bf16 (rows may be strided), ``w`` (N, K), ``h`` (M, N) fp32;
     with ``norm``, also the next RMSNorm's inputs from the updated ``h`` (see :class:`NormOut`)."""
     tiles = tiles or TILES["o"]
@@ -453,11 +413,10 @@ def gemm_residual(x: torch.Tensor, w: torch.Tensor, h: torch.Tensor, tiles: Tile
             _check(cnt is not None and cnt.dtype == torch.int32 and cnt.is_contiguous()
                    and cnt.numel() >= grid[0] * grid[1], f"split-K needs ≥ {grid[0] * grid[1]} int32 counters")
         emit = (norm.weight, norm.out, norm.ss, cnt if cnt is not None else h)
-    pf = _prefetch_args(prefetch, grid[0] * grid[1] * grid[2], h)
     _gemm_residual_kernel[grid](
-        x, w, h, m, x.shape[1], n, x.stride(0), *pf[:3], *emit, BLOCK_M=BLOCK_M, BLOCK_N=tiles.block_n,
-        BLOCK_K=tiles.block_k, SPLIT_K=tiles.split_k, UPCAST=h.device.type == "cpu", PREFETCH=pf[3],
-        PF_VEC=PF_VEC, EMIT=norm is not None, num_warps=tiles.warps, num_stages=tiles.stages, **_pdl(h))
+        x, w, h, m, x.shape[1], n, x.stride(0), *emit, BLOCK_M=BLOCK_M, BLOCK_N=tiles.block_n,
+        BLOCK_K=tiles.block_k, SPLIT_K=tiles.split_k, UPCAST=h.device.type == "cpu",
+        EMIT=norm is not None, num_warps=tiles.warps, num_stages=tiles.stages, **_pdl(h))
 
 
 def rms_prep(h: torch.Tensor, norm: NormOut) -> None:

@@ -128,30 +128,28 @@ def denoise_step(model: Pi0Model, st: FusedState, x_t: torch.Tensor, t: torch.Te
     fns = _fns(model)
     spec = model.config.expert
     b, h = x_t.shape[:2]
+    d, nq = spec.head_dim, spec.num_heads
     st.hidden.copy_(fns["embed"](x_t, t).reshape(b * h, spec.width))
-    if PRENORM:
-        _layers_prenormed(model, st, h)
-    else:
-        _layers_norm_prologue(model, st, h)
+
+    def attention(i: int) -> torch.Tensor:
+        """Layer ``i``'s attention over the cached prefix and the action tokens, rows token-major."""
+        return fns["attend"](st.q.view(b, h, nq, d), st.keys[i], st.values[i], st.mask).reshape(b * h, nq * d)
+
+    (_layers_prenormed if PRENORM else _layers_norm_prologue)(model, st, h, attention)
     return fns["head"](st.hidden.view(b, h, spec.width))
 
 
-def _layers_prenormed(model: Pi0Model, st: FusedState, h: int) -> None:
+def _layers_prenormed(model: Pi0Model, st: FusedState, h: int, attention: Callable[[int], torch.Tensor]) -> None:
     """The expert layers on the pre-normed kernels: each residual kernel writes the next norm's inputs."""
-    attend = _fns(model)["attend"]
-    spec = model.config.expert
-    b, d, nq = st.hidden.shape[0] // h, spec.head_dim, spec.num_heads
+    d = model.config.expert.head_dim
     layers = model.expert.layers
-    first = layers[0].input_layernorm
-    rms_prep(st.hidden, NormOut(first.weight, st.normed, st.ss["prep"]))
+    rms_prep(st.hidden, NormOut(layers[0].input_layernorm.weight, st.normed, st.ss["prep"]))
     ss_in = st.ss["prep"]
     for i, layer in enumerate(layers):
-        attn, mlp = layer.self_attn, layer.mlp
+        attn, mlp, post = layer.self_attn, layer.mlp, layer.post_attention_layernorm
         qkv_rope(st.normed, ss_in, attn.qkv_proj.weight, st.cos, st.sin, st.q, st.keys[i], st.values[i], h,
                  st.offset, d, layer.input_layernorm.eps)
-        out = attend(st.q.view(b, h, nq, d), st.keys[i], st.values[i], st.mask)
-        post = layer.post_attention_layernorm
-        gemm_residual(out.reshape(b * h, nq * d), attn.o_proj.weight, st.hidden, TILES["o"],
+        gemm_residual(attention(i), attn.o_proj.weight, st.hidden, TILES["o"],
                       norm=NormOut(post.weight, st.normed, st.ss["o"], st.counters))
         gate_up_gelu(st.normed, st.ss["o"], mlp.gate_up_proj.weight, st.act, post.eps)
         nxt = layers[i + 1].input_layernorm if i + 1 < len(layers) else None
@@ -160,24 +158,14 @@ def _layers_prenormed(model: Pi0Model, st: FusedState, h: int) -> None:
         ss_in = st.ss["down"]
 
 
-def _layers_norm_prologue(model: Pi0Model, st: FusedState, h: int) -> None:
+def _layers_norm_prologue(model: Pi0Model, st: FusedState, h: int,
+                          attention: Callable[[int], torch.Tensor]) -> None:
     """The fourth round's layers: RMSNorm in the q/k/v and gate/up GEMM prologues (fp32 stream)."""
-    attend = _fns(model)["attend"]
-    spec = model.config.expert
-    b, d, nq = st.hidden.shape[0] // h, spec.head_dim, spec.num_heads
-    layers = model.expert.layers
-    for i, layer in enumerate(layers):
-        attn, mlp = layer.self_attn, layer.mlp
-        nxt = layers[i + 1] if i + 1 < len(layers) else None
-        # each kernel prefetches into L2 the weights of a kernel that runs after it (see expert_triton)
+    d = model.config.expert.head_dim
+    for i, layer in enumerate(model.expert.layers):
+        attn, mlp, post = layer.self_attn, layer.mlp, layer.post_attention_layernorm
         norm_qkv_rope(st.hidden, layer.input_layernorm.weight, attn.qkv_proj.weight, st.cos, st.sin, st.q,
-                      st.keys[i], st.values[i], h, st.offset, d, layer.input_layernorm.eps,
-                      prefetch=mlp.gate_up_proj.weight)
-        out = attend(st.q.view(b, h, nq, d), st.keys[i], st.values[i], st.mask)
-        gemm_residual(out.reshape(b * h, nq * d), attn.o_proj.weight, st.hidden, TILES["o"],
-                      prefetch=mlp.down_proj.weight)
-        norm = layer.post_attention_layernorm
-        norm_gate_up_gelu(st.hidden, norm.weight, mlp.gate_up_proj.weight, st.act, norm.eps,
-                          prefetch=nxt.self_attn.qkv_proj.weight if nxt is not None else None)
-        gemm_residual(st.act, mlp.down_proj.weight, st.hidden, TILES["down"],
-                      prefetch=nxt.self_attn.o_proj.weight if nxt is not None else None)
+                      st.keys[i], st.values[i], h, st.offset, d, layer.input_layernorm.eps)
+        gemm_residual(attention(i), attn.o_proj.weight, st.hidden, TILES["o"])
+        norm_gate_up_gelu(st.hidden, post.weight, mlp.gate_up_proj.weight, st.act, post.eps)
+        gemm_residual(st.act, mlp.down_proj.weight, st.hidden, TILES["down"])

@@ -74,7 +74,8 @@ class Pi0Policy(Policy):
         if attention is None and use_graph and compile and self.device.type == "cuda":
             # measured on an H100 (docs/vla.md): the fused Triton expert 13.5 ms per chunk, compiled matmul +
             # softmax ("math") 16.2 ms in the same run, cuDNN SDPA 22.3 ms. The fused kernels take bf16 weights.
-            from roboos.brain.policies.pi0 import expert_triton  # its Triton import tells whether Triton is there
+            # expert_triton's own Triton import tells whether Triton is there
+            from roboos.brain.policies.pi0 import expert_triton
 
             model.attention = "fused" if quant is None and expert_triton.triton is not None else "math"
         if use_graph or quant:
