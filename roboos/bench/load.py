@@ -314,13 +314,15 @@ async def run_load(agents: int = 500, processes: int = 2, seconds: float = 600.0
 
 def default_warmup_s(seconds: float, agents: int, calls_per_s: float, heartbeat_s: float) -> float:
     """Warm-up before the RSS baseline: until every robot's outbound ZeroMQ pipe has carried two queue
-    blocks of :data:`ZMQ_PIPE_CHUNK` messages (cloud heartbeats + its share of the calls), +20 %.
+    blocks of :data:`ZMQ_PIPE_CHUNK` messages (cloud heartbeats + its share of the calls).
 
-    libzmq allocates a pipe's second block once and then reuses its blocks: at 500 robots that is a
-    one-time ~15 KB per robot (~7 MB) after ~115 s, measured standalone flat from 300 to 600 messages
-    per peer. At least 60 s, at most 40 % of the soak."""
+    libzmq allocates a pipe's second block after 256 messages and then reuses its two blocks, but a block's
+    pages become resident only as messages are written into them: the cloud's RSS climbs by ~15 KB per
+    robot until each robot has been sent ~450 messages, then stays flat (``python -m
+    roboos.bench.zmq_pipe``). At 500 robots (2.2 messages/s each) that is 233 s, when the heartbeats alone
+    have passed 450. At least 60 s, at most 40 % of the soak."""
     per_robot_hz = 1.0 / heartbeat_s + calls_per_s / max(agents, 1)
-    return min(max(60.0, 1.2 * ZMQ_PIPE_CHUNK / per_robot_hz), 0.4 * seconds)
+    return min(max(60.0, 2 * ZMQ_PIPE_CHUNK / per_robot_hz), 0.4 * seconds)
 
 
 def _cloud_rss(sample: dict[str, float]) -> float:

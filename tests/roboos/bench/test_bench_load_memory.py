@@ -9,8 +9,8 @@ from roboos.bench.load import ZMQ_PIPE_CHUNK, _cpu_rss, default_warmup_s
 
 
 def test_warmup_lasts_until_each_robot_pipe_carried_two_blocks() -> None:
-    # 500 robots: 2 heartbeats/s + 100 calls/s shared -> 2.2 messages/s per robot, 1.2 x 256 / 2.2 s
-    assert default_warmup_s(600, 500, 100, 0.5) == pytest.approx(1.2 * ZMQ_PIPE_CHUNK / 2.2)
+    # 500 robots: 2 heartbeats/s + 100 calls/s shared -> 2.2 messages/s per robot, 2 x 256 / 2.2 s
+    assert default_warmup_s(600, 500, 100, 0.5) == pytest.approx(2 * ZMQ_PIPE_CHUNK / 2.2)
     assert default_warmup_s(600, 5, 100, 0.5) == 60.0  # never shorter than a minute
     assert default_warmup_s(90, 500, 100, 0.5) == 36.0  # at most 40 % of a short soak
 
