@@ -77,6 +77,7 @@ class Master:
         self.planner: Planner = planner or make_planner(config)
         self.persistence = Persistence(config.memory, memory, history)
         self.world = WorldModel(load_cloud_scene(config), self.persistence.memory, reset=config.memory.reset_world)
+        self.world.before_write = self.persistence.join_turn  # world writes share the turn's commit
         self.channel = CloudChannel(config.bind, name=config.name,
                                     heartbeat_interval_s=config.heartbeat.interval_s,
                                     heartbeat_timeout_s=config.heartbeat.timeout_s,
@@ -160,8 +161,9 @@ class Master:
         return task.record.id
 
     def _new_task(self, instruction: str, task_id: str | None) -> TaskLog:
-        task_id = task_id or uuid.uuid4().hex[:12]
-        if task_id in self._tasks or self.persistence.memory.get("task", task_id) is not None:
+        if not task_id:  # 64 random bits: no collision before billions of tasks, no store lookup
+            task_id = uuid.uuid4().hex[:16]
+        elif task_id in self._tasks or self.persistence.memory.get("task", task_id) is not None:
             raise ValueError(f"task id '{task_id}' is already used")
         task = TaskLog(TaskRecord(id=task_id, instruction=instruction), sink=self.persistence.task_event)
         self._tasks[task_id] = task

@@ -7,6 +7,8 @@ and (sampled) STATE messages go to the history too. Retention runs every ``prune
 
 Group commit: on the event loop, the writes of one loop turn share one transaction (where the backend
 can: SQLite memory and history in one file), committed by a callback queued behind the first of them.
+A task record changed by several events in one turn is written once, as it stands at the commit (the
+world model's writes join the turn too: :meth:`Persistence.join_turn`).
 Anything that could reveal a write to the outside (a reply to the caller) is queued after it, so it runs
 after the commit, and the executor commits explicitly (:meth:`Persistence.commit`) before it sends a
 CALL, so a step's call id is on disk before the robot can move: a crash loses only writes nobody has
@@ -50,6 +52,7 @@ class Persistence:
         self._states: list[Record] = []  # sampled STATEs not yet written (one transaction per batch)
         self._states_flushed_at = time.monotonic()
         self._turn: Any = None  # the open transaction of this loop turn (group commit)
+        self._records: dict[str, TaskRecord] = {}  # task records changed in this turn, written at its commit
 
     def close(self) -> None:
         self.flush_states()
@@ -60,29 +63,36 @@ class Persistence:
 
     # ------------------------------------------------------------------------------------ writing
     def task_event(self, record: TaskRecord, event: TaskEvent) -> None:
-        """Save the record and append the event (the TaskLog sink), in one transaction where the memory
-        and the history share a SQLite file."""
+        """Append the event and save the record (the TaskLog sink), in one transaction where the memory
+        and the history share a SQLite file; in a loop turn the record is saved once, at the commit."""
         step = event.step
-        self._join_turn()
+        if self.join_turn():
+            self._records[record.id] = record
+        else:
+            self._save(record)
+        self.append(TASK_EVENT_PREFIX + event.kind, event.model_dump(mode="json"), task=record.id,
+                    robot=step.robot if step is not None else "")
+
+    def _save(self, record: TaskRecord) -> None:
         try:
             self.memory.put("task", record.id, record.model_dump(mode="json"))
         except MemoryStoreError as exc:  # Redis down: the task goes on, the problem is logged
             log.error("cannot save task %s: %s", record.id, exc)
-        self.append(TASK_EVENT_PREFIX + event.kind, event.model_dump(mode="json"), task=record.id,
-                    robot=step.robot if step is not None else "")
 
-    def _join_turn(self) -> None:
-        """Open this loop turn's transaction (once per turn); a no-op without a running loop."""
+    def join_turn(self) -> bool:
+        """Open this loop turn's transaction (once per turn); ``False`` (nothing opened) without a running
+        loop, where every write commits on its own."""
         if self._turn is not None:
-            return
+            return True
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
-            return
+            return False
         turn = self.memory.batch()
         turn.__enter__()
         self._turn = turn
         loop.call_soon(self._end_turn)
+        return True
 
     def commit(self) -> None:
         """Commit this loop turn's writes now (the executor calls it before sending a CALL)."""
@@ -91,6 +101,9 @@ class Persistence:
     def _end_turn(self) -> None:
         turn, self._turn = self._turn, None
         if turn is not None:
+            records, self._records = self._records, {}
+            for record in records.values():
+                self._save(record)
             try:
                 turn.__exit__(None, None, None)
             except Exception as exc:  # noqa: BLE001 - e.g. disk full: logged like any failed write
@@ -102,7 +115,7 @@ class Persistence:
     def _append(self, records: list[Record]) -> None:
         if self.history is None or not records:
             return
-        self._join_turn()
+        self.join_turn()
         try:
             self.history.append_many(records)
         except MemoryStoreError as exc:

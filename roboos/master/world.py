@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from roboos.memory import Change, MemoryBackend
@@ -39,6 +40,7 @@ class WorldModel:
         self._seen_due: dict[str, float] = {}  # last_seen values not yet written
         self._seen_flushed_at = 0.0
         self._result_ns: dict[str, int] = {}  # edge send time of each robot's latest applied RESULT
+        self.before_write: Callable[[], object] | None = None  # e.g. join the master's group commit
         meta = self.store.get("meta", "world")
         if scene is not None and (reset or meta is None or meta.value.get("scene") != scene.name):
             self.seed(scene)
@@ -93,7 +95,7 @@ class WorldModel:
         for effect in effects:
             kind, name = effect.subject.split(":", 1)
             changes.append(Change(kind, name, effect.attribute, effect.value))
-        self.store.apply(changes)
+        self._write(changes)
         with self._lock:
             for change in changes:
                 if change.kind == "robot" and change.attribute in ROBOT_STATE_KEYS:
@@ -103,7 +105,12 @@ class WorldModel:
 
     def update_robot(self, robot: str, **attributes: Any) -> None:
         """Write attributes of one robot's own entry (registry and executor bookkeeping)."""
-        self.store.apply([Change("robot", robot, k, v) for k, v in attributes.items()])
+        self._write([Change("robot", robot, k, v) for k, v in attributes.items()])
+
+    def _write(self, changes: list[Change]) -> None:
+        if self.before_write is not None:
+            self.before_write()
+        self.store.apply(changes)
 
     def note_result(self, robot: str, sent_ns: int) -> None:
         """Remember when (edge clock) the robot sent its latest applied RESULT: state snapshots taken
@@ -139,7 +146,7 @@ class WorldModel:
         if changed:
             self.update_robot(robot, **changed, last_seen=now)
         if seen:
-            self.store.apply([Change("robot", name, "last_seen", t) for name, t in seen])
+            self._write([Change("robot", name, "last_seen", t) for name, t in seen])
         return True
 
 

@@ -43,6 +43,12 @@ CREATE TABLE IF NOT EXISTS blobs (digest TEXT PRIMARY KEY, data BLOB NOT NULL) W
 """
 
 
+# Write a value and bump its version in one statement (SQLite 3.35+; older libraries read, then write).
+_UPSERT_RETURNING = sqlite3.sqlite_version_info >= (3, 35, 0)
+_UPSERT = ("INSERT INTO entities VALUES (?,?,?,1,?) ON CONFLICT (kind, name) DO UPDATE SET value=excluded.value, "
+           "version=entities.version+1, updated_at=excluded.updated_at RETURNING version")
+
+
 class _Conn:
     """A connection, its lock, the nesting depth of the transaction it is in and the WAL checkpointer of its
     file (``None`` in memory); shareable."""
@@ -168,6 +174,8 @@ class SQLiteMemory(_SQLite, MemoryBackend):
         check_kind(kind)
         text = dumps(dict(value))
         with self._tx() as db:
+            if expect_version is None and _UPSERT_RETURNING:  # one statement instead of read + write
+                return int(db.execute(_UPSERT, (kind, name, text, time.time())).fetchone()[0])
             row = db.execute("SELECT version FROM entities WHERE kind=? AND name=?", (kind, name)).fetchone()
             actual = row[0] if row else 0
             if expect_version is not None and expect_version != actual:

@@ -90,3 +90,41 @@ def test_writes_of_one_loop_turn_commit_together_before_anything_queued_after_th
     assert reader.count() == 3
     persistence.close()
     reader.close()
+
+
+def test_a_task_record_changed_by_many_events_in_one_turn_is_written_once_as_it_stands(tmp_path: Path) -> None:
+    from roboos.master.models import TaskRecord, TaskStatus
+    from roboos.master.tasks import TaskLog
+    from roboos.memory.sqlite import SQLiteMemory
+
+    config = MemoryConfig(backend="sqlite", path=str(tmp_path / "cloud.db"))
+    persistence = Persistence(config)
+    world = WorldModel(store=persistence.memory)
+    world.before_write = persistence.join_turn
+    reader = SQLiteMemory(tmp_path / "cloud.db")
+    puts: list[str] = []
+    original = persistence.memory.put
+
+    def counting(kind: str, name: str, value: Any, **kw: Any) -> int:
+        puts.append(name)
+        return original(kind, name, value, **kw)
+
+    persistence.memory.put = counting  # type: ignore[method-assign]
+
+    async def main() -> None:
+        task = TaskLog(TaskRecord(id="t1", instruction="go"), sink=persistence.task_event)
+        task.emit("status", "accepted")
+        task.set_status(TaskStatus.running, "running")
+        world.update_robot("arm1", current_task="t1")  # joins the same transaction
+        assert reader.get("task", "t1") is None and reader.get("robot", "arm1") is None
+        persistence.commit()  # as the executor does before a CALL: on disk now
+        assert puts == ["t1"] and reader.get("task", "t1").value["status"] == "running"
+        assert reader.get("robot", "arm1").value["current_task"] == "t1"
+        task.set_status(TaskStatus.succeeded, "done")
+        await asyncio.sleep(0)  # the turn's commit
+
+    asyncio.run(main())
+    assert puts == ["t1", "t1"] and reader.get("task", "t1").value["status"] == "succeeded"
+    assert persistence.history is not None and persistence.history.count() == 3  # every event is kept
+    persistence.close()
+    reader.close()

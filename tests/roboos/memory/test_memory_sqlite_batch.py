@@ -53,3 +53,16 @@ def test_retention_by_count_keeps_the_newest(tmp_path: Path) -> None:
     assert history.count() == 250 and history.query(limit=1)[0].seq == 951
     assert history.prune(max_entries=250) == 0
 
+
+
+@pytest.mark.parametrize("upsert", [True, False], ids=["one-statement upsert", "read-then-write (SQLite < 3.35)"])
+def test_sqlite_put_bumps_the_version_with_or_without_upsert(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             upsert: bool) -> None:
+    import roboos.memory.sqlite as sqlite_backend
+
+    monkeypatch.setattr(sqlite_backend, "_UPSERT_RETURNING", upsert)
+    memory = SQLiteMemory(tmp_path / "cloud.db")
+    assert [memory.put("task", "t1", {"n": i}) for i in range(3)] == [1, 2, 3]
+    assert memory.get("task", "t1").value == {"n": 2} and memory.get("task", "t1").version == 3
+    assert memory.put("task", "t2", {"n": 0}) == 1
+    memory.close()
