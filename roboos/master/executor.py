@@ -53,13 +53,20 @@ class Executor:
         failed: Step | None = None
         try:
             while True:
+                ready: list[Step] = []
                 if failed is None:
                     busy = {s.robot for s in running.values()}
                     for step in plan.steps:
                         if (step.status is StepStatus.pending and step.robot not in busy
                                 and all(steps[d].status is StepStatus.succeeded for d in step.depends_on)):
                             busy.add(step.robot)
-                            running[start_now(self.run_step(task, step))] = step
+                            ready.append(step)
+                if len(ready) == 1 and not running:  # nothing to overlap: run it inline, and the task's
+                    if not await self.run_step(task, ready[0]) and failed is None:  # next events join
+                        failed = ready[0]  # the turn (and the commit) of the step's result
+                    continue
+                for step in ready:
+                    running[start_now(self.run_step(task, step))] = step
                 if not running:
                     break
                 done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
