@@ -14,16 +14,15 @@ import asyncio
 import collections
 import ctypes
 import gc
-import json
 import re
 import sys
 import time
 
 import psutil
 
-from roboos.bench import machine_info, utc_now
+from roboos.bench import machine_info, utc_now, write_result
+from roboos.bench.heap import glibc_heap
 from roboos.bench.load import run_load
-from roboos.bench.zmq_pipe import _mallinfo
 from roboos.channel.loop import run
 
 
@@ -49,9 +48,10 @@ async def main(seconds: float) -> dict:
         start, at = time.monotonic(), 60.0
         while at < seconds:
             await asyncio.sleep(max(0.0, at - (time.monotonic() - start)))
-            heap = _mallinfo() or (0.0, 0.0)
+            heap = glibc_heap()
             types = collections.Counter(type(o).__name__ for o in gc.get_objects())
-            rows.append({"t": at, "heap_in_use_mb": round(heap[0], 2), "heap_mb": round(heap[1], 2),
+            rows.append({"t": at, "heap_in_use_mb": heap and round(heap.in_use_mb, 2),
+                         "heap_free_mb": heap and round(heap.free_mb, 2), "heap_mb": heap and round(heap.heap_mb, 2),
                          "pymalloc_blocks": sys.getallocatedblocks(),
                          "sqlite_mb": round(sqlite.sqlite3_memory_used() / 2**20, 2),
                          "rss_mb": round(psutil.Process().memory_info().rss / 2**20, 2), **_rss_by_region(),
@@ -68,5 +68,4 @@ async def main(seconds: float) -> dict:
 
 
 if __name__ == "__main__":
-    with open(sys.argv[2], "w") as f:
-        json.dump(run(main(float(sys.argv[1]))), f, indent=1)
+    write_result(sys.argv[2], run(main(float(sys.argv[1]))))

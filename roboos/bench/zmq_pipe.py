@@ -12,8 +12,6 @@ about 450 messages and is flat after that. ``roboos bench load`` starts its RSS 
 from __future__ import annotations
 
 import argparse
-import ctypes
-import json
 import subprocess
 import sys
 import time
@@ -23,23 +21,8 @@ from typing import Any
 import psutil
 import zmq
 
-from roboos.bench import machine_info, utc_now
-
-
-class _MallInfo2(ctypes.Structure):
-    _fields_ = [(name, ctypes.c_size_t) for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
-                                                     "fsmblks", "uordblks", "fordblks", "keepcost")]
-
-
-def _mallinfo() -> tuple[float, float] | None:
-    """glibc heap (bytes in use, heap size) in MB; ``None`` off glibc."""
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallinfo2.restype = _MallInfo2
-    except (OSError, AttributeError):
-        return None
-    info = libc.mallinfo2()
-    return info.uordblks / 2**20, info.arena / 2**20
+from roboos.bench import machine_info, utc_now, write_result
+from roboos.bench.heap import glibc_heap
 
 
 def _peers(endpoint: str, peers: int) -> None:
@@ -77,10 +60,10 @@ def measure(peers: int = 500, rate_hz: float = 20.0, messages: int = 640, size: 
         me, payload, due = psutil.Process(), b"x" * size, time.monotonic()
         for k in range(messages + 1):
             if k % 32 == 0:
-                heap = _mallinfo()
+                heap = glibc_heap()
                 samples.append({"messages_per_peer": k, "rss_mb": round(me.memory_info().rss / 2**20, 2),
-                                "heap_in_use_mb": round(heap[0], 2) if heap else None,
-                                "heap_mb": round(heap[1], 2) if heap else None})
+                                "heap_in_use_mb": round(heap.in_use_mb, 2) if heap else None,
+                                "heap_mb": round(heap.heap_mb, 2) if heap else None})
             for ident in sorted(idents):
                 router.send_multipart([ident, payload])
             due += 1.0 / rate_hz
@@ -113,7 +96,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{s['messages_per_peer']:5d} messages/peer  RSS {s['rss_mb']:7.2f} MB  heap in use "
               f"{s['heap_in_use_mb']} MB")
     if args.out:
-        args.out.write_text(json.dumps(result, indent=1) + "\n")
+        write_result(args.out, result)
 
 
 if __name__ == "__main__":
