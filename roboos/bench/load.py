@@ -52,6 +52,11 @@ DISPATCH_DEFINITION = ("cloud time.monotonic_ns() just before Master.submit_plan
                        "processes of one Linux host")
 
 
+def _array_bytes(*arrays: array) -> int:
+    """Bytes held by sample arrays."""
+    return sum(a.buffer_info()[1] * a.itemsize for a in arrays)
+
+
 class _Counting:
     """Wraps the master's channel ``on_message``: per-robot STATE counts and STATE-gap accounting."""
 
@@ -97,7 +102,7 @@ class _Probes:
             self.gc_max_s[gen] = max(d, self.gc_max_s.get(gen, 0.0))
 
     def nbytes(self) -> int:
-        return self.lag.buffer_info()[1] * self.lag.itemsize
+        return _array_bytes(self.lag)
 
     async def lag_probe(self) -> None:
         while True:
@@ -170,8 +175,7 @@ class _Dispatcher:
 
     def nbytes(self) -> int:
         """Bytes held by the sample arrays (excluded from the cloud's RSS growth)."""
-        return sum(a.buffer_info()[1] * a.itemsize
-                   for a in (self.dispatch, self.cloud_part, self.transport, self.rtt, self.late))
+        return _array_bytes(self.dispatch, self.cloud_part, self.transport, self.rtt, self.late)
 
     def fire(self, due: float) -> None:
         if len(self.pending) >= self.max_in_flight:  # back-pressure, counted: never a silent drop

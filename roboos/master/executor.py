@@ -62,8 +62,8 @@ class Executor:
                             busy.add(step.robot)
                             ready.append(step)
                 if len(ready) == 1 and not running:  # nothing to overlap: run it inline, and the task's
-                    if not await self.run_step(task, ready[0]) and failed is None:  # next events join
-                        failed = ready[0]  # the turn (and the commit) of the step's result
+                    if not await self.run_step(task, ready[0]):  # next events join the turn (and the
+                        failed = ready[0]  # commit) of the step's result
                     continue
                 for step in ready:
                     running[start_now(self.run_step(task, step))] = step

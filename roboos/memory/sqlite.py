@@ -106,8 +106,8 @@ class _SQLite:
         with self._lock:
             self._conn.users -= 1
             if self._conn.users <= 0:
-                if self._conn.checkpointer is not None:
-                    self._conn.checkpointer.stop()
+                if self._checkpointer is not None:
+                    self._checkpointer.stop()
                 self._db.close()
 
 
