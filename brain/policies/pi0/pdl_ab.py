@@ -26,7 +26,8 @@ def main(argv: list[str] | None = None) -> None:
     default = expert_triton.PDL
     for name, impls, pdl in (("math_and_fused_pdl_on", ("math", "fused"), True), ("fused_pdl_off", ("fused",), False)):
         expert_triton.PDL = pdl
-        bench = run_policy_bench((1,), args.iters, 2, 1, True, False, budget_s=args.budget, attention_impls=impls,
+        bench = run_policy_bench(cameras=(1,), iters=args.iters, eager_iters=2, batch=1, compile=True, w8a16=False,
+                                 budget_s=args.budget, attention_impls=impls,
                                  compiled_sdpa=False, graph_uncompiled=False, autotune=False, command=command)
         bench["pdl"] = pdl
         runs[name] = bench
