@@ -222,33 +222,34 @@ class CloudChannel(ChannelCore):
             if fut in waiters:
                 waiters.remove(fut)
 
-    def _on_frames(self, frames: list[Any]) -> None:
+    def _on_frames(self, frames: list[Any]) -> bool:
+        """Route one received message; true when it answered a pending request (see SocketPump)."""
         ident = frames[0]
         try:
             robot_id = ident.decode()
         except UnicodeDecodeError:
             self.stats.dropped_malformed += 1
-            return
+            return False
         env = self._decode(frames[1:], robot_id)
         if env is None:
-            return
+            return False
         env.src = robot_id  # the socket identity is authoritative, not what the sender wrote
         mtype = env.type
         if mtype is MsgType.HELLO:
             self._identities[robot_id] = ident
             self._spawn(self._register(env))
-            return
+            return False
         link = self._links.get(robot_id)
         if link is None or not link.connected:
             if mtype is not MsgType.BYE and mtype is not MsgType.ERROR:
                 self._reply_error(robot_id, env.id, "not_registered",
                                   "send HELLO first: this cloud does not know you (restarted?)")
-            return
+            return False
         link.last_seen = now()
         if mtype is MsgType.HEARTBEAT:
             self._on_heartbeat(link, env)
         elif env.reply_to is not None and self._resolve(env):
-            pass
+            return True
         elif mtype is MsgType.BYE:
             self._mark_offline(link, "bye: " + str(env.body.get("reason", "")))
         elif mtype in REQUEST_TYPES and self.on_request is not None:
@@ -262,6 +263,7 @@ class CloudChannel(ChannelCore):
                 self.stats.dropped_unroutable += 1  # a late reply to a call that already ended
         elif self.on_message is not None:
             self._spawn(maybe_await(self.on_message, env))
+        return False
 
     def _on_bad_input(self, peer: str, exc: ProtocolError, frames: Any) -> None:
         self._reply_error(peer, None, exc.code, str(exc))

@@ -220,10 +220,11 @@ class EdgeChannel(ChannelCore):
             self._hello_frames = encode(env)
         self._send_frames(self._hello_frames)
 
-    def _on_frames(self, frames: list[Any]) -> None:
+    def _on_frames(self, frames: list[Any]) -> bool:
+        """Route one received message; true when it answered a pending request (see SocketPump)."""
         env = self._decode(frames, "cloud")
         if env is None:
-            return
+            return False
         self.last_heard = now()
         mtype = env.type
         if mtype is MsgType.HEARTBEAT:
@@ -240,7 +241,7 @@ class EdgeChannel(ChannelCore):
             if env.reply_to is not None:
                 self._resolve(env)
         elif env.reply_to is not None and self._resolve(env):
-            pass
+            return True
         elif mtype is MsgType.ERROR:
             self.stats.errors_received += 1
             if env.reply_to == self._hello_id and env.reply_to:
@@ -259,6 +260,7 @@ class EdgeChannel(ChannelCore):
             self.stats.dropped_unroutable += 1
         elif self.on_message is not None:
             self._spawn(self._deliver(env))
+        return False
 
     def _on_bad_input(self, peer: str, exc: ProtocolError, frames: Any) -> None:
         self.stats.errors_sent += 1

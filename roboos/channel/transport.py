@@ -34,9 +34,15 @@ _POLLIN = int(zmq.POLLIN)
 
 
 class SocketPump:
-    """Drive ``sock`` from ``loop``: ``on_message(frames)`` is called for each received message."""
+    """Drive ``sock`` from ``loop``: ``on_message(frames)`` is called for each received message.
 
-    def __init__(self, sock: zmq.Socket, on_message: Callable[[list[Any]], None], *, name: str,
+    ``on_message`` returns true when the message completed a waiter (a reply): the drain then stops and
+    continues in a later callback, so the woken coroutine runs first. Its next send skips the ``EVENTS``
+    check (a drain is scheduled anyway), and the receive that finds the socket empty (a mailbox poll
+    in libzmq) leaves the reply's critical path.
+    """
+
+    def __init__(self, sock: zmq.Socket, on_message: Callable[[list[Any]], bool | None], *, name: str,
                  copied_parts: int = 1) -> None:
         self.sock = sock
         self.copied_parts = copied_parts  # leading parts received as bytes (identity, envelope)
@@ -143,8 +149,11 @@ class SocketPump:
                 return
             budget -= 1
             try:
-                self.on_message(frames)
+                woke = self.on_message(frames)
             except Exception:  # a handler bug must never stop the pump
                 log.exception("%s: message handler failed", self.name)
+                continue
+            if woke:  # a waiter is ready: let it run before the next receive, which usually finds nothing
+                break
         if not self.closed:
             self._schedule_drain()

@@ -184,24 +184,30 @@ def decode(frames: Sequence[bytes | memoryview | Any], limits: Limits = DEFAULT_
         raise ProtocolError("empty message")
     if len(frames) > limits.max_frames:
         raise MessageTooLarge(f"{len(frames)} frames, limit {limits.max_frames}")
-    buffers = [_buffer(f) for f in frames]
-    head_len = len(buffers[0])
+    used: set[int] = set()
+    if len(frames) == 1:  # no array frames (most control traffic): no views, no per-message hook
+        head_buf = frames[0] if type(frames[0]) is bytes else _buffer(frames[0])
+        buffers = [head_buf]
+        ext_hook = _no_array_frames
+    else:
+        buffers = [_buffer(f) for f in frames]
+        head_buf = buffers[0]
+
+        def ext_hook(code: int, data: bytes) -> Any:
+            if code != ARRAY_EXT:
+                raise ProtocolError(f"unknown msgpack extension {code}")
+            return _decode_array(data, buffers, used, limits)
+
+    head_len = len(head_buf)
     if head_len > limits.max_envelope_bytes:
         raise MessageTooLarge(f"envelope of {head_len} bytes, limit {limits.max_envelope_bytes}")
     total = head_len if len(buffers) == 1 else sum(len(b) for b in buffers)
     if total > limits.max_total_bytes:
         raise MessageTooLarge(f"message of {total} bytes, limit {limits.max_total_bytes}")
-    used: set[int] = set()
-
-    def ext_hook(code: int, data: bytes) -> Any:
-        if code != ARRAY_EXT:
-            raise ProtocolError(f"unknown msgpack extension {code}")
-        return _decode_array(data, buffers, used, limits)
-
     n = limits.max_container_len
     try:
         head = msgpack.unpackb(
-            buffers[0], raw=False, ext_hook=ext_hook, strict_map_key=True, use_list=True,
+            head_buf, raw=False, ext_hook=ext_hook, strict_map_key=True, use_list=True,
             max_str_len=limits.max_envelope_bytes, max_bin_len=limits.max_envelope_bytes,
             max_array_len=n, max_map_len=n, max_ext_len=1024,
         )
@@ -232,6 +238,13 @@ def decode(frames: Sequence[bytes | memoryview | Any], limits: Limits = DEFAULT_
     if len(used) != len(buffers) - 1:
         raise ProtocolError(f"{len(buffers) - 1} array frames sent, {len(used)} referenced")
     return Envelope(msg_type, body, mid, reply_to, src, dst, ts_ns, version)
+
+
+def _no_array_frames(code: int, data: bytes) -> Any:
+    """The extension hook of a message without array frames: any reference is invalid."""
+    if code != ARRAY_EXT:
+        raise ProtocolError(f"unknown msgpack extension {code}")
+    raise ProtocolError("array reference to a frame the message does not have")
 
 
 def _buffer(frame: Any) -> memoryview:

@@ -58,3 +58,46 @@ def test_call_round_trip_on_each_loop(kind, pair) -> None:
 
     module = channel_loop.run(asyncio.wait_for(main(), 30), kind)
     assert module.startswith(kind)
+
+
+@pytest.mark.parametrize("woke", [True, False])
+def test_pump_lets_a_woken_waiter_run_before_reading_on(woke: bool) -> None:
+    """A message that completes a waiter ends the drain: the waiter runs before the next message is read."""
+    import zmq
+
+    from roboos.channel.transport import SocketPump
+
+    async def main() -> list[object]:
+        loop = asyncio.get_running_loop()
+        ctx = zmq.Context()
+        reader, writer = ctx.socket(zmq.PAIR), ctx.socket(zmq.PAIR)
+        reader.bind("inproc://pump-order")
+        writer.connect("inproc://pump-order")
+        order: list[object] = []
+        done = loop.create_future()
+
+        def on_message(frames: list[object]) -> bool:
+            order.append(frames[0])
+            if frames[0] == b"reply":
+                loop.call_soon(order.append, "waiter")  # what Future.set_result does for an awaiting task
+                return woke
+            done.set_result(None)
+            return False
+
+        pump = SocketPump(reader, on_message, name="test")
+        pump.start(loop)
+        await asyncio.sleep(0.01)  # the pump's first drain finds the socket empty
+        for message in (b"reply", b"next"):
+            writer.send(message)
+        try:
+            await asyncio.wait_for(done, 5)
+            await asyncio.sleep(0)
+        finally:
+            pump.stop()
+            reader.close(0)
+            writer.close(0)
+            ctx.term()
+        return order
+
+    order = channel_loop.run(main())
+    assert order == ([b"reply", "waiter", b"next"] if woke else [b"reply", b"next", "waiter"])
