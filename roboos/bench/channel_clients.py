@@ -1,7 +1,8 @@
 """Client sides of ``roboos bench channel``: one timed request/reply loop per transport.
 
 Every client keeps its connection open across rounds; ``measure(kind, n, progress)`` runs ``n`` timed
-exchanges of ``kind`` (``"control"`` or ``"image"``) and returns the latencies in seconds.
+exchanges of ``kind`` (``"control"`` or ``"image"``) and returns the latencies in seconds; ``progress(n)`` is
+called once after the batch, so no progress-bar code runs between timed exchanges.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ class ZmqClient:
             sock.send_multipart(frames_pack(payload), copy=False)
             reply = frames_unpack(sock.recv_multipart(copy=kind != "image"))
             out.append(time.perf_counter() - t0)
-            progress(1)
+        progress(n)  # once per batch: no progress-bar code runs between timed exchanges
         check_reply(kind, reply)
         return out
 
@@ -87,7 +88,7 @@ class WebsocketClient:
             ws.send(np_packb(payload))
             reply = np_unpackb(ws.recv())
             out.append(time.perf_counter() - t0)
-            progress(1)
+        progress(n)  # once per batch: no progress-bar code runs between timed exchanges
         check_reply(kind, reply)
         return out
 
@@ -127,7 +128,7 @@ class GrpcClient:
             t0 = time.perf_counter()
             reply = np_unpackb(call(np_packb(payload), timeout=10.0))
             out.append(time.perf_counter() - t0)
-            progress(1)
+        progress(n)  # once per batch: no progress-bar code runs between timed exchanges
         check_reply(kind, reply)
         return out
 
@@ -198,7 +199,7 @@ class RoboosChannelClient:
             else:
                 reply = await edge.request(MsgType.OBSERVATION, payload, timeout=10.0)
             out.append(time.perf_counter() - t0)
-            progress(1)
+        progress(n)  # once per batch, as above
         check_reply(kind, reply.body)
         return out
 

@@ -12,6 +12,7 @@ from typing import Any
 import zmq
 
 from roboos.channel.errors import CallTimeout, ChannelError, RemoteError
+from roboos.channel.transport import SocketPump
 from roboos.protocol import DEFAULT_LIMITS, Envelope, Limits, MsgType, ProtocolError, decode, encode
 from roboos.protocol.envelope import MessageTooLarge, VersionMismatch
 
@@ -19,6 +20,8 @@ log = logging.getLogger("roboos.channel")
 
 MAX_HANDLERS = 4096  # concurrently running message handlers per channel end
 QUEUE_MESSAGES = 1000  # ZeroMQ high-water mark per peer, both directions
+INLINE_WAIT_S = 0.001  # replies from a peer that answered within this: awaited on the socket (_await_reply)
+INLINE_BACKOFF_S = 10.0  # after an inline wait ran out, that peer's replies go through the loop for this long
 
 
 @dataclass
@@ -49,10 +52,14 @@ class ChannelStats:
 class ChannelCore:
     """Shared machinery; subclasses own the socket and the message routing."""
 
-    def __init__(self, name: str, limits: Limits) -> None:
+    def __init__(self, name: str, limits: Limits, inline_wait_s: float = INLINE_WAIT_S) -> None:
         self.name = name
         self.limits = limits or DEFAULT_LIMITS
+        self.inline_wait_s = inline_wait_s
         self.stats = ChannelStats()
+        self._pump: SocketPump | None = None
+        self._quick_peers: dict[str, bool] = {}  # peer -> its last reply came within inline_wait_s
+        self._inline_backoff: dict[str, float] = {}  # peer -> no inline wait before this perf_counter time
         self._pending: dict[str, Waiter] = {}
         self._deadline_timer: asyncio.TimerHandle | None = None
         self._deadline_at = float("inf")
@@ -94,11 +101,12 @@ class ChannelCore:
             log.warning("%s: " + msg, self.name, *args)
 
     # --------------------------------------------------------------------------------- correlation
-    def _expect(self, msg_id: str, timeout: float, what: str, robot_id: str = "",
+    def _expect(self, msg_id: str, timeout: float, kind: MsgType, robot_id: str = "",
                 frames: list[Any] | None = None) -> Waiter:
-        """Register a waiter for the reply to ``msg_id`` (one shared deadline timer, not one per call)."""
+        """Register a waiter for the reply to ``msg_id``, a ``kind`` request to ``robot_id`` (the cloud when
+        empty); one shared deadline timer, not one per call."""
         assert self._loop is not None
-        w = Waiter(self._loop.create_future(), self._loop.time() + timeout, what, timeout, robot_id, frames)
+        w = Waiter(self._loop.create_future(), self._loop.time() + timeout, kind, timeout, robot_id, frames)
         self._pending[msg_id] = w
         if w.deadline < self._deadline_at:
             self._arm_deadlines(w.deadline)
@@ -125,6 +133,32 @@ class ChannelCore:
                 nxt = w.deadline
         if nxt < float("inf"):
             self._arm_deadlines(nxt)
+
+    async def _await_reply(self, w: Waiter, peer: str) -> Envelope:
+        """The reply of ``w``, a request just sent to ``peer``.
+
+        When ``peer`` answered its last request within ``inline_wait_s`` and no other request is in flight,
+        the reply is awaited on the socket itself (:meth:`SocketPump.wait_inline`, blocking the loop for at
+        most ``inline_wait_s``) after one loop turn, which runs timers and other sockets while the request
+        travels. Otherwise, or when that wait runs out, it is awaited through the event loop. Saves the
+        loop's wake-up path on fast exchanges (a policy answering an observation, a quick skill). A wait that
+        runs out (a slow skill, or a peer answering from this very loop) turns it off for that peer for
+        :data:`INLINE_BACKOFF_S`, so it costs at most ``inline_wait_s`` per peer in that time.
+        """
+        fut = w.future
+        start = time.perf_counter()
+        try:
+            pump = self._pump
+            if (self._quick_peers.get(peer) and len(self._pending) == 1 and pump is not None
+                    and start >= self._inline_backoff.get(peer, 0.0)):
+                await asyncio.sleep(0)
+                if not fut.done():
+                    pump.wait_inline(fut.done, self.inline_wait_s)
+                    if not fut.done():
+                        self._inline_backoff[peer] = time.perf_counter() + INLINE_BACKOFF_S
+            return await fut
+        finally:
+            self._quick_peers[peer] = time.perf_counter() - start <= self.inline_wait_s
 
     def _resolve(self, env: Envelope) -> bool:
         """Complete the waiter of ``env.reply_to``; ``True`` when ``env`` was a reply to a pending request."""
@@ -190,12 +224,17 @@ class ChannelCore:
 class Waiter:
     """A pending request: its reply future, deadline and (cloud side) what to re-send on re-registration."""
 
-    __slots__ = ("future", "deadline", "what", "timeout", "robot_id", "frames")
+    __slots__ = ("future", "deadline", "kind", "timeout", "robot_id", "frames")
 
-    def __init__(self, future: asyncio.Future[Envelope], deadline: float, what: str, timeout: float,
+    def __init__(self, future: asyncio.Future[Envelope], deadline: float, kind: MsgType, timeout: float,
                  robot_id: str, frames: list[Any] | None) -> None:
-        self.future, self.deadline, self.what, self.timeout = future, deadline, what, timeout
+        self.future, self.deadline, self.kind, self.timeout = future, deadline, kind, timeout
         self.robot_id, self.frames = robot_id, frames
+
+    @property
+    def what(self) -> str:
+        """The request, for error messages (formatted only when one is raised)."""
+        return f"{self.kind.value} to {self.robot_id!r}" if self.robot_id else f"{self.kind.value} to the cloud"
 
 
 class _Resumer:

@@ -162,7 +162,8 @@ def encode(env: Envelope) -> list[bytes | memoryview]:
     enc: _Encoder | None = getattr(_encoders, "encoder", None)
     if enc is None:
         enc = _encoders.encoder = _Encoder()
-    head = [env.version, env.type.value, env.id, env.reply_to, env.ts_ns, env.src, env.dst, env.body]
+    # ``env.type`` packs as its value (a str enum), without the Python-level ``.value`` descriptor
+    head = [env.version, env.type, env.id, env.reply_to, env.ts_ns, env.src, env.dst, env.body]
     enc.arrays = []
     try:
         packed = enc.packer.pack(head)  # the Packer resets its buffer when this raises
