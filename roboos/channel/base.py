@@ -12,7 +12,6 @@ from typing import Any
 import zmq
 
 from roboos.channel.errors import CallTimeout, ChannelError, RemoteError
-from roboos.channel.transport import SocketPump
 from roboos.protocol import DEFAULT_LIMITS, Envelope, Limits, MsgType, ProtocolError, decode, encode
 from roboos.protocol.envelope import MessageTooLarge, VersionMismatch
 
@@ -20,8 +19,6 @@ log = logging.getLogger("roboos.channel")
 
 MAX_HANDLERS = 4096  # concurrently running message handlers per channel end
 QUEUE_MESSAGES = 1000  # ZeroMQ high-water mark per peer, both directions
-INLINE_WAIT_S = 0.001  # replies from a peer that answered within this: awaited on the socket (_await_reply)
-INLINE_BACKOFF_S = 10.0  # after an inline wait ran out, that peer's replies go through the loop for this long
 
 
 @dataclass
@@ -52,14 +49,10 @@ class ChannelStats:
 class ChannelCore:
     """Shared machinery; subclasses own the socket and the message routing."""
 
-    def __init__(self, name: str, limits: Limits, inline_wait_s: float = INLINE_WAIT_S) -> None:
+    def __init__(self, name: str, limits: Limits) -> None:
         self.name = name
         self.limits = limits or DEFAULT_LIMITS
-        self.inline_wait_s = inline_wait_s
         self.stats = ChannelStats()
-        self._pump: SocketPump | None = None
-        self._quick_peers: dict[str, bool] = {}  # peer -> its last reply came within inline_wait_s
-        self._inline_backoff: dict[str, float] = {}  # peer -> no inline wait before this perf_counter time
         self._pending: dict[str, Waiter] = {}
         self._deadline_timer: asyncio.TimerHandle | None = None
         self._deadline_at = float("inf")
@@ -133,32 +126,6 @@ class ChannelCore:
                 nxt = w.deadline
         if nxt < float("inf"):
             self._arm_deadlines(nxt)
-
-    async def _await_reply(self, w: Waiter, peer: str) -> Envelope:
-        """The reply of ``w``, a request just sent to ``peer``.
-
-        When ``peer`` answered its last request within ``inline_wait_s`` and no other request is in flight,
-        the reply is awaited on the socket itself (:meth:`SocketPump.wait_inline`, blocking the loop for at
-        most ``inline_wait_s``) after one loop turn, which runs timers and other sockets while the request
-        travels. Otherwise, or when that wait runs out, it is awaited through the event loop. Saves the
-        loop's wake-up path on fast exchanges (a policy answering an observation, a quick skill). A wait that
-        runs out (a slow skill, or a peer answering from this very loop) turns it off for that peer for
-        :data:`INLINE_BACKOFF_S`, so it costs at most ``inline_wait_s`` per peer in that time.
-        """
-        fut = w.future
-        start = time.perf_counter()
-        try:
-            pump = self._pump
-            if (self._quick_peers.get(peer) and len(self._pending) == 1 and pump is not None
-                    and start >= self._inline_backoff.get(peer, 0.0)):
-                await asyncio.sleep(0)
-                if not fut.done():
-                    pump.wait_inline(fut.done, self.inline_wait_s)
-                    if not fut.done():
-                        self._inline_backoff[peer] = time.perf_counter() + INLINE_BACKOFF_S
-            return await fut
-        finally:
-            self._quick_peers[peer] = time.perf_counter() - start <= self.inline_wait_s
 
     def _resolve(self, env: Envelope) -> bool:
         """Complete the waiter of ``env.reply_to``; ``True`` when ``env`` was a reply to a pending request."""

@@ -12,7 +12,7 @@ from typing import Any
 import zmq
 from pydantic import ValidationError
 
-from roboos.channel.base import INLINE_WAIT_S, ChannelCore, configure_socket, error_body, maybe_await, now
+from roboos.channel.base import ChannelCore, configure_socket, error_body, maybe_await, now
 from roboos.channel.errors import ChannelError, ChannelRejected, RobotOffline
 from roboos.channel.security import ChannelSecurity, start_authenticator
 from roboos.channel.transport import SocketPump
@@ -66,9 +66,8 @@ class CloudChannel(ChannelCore):
     def __init__(self, bind: str = "tcp://127.0.0.1:7700", *, name: str = "cloud",
                  limits: Limits = DEFAULT_LIMITS, heartbeat_interval_s: float = 0.5,
                  heartbeat_timeout_s: float = 2.0, security: ChannelSecurity | None = None,
-                 offline_grace_s: float = 1.0, allow_insecure: bool = False,
-                 inline_wait_s: float = INLINE_WAIT_S) -> None:
-        super().__init__(name, limits, inline_wait_s)
+                 offline_grace_s: float = 1.0, allow_insecure: bool = False) -> None:
+        super().__init__(name, limits)
         self.bind = bind
         self.endpoint = bind
         self.heartbeat_interval_s = heartbeat_interval_s
@@ -85,6 +84,7 @@ class CloudChannel(ChannelCore):
         self._link_waiters: dict[str, list[asyncio.Future[None]]] = {}
         self._ctx: zmq.Context | None = None
         self._sock: zmq.Socket | None = None
+        self._pump: SocketPump | None = None
         self._auth: Any = None
         self.allow_list: Any = None
         self._ticker: asyncio.Task[None] | None = None
@@ -179,7 +179,7 @@ class CloudChannel(ChannelCore):
         w = self._expect(mid, timeout, type, robot_id, frames)
         try:
             self._send_frames(robot_id, frames)  # if this fails, the re-registration re-sends it
-            return await self._await_reply(w, robot_id)
+            return await w.future
         finally:
             self._pending.pop(mid, None)
 

@@ -12,15 +12,7 @@ from typing import Any
 import zmq
 from pydantic import ValidationError
 
-from roboos.channel.base import (
-    INLINE_WAIT_S,
-    ChannelCore,
-    configure_socket,
-    error_body,
-    maybe_await,
-    now,
-    remote_error,
-)
+from roboos.channel.base import ChannelCore, configure_socket, error_body, maybe_await, now, remote_error
 from roboos.channel.errors import CallTimeout, ChannelError, RemoteError
 from roboos.channel.security import ChannelSecurity
 from roboos.channel.transport import SocketPump
@@ -44,9 +36,8 @@ class EdgeChannel(ChannelCore):
     def __init__(self, connect: str, robot_id: str, hello: HelloBody, *, limits: Limits = DEFAULT_LIMITS,
                  heartbeat_interval_s: float = 0.5, cloud_timeout_s: float = 2.0,
                  security: ChannelSecurity | None = None, result_cache: int = 1024,
-                 call_types: frozenset[MsgType] = frozenset({MsgType.CALL}),
-                 inline_wait_s: float = INLINE_WAIT_S) -> None:
-        super().__init__(robot_id, limits, inline_wait_s)
+                 call_types: frozenset[MsgType] = frozenset({MsgType.CALL})) -> None:
+        super().__init__(robot_id, limits)
         if hello.robot != robot_id:
             raise ValueError(f"hello.robot {hello.robot!r} differs from robot_id {robot_id!r}")
         self.connect_to = connect
@@ -66,6 +57,7 @@ class EdgeChannel(ChannelCore):
         self._calls: OrderedDict[str, asyncio.Future[_Reply]] = OrderedDict()
         self._running_calls = 0  # calls whose handler has not returned yet (the heartbeat's ``busy``)
         self._sock: zmq.Socket | None = None
+        self._pump: SocketPump | None = None
         self._ticker: asyncio.Task[None] | None = None
         self._up_waiters: list[asyncio.Future[None]] = []
         self._hb_seq = 0
@@ -181,7 +173,7 @@ class EdgeChannel(ChannelCore):
             try:
                 if not self._send_frames(frames):
                     raise ChannelError(f"{self.robot_id}: could not send {type.value} (link down or queue full)")
-                return await self._await_reply(w, "cloud")
+                return await w.future
             except RemoteError as exc:
                 if exc.code != "not_registered" or attempt == 2:
                     raise

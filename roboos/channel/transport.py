@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -53,7 +52,6 @@ class SocketPump:
         self._drain_scheduled = False
         self._draining = False
         self._fd = sock.getsockopt(zmq.FD)
-        self._rcvtimeo_ms = -1  # ZeroMQ's default: a blocking receive waits forever (only wait_inline blocks)
         self.closed = False
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -134,67 +132,30 @@ class SocketPump:
             self._draining = False
 
     def _drain_some(self) -> None:
+        sock = self.sock
+        copied = self.copied_parts
         budget = DRAIN_BUDGET  # then yield to the loop, so timers and other sockets are not starved
         while budget and not self.closed:
-            # until Again: one failed receive per drain, not an EVENTS check per message
-            frames = self._receive(_NOBLOCK)
-            if frames is None:
+            try:  # receive until Again: one failed receive per drain instead of an EVENTS check per message
+                frames: list[Any] = [sock.recv(_NOBLOCK)]
+                while sock.getsockopt(_RCVMORE):
+                    frames.append(sock.recv(_NOBLOCK, copy=len(frames) < copied))
+            except zmq.Again:
+                return
+            except zmq.ZMQError as exc:
+                if exc.errno in (zmq.ENOTSOCK, zmq.ETERM):
+                    return
+                log.warning("%s: receive failed: %s", self.name, exc)
                 return
             budget -= 1
-            if self._handle(frames):
+            try:
+                woke = self.on_message(frames)
+            except Exception:  # a handler bug must never stop the pump
+                log.exception("%s: message handler failed", self.name)
+                continue
+            if woke:
                 # a waiter is ready: it runs before the next receive, which usually finds nothing (a libzmq
                 # mailbox poll, now off the reply's critical path)
                 break
         if not self.closed:
             self._schedule_drain()
-
-    def wait_inline(self, done: Callable[[], bool], budget_s: float) -> None:
-        """Receive and handle messages on the calling thread, blocking the event loop, until ``done()`` is
-        true or ``budget_s`` has passed (checked after each message; one receive waits at most ``budget_s``).
-
-        For a request whose reply is expected within ``budget_s``: a blocking receive wakes in one ``poll``,
-        where the event loop takes an epoll wake-up, a reader callback and a task switch. Never nested in a
-        drain (or in another inline wait); a drain is scheduled afterwards, because these receives may have
-        consumed the edge of ZeroMQ's descriptor.
-        """
-        if self.closed or self._draining:
-            return
-        timeout_ms = max(1, round(budget_s * 1e3))
-        if timeout_ms != self._rcvtimeo_ms:
-            self.sock.setsockopt(zmq.RCVTIMEO, timeout_ms)
-            self._rcvtimeo_ms = timeout_ms
-        end = time.perf_counter() + budget_s
-        self._draining = True
-        try:
-            while not done() and not self.closed:
-                frames = self._receive(0)
-                if frames is None:
-                    break
-                self._handle(frames)
-                if time.perf_counter() >= end:
-                    break
-        finally:
-            self._draining = False
-        self._schedule_drain()
-
-    def _receive(self, flags: int) -> list[Any] | None:
-        """One multipart message, or ``None`` when there is none (``Again``) or the socket failed."""
-        sock = self.sock
-        try:
-            frames: list[Any] = [sock.recv(flags)]
-            while sock.getsockopt(_RCVMORE):
-                frames.append(sock.recv(_NOBLOCK, copy=len(frames) < self.copied_parts))
-        except zmq.Again:
-            return None
-        except zmq.ZMQError as exc:
-            if exc.errno not in (zmq.ENOTSOCK, zmq.ETERM):
-                log.warning("%s: receive failed: %s", self.name, exc)
-            return None
-        return frames
-
-    def _handle(self, frames: list[Any]) -> bool:
-        try:
-            return bool(self.on_message(frames))
-        except Exception:  # a handler bug must never stop the pump
-            log.exception("%s: message handler failed", self.name)
-            return False
