@@ -29,8 +29,11 @@ ZERO_COPY_MIN = 4 << 20  # bytes; below this a memcpy beats pyzmq's zero-copy tr
 _NOBLOCK = int(zmq.NOBLOCK)
 _NOBLOCK_MORE = int(zmq.NOBLOCK | zmq.SNDMORE)
 _EVENTS = int(zmq.EVENTS)
-_RCVMORE = int(zmq.RCVMORE)
 _POLLIN = int(zmq.POLLIN)
+# pyzmq's Cython socket methods, called directly: ``zmq.Socket.send`` wraps them in Python only to support
+# ``routing_id``/``group`` (SERVER and RADIO sockets), and ``getsockopt`` adds an option-type lookup.
+_send = zmq.backend.Socket.send
+_get = zmq.backend.Socket.get
 
 
 class SocketPump:
@@ -79,9 +82,9 @@ class SocketPump:
             for i, frame in enumerate(frames):
                 flags = _NOBLOCK_MORE if i < last else _NOBLOCK
                 if type(frame) is memoryview and frame.nbytes >= ZERO_COPY_MIN:
-                    sock.send(frame, flags, copy=False)
+                    _send(sock, frame, flags, False)
                 else:
-                    sock.send(frame, flags)
+                    _send(sock, frame, flags)
         except zmq.Again:
             return False
         except zmq.ZMQError as exc:
@@ -97,7 +100,7 @@ class SocketPump:
         if self.closed:
             return False
         try:
-            return bool(self.sock.getsockopt(_EVENTS) & _POLLIN)
+            return bool(_get(self.sock, _EVENTS) & _POLLIN)
         except zmq.ZMQError:
             return False
 
@@ -112,7 +115,7 @@ class SocketPump:
         # The FD only signals edges: input that arrived while we were sending would go unnoticed.
         if not self._drain_scheduled and not self._draining and self._loop is not None and not self.closed:
             try:
-                pending = self.sock.getsockopt(_EVENTS) & _POLLIN
+                pending = _get(self.sock, _EVENTS) & _POLLIN
             except zmq.ZMQError:
                 return
             if pending:
@@ -137,9 +140,12 @@ class SocketPump:
         budget = DRAIN_BUDGET  # then yield to the loop, so timers and other sockets are not starved
         while budget and not self.closed:
             try:  # receive until Again: one failed receive per drain instead of an EVENTS check per message
-                frames: list[Any] = [sock.recv(_NOBLOCK)]
-                while sock.getsockopt(_RCVMORE):
-                    frames.append(sock.recv(_NOBLOCK, copy=len(frames) < copied))
+                # as zmq.Frame: its ``more`` is cheaper than a RCVMORE query; leading parts are copied to bytes
+                part = sock.recv(_NOBLOCK, False)
+                frames: list[Any] = [part.bytes if copied else part]
+                while part.more:
+                    part = sock.recv(_NOBLOCK, False)
+                    frames.append(part.bytes if len(frames) < copied else part)
             except zmq.Again:
                 return
             except zmq.ZMQError as exc:
