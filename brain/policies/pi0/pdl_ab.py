@@ -38,7 +38,8 @@ def main(argv: list[str] | None = None) -> None:
             expert_triton.PDL = pdl
             bench = run_policy_bench(cameras=(1,), iters=args.iters, eager_iters=1, batch=1, compile=True,
                                      w8a16=False, budget_s=args.budget, attention_impls=("fused",),
-                                     compiled_sdpa=False, graph_uncompiled=False, autotune=False, command=command)
+                                     compiled_sdpa=False, graph_uncompiled=False, autotune=False,
+                                     command=command)
             bench["pdl"] = pdl
             runs[f"run{i}_pdl_{'on' if pdl else 'off'}"] = bench
             if fused_p50(bench) is not None:
