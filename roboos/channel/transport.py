@@ -81,10 +81,8 @@ class SocketPump:
         try:
             for i, frame in enumerate(frames):
                 flags = _NOBLOCK_MORE if i < last else _NOBLOCK
-                if type(frame) is memoryview and frame.nbytes >= ZERO_COPY_MIN:
-                    _send(sock, frame, flags, False)
-                else:
-                    _send(sock, frame, flags)
+                # copy passed explicitly: backends differ in its default
+                _send(sock, frame, flags, not (type(frame) is memoryview and frame.nbytes >= ZERO_COPY_MIN))
         except zmq.Again:
             return False
         except zmq.ZMQError as exc:
@@ -140,7 +138,7 @@ class SocketPump:
         budget = DRAIN_BUDGET  # then yield to the loop, so timers and other sockets are not starved
         while budget and not self.closed:
             try:  # receive until Again: one failed receive per drain instead of an EVENTS check per message
-                # as zmq.Frame: its ``more`` is cheaper than a RCVMORE query; leading parts are copied to bytes
+                # as zmq.Frame: its ``more`` is cheaper than a RCVMORE query; leading parts copied to bytes
                 part = sock.recv(_NOBLOCK, False)
                 frames: list[Any] = [part.bytes if copied else part]
                 while part.more:
