@@ -50,7 +50,7 @@ class ZmqClient:
             sock.send_multipart(frames_pack(payload), copy=False)
             reply = frames_unpack(sock.recv_multipart(copy=kind != "image"))
             out.append(time.perf_counter() - t0)
-        progress(n)  # once per batch: no progress-bar code runs between timed exchanges
+        progress(n)
         check_reply(kind, reply)
         return out
 
@@ -88,7 +88,7 @@ class WebsocketClient:
             ws.send(np_packb(payload))
             reply = np_unpackb(ws.recv())
             out.append(time.perf_counter() - t0)
-        progress(n)  # once per batch: no progress-bar code runs between timed exchanges
+        progress(n)
         check_reply(kind, reply)
         return out
 
@@ -128,7 +128,7 @@ class GrpcClient:
             t0 = time.perf_counter()
             reply = np_unpackb(call(np_packb(payload), timeout=10.0))
             out.append(time.perf_counter() - t0)
-        progress(n)  # once per batch: no progress-bar code runs between timed exchanges
+        progress(n)
         check_reply(kind, reply)
         return out
 
@@ -199,7 +199,7 @@ class RoboosChannelClient:
             else:
                 reply = await edge.request(MsgType.OBSERVATION, payload, timeout=10.0)
             out.append(time.perf_counter() - t0)
-        progress(n)  # once per batch, as above
+        progress(n)
         check_reply(kind, reply.body)
         return out
 

@@ -195,8 +195,7 @@ def decode(frames: Sequence[bytes | memoryview | Any], limits: Limits = DEFAULT_
         head_buf = buffers[0]
 
         def ext_hook(code: int, data: bytes) -> Any:
-            if code != ARRAY_EXT:
-                raise ProtocolError(f"unknown msgpack extension {code}")
+            _check_ext(code)
             return _decode_array(data, buffers, used, limits)
 
     head_len = len(head_buf)
@@ -241,10 +240,14 @@ def decode(frames: Sequence[bytes | memoryview | Any], limits: Limits = DEFAULT_
     return Envelope(msg_type, body, mid, reply_to, src, dst, ts_ns, version)
 
 
-def _no_array_frames(code: int, data: bytes) -> Any:
-    """The extension hook of a message without array frames: any reference is invalid."""
+def _check_ext(code: int) -> None:
     if code != ARRAY_EXT:
         raise ProtocolError(f"unknown msgpack extension {code}")
+
+
+def _no_array_frames(code: int, data: bytes) -> Any:
+    """The extension hook of a message without array frames: any reference is invalid."""
+    _check_ext(code)
     raise ProtocolError("array reference to a frame the message does not have")
 
 

@@ -42,8 +42,9 @@ def main(argv: list[str] | None = None) -> None:
                                      command=command)
             bench["pdl"] = pdl
             runs[f"run{i}_pdl_{'on' if pdl else 'off'}"] = bench
-            if fused_p50(bench) is not None:
-                p50[pdl].append(fused_p50(bench))
+            ms = fused_p50(bench)
+            if ms is not None:
+                p50[pdl].append(ms)
             print_table(bench)
             torch.cuda.empty_cache()
     finally:
