@@ -6,7 +6,9 @@ prefix with room for the action tokens' keys and values (the kernels write them 
 concatenation per step), fp32 rotary tables for the action positions, the fp32 residual stream and the
 query / MLP scratch. :func:`denoise_step` then runs per layer four fused kernels plus attention (two
 matmuls and a float32 softmax, compiled with the small embedding and output head when the model is
-compiled). The prefix pass is unchanged (``attention="fused"`` runs it with the math attention).
+compiled), or, with :data:`ATTENTION` = ``"split"``, one key-split Triton attention kernel
+(``attention_triton.py``) on a per-chunk workspace. The prefix pass is unchanged (``attention="fused"`` runs
+it with the math attention).
 
 With :data:`PRENORM` (default) each residual kernel also writes the next RMSNorm's inputs (bf16 ``h·(1 + w)``
 and row sums of h², see ``expert_triton.NormOut``), so the q/k/v and gate/up GEMMs load bf16 activations
@@ -23,6 +25,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import torch
+from roboos.brain.policies.pi0 import attention_triton
 from roboos.brain.policies.pi0.expert_triton import (
     BLOCK_M,
     TILES,
@@ -57,9 +60,12 @@ class FusedState:
     normed: torch.Tensor  # (B·H, W) bf16 h·(1 + w) of the next RMSNorm (PRENORM)
     ss: dict[str, torch.Tensor]  # row-sum partials of h² by writer: "prep" (B·H, 1), "o", "down" (B·H, P)
     counters: torch.Tensor  # int32 zeros: split-K tile counters of the residual kernels
+    attn_ws: attention_triton.AttentionWorkspace | None  # the key-split attention's scratch (ATTENTION "split")
 
 
 PRENORM = True  # False: the fourth round's norm-in-prologue kernels (for comparison)
+ATTENTION = "math"  # the expert's attention: "math" (two matmuls + softmax, compiled) or "split" (one kernel)
+ATTENTION_SPLITS: int | None = None  # key slices of the "split" kernel (None: attention_triton.default_splits)
 
 
 def prepare(model: Pi0Model, cache: PrefixCache, batch: int) -> FusedState:
@@ -85,6 +91,10 @@ def prepare(model: Pi0Model, cache: PrefixCache, batch: int) -> FusedState:
     cos, sin = rope_cos_sin(positions, d, cfg.rope_theta, torch.float32)
     m = batch * h
     w, inner = spec.width, spec.num_heads * d
+    attn_ws = None
+    if ATTENTION == "split":
+        attn_ws = attention_triton.plan(batch, 1, h * spec.num_heads, offset + h, d, dev,
+                                        ATTENTION_SPLITS).workspace(d, dev)
     ss = {"prep": torch.empty(m, 1, device=dev, dtype=torch.float32),
           "o": torch.empty(m, partials(w, inner, TILES["o"]), device=dev, dtype=torch.float32),
           "down": torch.empty(m, partials(w, spec.mlp_dim, TILES["down"]), device=dev, dtype=torch.float32)}
@@ -101,6 +111,7 @@ def prepare(model: Pi0Model, cache: PrefixCache, batch: int) -> FusedState:
         normed=torch.empty(m, w, device=dev, dtype=dt),
         ss=ss,
         counters=torch.zeros(-(-m // BLOCK_M) * w, device=dev, dtype=torch.int32),
+        attn_ws=attn_ws,
     )
 
 
@@ -133,6 +144,10 @@ def denoise_step(model: Pi0Model, st: FusedState, x_t: torch.Tensor, t: torch.Te
 
     def attention(i: int) -> torch.Tensor:
         """Layer ``i``'s attention over the cached prefix and the action tokens, rows token-major."""
+        if st.attn_ws is not None:  # one KV head: the token-major queries are already the folded rows
+            out = attention_triton.fused_attention(st.q.view(b, 1, h * nq, d), st.keys[i], st.values[i], st.mask,
+                                                   splits=ATTENTION_SPLITS, workspace=st.attn_ws)
+            return out.view(b * h, nq * d)
         return fns["attend"](st.q.view(b, h, nq, d), st.keys[i], st.values[i], st.mask).reshape(b * h, nq * d)
 
     (_layers_prenormed if PRENORM else _layers_norm_prologue)(model, st, h, attention)

@@ -12,27 +12,39 @@ from collections.abc import Callable
 
 def _kernel_cases() -> dict:
     import torch
-    from roboos.brain.policies.pi0.attention_triton import fused_attention
+    from roboos.brain.policies.pi0.attention_triton import fused_attention, plan
 
     out = {}
     gen = torch.Generator().manual_seed(0)
-    # (b, kv, tq, tk, d, dtype, broadcast bias over batch)
-    for name, (b, kv, tq, tk, d, dtype, bcast) in {
-        "ragged_bf16": (2, 1, 40, 37, 32, torch.bfloat16, False),
-        "two_kv_heads_fp16": (2, 2, 19, 70, 64, torch.float16, False),
-        "bias_broadcast": (3, 1, 17, 33, 16, torch.bfloat16, True),
+    # (b, kv, tq, tk, d, dtype, broadcast bias over batch, key slices, keys masked off in a whole slice)
+    for name, (b, kv, tq, tk, d, dtype, bcast, splits, hole) in {
+        "ragged_bf16": (2, 1, 40, 37, 32, torch.bfloat16, False, 1, False),
+        "two_kv_heads_fp16": (2, 2, 19, 70, 64, torch.float16, False, 1, False),
+        "bias_broadcast": (3, 1, 17, 33, 16, torch.bfloat16, True, 1, False),
+        "split2_ragged_bf16": (2, 1, 40, 150, 32, torch.bfloat16, False, 2, False),
+        "split3_two_kv_heads_fp16": (2, 2, 19, 200, 64, torch.float16, False, 3, False),
+        "split3_masked_slice": (1, 1, 33, 190, 32, torch.bfloat16, True, 3, True),
     }.items():
         q = torch.randn(b, kv, tq, d, generator=gen).to(dtype)
         k = torch.randn(b, kv, tk, d, generator=gen).to(dtype)
         v = torch.randn(b, kv, tk, d, generator=gen).to(dtype)
         mask = torch.rand(1 if bcast else b, 1, tq, tk, generator=gen) > 0.3
-        mask[..., 0] = True  # every row keeps one key
+        if hole:  # half the rows see only the last keys: whole slices without a key for them
+            mask[..., : tq // 2, : tk - 20] = False
+        mask[..., -1] = True  # every row keeps one key
         bias = torch.zeros(mask.shape).masked_fill(~mask, float("-inf")).to(dtype)
-        got = fused_attention(q, k, v, bias)
+        ws = plan(b, kv, tq, tk, d, q.device, splits).workspace(d, q.device)
+        runs = []
+        for _ in range(2):  # the same workspace twice: the counters must come back to zero
+            ws.acc.fill_(float("nan"))
+            runs.append(fused_attention(q, k, v, bias, splits=splits, workspace=ws))
+        got = runs[-1]
         s = q.double() @ k.double().transpose(-1, -2) / math.sqrt(d) + bias.double()
         ref = torch.softmax(s, -1) @ v.double()
         out[name] = {"rel_err": float((got.double() - ref).norm() / ref.norm()),
-                     "finite": bool(torch.isfinite(got).all()), "shape_ok": tuple(got.shape) == (b, kv, tq, d)}
+                     "finite": bool(torch.isfinite(got).all()), "shape_ok": tuple(got.shape) == (b, kv, tq, d),
+                     "repeat_equal": bool(torch.equal(runs[0], runs[1])),
+                     "counters_clean": bool((ws.counters == 0).all())}
     return out
 
 

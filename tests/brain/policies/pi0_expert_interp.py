@@ -115,17 +115,20 @@ def _model_case() -> dict:
     model.attention = "fused"
     from roboos.brain.policies.pi0 import fused_expert
 
-    default = fused_expert.PRENORM
+    defaults = fused_expert.PRENORM, fused_expert.ATTENTION, fused_expert.ATTENTION_SPLITS
     try:
-        fused_expert.PRENORM = True  # residual kernels write the next norm's inputs
+        fused_expert.PRENORM, fused_expert.ATTENTION = True, "math"  # residual kernels write the next norm's inputs
         got = model.sample_actions(**x).double()
         joint = model.sample_actions(**x, use_cache=False).double()
-        fused_expert.PRENORM = False  # the fourth round's norm-in-prologue kernels
+        fused_expert.ATTENTION, fused_expert.ATTENTION_SPLITS = "split", 2  # the key-split attention kernel
+        split = model.sample_actions(**x).double()
+        fused_expert.PRENORM, fused_expert.ATTENTION = False, "math"  # the fourth round's norm-in-prologue kernels
         prologue = model.sample_actions(**x).double()
     finally:
-        fused_expert.PRENORM = default
+        fused_expert.PRENORM, fused_expert.ATTENTION, fused_expert.ATTENTION_SPLITS = defaults
     return {"rel_err": _rel(got, ref), "rel_err_joint": _rel(joint, ref), "finite": bool(torch.isfinite(got).all()),
-            "rel_err_norm_prologue": _rel(prologue, ref), "rel_err_vs_prologue": _rel(got, prologue)}
+            "rel_err_norm_prologue": _rel(prologue, ref), "rel_err_vs_prologue": _rel(got, prologue),
+            "rel_err_split_attention": _rel(split, ref)}
 
 
 def main() -> None:

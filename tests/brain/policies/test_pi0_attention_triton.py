@@ -23,10 +23,12 @@ def results():
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-@pytest.mark.parametrize("name", ["ragged_bf16", "two_kv_heads_fp16", "bias_broadcast"])
+@pytest.mark.parametrize("name", ["ragged_bf16", "two_kv_heads_fp16", "bias_broadcast", "split2_ragged_bf16",
+                                  "split3_two_kv_heads_fp16", "split3_masked_slice"])
 def test_kernel_matches_float64(results, name):
     case = results["kernel"][name]
     assert case["finite"] and case["shape_ok"]
+    assert case["repeat_equal"] and case["counters_clean"]  # key slices merged, counters reset for the next call
     assert case["rel_err"] < 1e-2  # bf16/fp16 operands, fp32 softmax and accumulation
 
 
@@ -47,5 +49,7 @@ def test_rejects_bad_inputs():
         fused_attention(q, k, k, torch.zeros(1, 1, 4, 6, dtype=torch.bfloat16))
     with pytest.raises(AttentionLaunchError, match="dtypes"):
         fused_attention(q.float(), k.float(), k.float(), torch.zeros(1, 1, 4, 5))
+    with pytest.raises(AttentionLaunchError, match="splits"):
+        fused_attention(q, k, k, torch.zeros(1, 1, 4, 5, dtype=torch.bfloat16), splits=0)
     with pytest.raises(AttentionLaunchError, match="head dim"):
         fused_attention(q[..., :12], k[..., :12], k[..., :12], torch.zeros(1, 1, 4, 5, dtype=torch.bfloat16))

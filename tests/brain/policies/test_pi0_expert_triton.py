@@ -55,6 +55,7 @@ def test_tiny_model_fused_matches_pytorch_layers(results):
     model = results["model"]
     assert model["finite"] and model["rel_err"] < 5e-3 and model["rel_err_joint"] < 5e-3
     assert model["rel_err_norm_prologue"] < 5e-3 and model["rel_err_vs_prologue"] < 5e-3
+    assert model["rel_err_split_attention"] < 5e-3
 
 
 def test_rejects_bad_inputs():
