@@ -134,10 +134,15 @@ if triton is not None:
                 tl.atomic_xchg(cnt_ptr + block, 0)  # ready for the next launch
 
 
+BLOCKS: tuple[int, int, int, int] | None = None  # overrides block_sizes() (tile sweeps, expert_tune)
+
+
 def block_sizes(tq: int, d: int) -> tuple[int, int, int, int]:
     """(BLOCK_M, BLOCK_N, num_warps, num_stages): 16 query rows per program when that gives fewer than two
     waves on an H100 (the action step: 400 rows), else 64; key tiles sized to keep the pipeline in
-    shared memory at D = 256."""
+    shared memory at D = 256. :data:`BLOCKS` overrides them."""
+    if BLOCKS is not None:
+        return BLOCKS
     block_m = 16 if tq <= 16 * 264 else 64
     block_n = 64 if d <= 128 else 32
     return block_m, block_n, 4, 2

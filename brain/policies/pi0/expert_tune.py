@@ -21,6 +21,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +74,11 @@ def _rel(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((a.double() - b.double()).norm() / b.double().norm())
 
 
-def sweep(tokens: int = 50, log: Callable[[str], None] = print) -> dict[str, Any]:
+GEMM_KINDS = ("qkv", "o", "gate_up", "down", "qkv_norm", "gate_up_norm")
+
+
+def sweep(tokens: int = 50, log: Callable[[str], None] = print,
+          kinds: tuple[str, ...] = GEMM_KINDS) -> dict[str, Any]:
     """Time every candidate per kernel; returns {kernel: {"best": tiles, "rows": [...], "cublas_us": ...}}."""
     cfg = preset("pi0").expert
     dev, dt = torch.device("cuda"), torch.bfloat16
@@ -146,7 +151,7 @@ def sweep(tokens: int = 50, log: Callable[[str], None] = print) -> dict[str, Any
 
     baselines = {"qkv": (hn.to(dt), wqkv), "gate_up": (hn.to(dt), wgu), "o": (xo, wo), "down": (xd, wdn)}
     result: dict[str, Any] = {}
-    for kind in ("qkv", "o", "gate_up", "down", "qkv_norm", "gate_up_norm"):
+    for kind in kinds:
         x, ws = baselines[kind.replace("_norm", "")]
         cublas = _graph_us(lambda i, x=x, ws=ws: F.linear(x, ws[i]), n_layers)
         rows = []
@@ -172,13 +177,85 @@ def sweep(tokens: int = 50, log: Callable[[str], None] = print) -> dict[str, Any
     return result
 
 
+def _attention_candidates() -> list[tuple[tuple[int, int, int, int], int]]:
+    """((BLOCK_M, BLOCK_N, warps, stages), key slices) of the key-split attention kernel."""
+    blocks = [(bm, bn, w, st) for bm in (16, 32) for bn in (32, 64) for w in (4, 8) for st in (1, 2)]
+    return [(blk, sp) for blk in blocks for sp in (1, 3, 4, 6)]
+
+
+def _attention_call(qf: torch.Tensor, ks: list[torch.Tensor], vs: list[torch.Tensor], bias: torch.Tensor,
+                    splits: int, ws: Any, i: int) -> None:
+    from roboos.brain.policies.pi0.attention_triton import fused_attention
+
+    fused_attention(qf, ks[i], vs[i], bias, splits=splits, workspace=ws)
+
+
+def sweep_attention(cameras: int = 1, log: Callable[[str], None] = print, device: str = "cuda") -> dict[str, Any]:
+    """The expert's attention at π0's real shape, graph-timed: the compiled math path (two matmuls + softmax,
+    as ``fused_expert.ATTENTION = "math"`` runs it) against the key-split kernel's candidates."""
+    from roboos.brain.policies.pi0 import attention_triton as at
+    from roboos.brain.policies.pi0.layers import attend
+
+    cfg = preset("pi0").with_cameras(cameras)
+    spec, dev, dt = cfg.expert, torch.device(device), torch.bfloat16
+    h, nq, d, n_layers = cfg.chunk_size, spec.num_heads, spec.head_dim, spec.depth
+    tk = -(-(cfg.prefix_len + 1 + h) // 8) * 8
+    g = torch.Generator(device=dev).manual_seed(0)
+    q = torch.randn(1, h, nq, d, device=dev, generator=g).to(dt)
+    ks = [torch.randn(1, 1, tk, d, device=dev, generator=g).to(dt) for _ in range(n_layers)]
+    vs = [torch.randn(1, 1, tk, d, device=dev, generator=g).to(dt) for _ in range(n_layers)]
+    mask = torch.ones(1, 1, h, tk, dtype=torch.bool, device=dev)
+    mask[..., tk - 6 :] = False  # padding keys, as the real cache has them
+    bias = torch.zeros(mask.shape, device=dev, dtype=dt).masked_fill(~mask, float("-inf")).repeat_interleave(nq, 2)
+    math_fn = torch.compile(lambda q, k, v, b: attend(q, k, v, b, impl="math"), dynamic=False)
+    ref = torch.softmax(q.view(1, 1, h * nq, d).double() @ ks[0].double().transpose(-1, -2) * d**-0.5
+                        + bias.double(), -1) @ vs[0].double()
+    ref = ref.view(1, h * nq * d)
+    math_us = _graph_us(lambda i: math_fn(q, ks[i], vs[i], bias), n_layers)
+    qf = q.view(1, 1, h * nq, d)
+    rows, default = [], at.BLOCKS
+    try:
+        for blocks, splits in _attention_candidates():
+            at.BLOCKS = blocks
+            pl = at.plan(1, 1, h * nq, tk, d, dev, splits)
+            if pl.splits != splits:
+                continue
+            ws = pl.workspace(d, dev)
+            row = {"block_m": blocks[0], "block_n": blocks[1], "warps": blocks[2], "stages": blocks[3],
+                   "splits": splits}
+            try:
+                got = at.fused_attention(qf, ks[0], vs[0], bias, splits=splits, workspace=ws)
+                err = _rel(got.view(1, -1), ref)
+                ok = err < 1e-2 and bool((ws.counters == 0).all())
+                launch = partial(_attention_call, qf, ks, vs, bias, splits, ws)
+                us = _graph_us(launch, n_layers) if ok else float("nan")
+            except Exception as exc:  # noqa: BLE001  # a tile shape the compiler rejects (shared memory)
+                rows.append({**row, "error": f"{type(exc).__name__}: {str(exc)[:160]}"})
+                continue
+            rows.append({**row, "us": round(us, 2), "rel_err": round(err, 5)})
+    finally:
+        at.BLOCKS = default
+    ok = [r for r in rows if "us" in r and r["us"] == r["us"]]
+    best = min(ok, key=lambda r: r["us"]) if ok else None
+    log(f"attention ({cameras} camera, {tk} keys): math {math_us:.2f} us, best split {best}")
+    return {"cameras": cameras, "keys": tk, "math_us": round(math_us, 2), "best": best, "rows": rows}
+
+
 PRENORMED = ("qkv", "o", "gate_up", "down")  # the kernels of the default (pre-normed) fused path
 
 
 def install(result: dict[str, Any]) -> list[str]:
     """Make the sweep's winners the tiles of this process; returns the kernels without a working candidate."""
     failed = []
+    att = result.get("attention", {}).get("best")
+    if att is not None:  # the key-split attention's winner (whether the expert runs it is fused_expert.ATTENTION)
+        from roboos.brain.policies.pi0 import attention_triton, fused_expert
+
+        attention_triton.BLOCKS = (att["block_m"], att["block_n"], att["warps"], att["stages"])
+        fused_expert.ATTENTION_SPLITS = att["splits"]
     for kind in (*PRENORMED, "qkv_norm", "gate_up_norm"):
+        if kind not in result:
+            continue
         b = result[kind].get("best")
         if b is None:
             failed.append(kind)
@@ -196,12 +273,20 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--eager-iters", type=int, default=5)
     ap.add_argument("--budget", type=float, default=300.0)
     ap.add_argument("--impls", default="math,fused")
+    ap.add_argument("--only", default=",".join((*GEMM_KINDS, "attention")),
+                    help="comma list of the kernels to sweep (default: all)")
     args = ap.parse_args(argv)
+    kinds = tuple(k for k in args.only.split(",") if k)
+    unknown = set(kinds) - {*GEMM_KINDS, "attention"}
+    if unknown:
+        sys.exit(f"unknown kernels {sorted(unknown)}: choose from {', '.join((*GEMM_KINDS, 'attention'))}")
     if not torch.cuda.is_available():
         sys.exit("the expert tile sweep needs a CUDA GPU")
     args.out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    result = sweep()
+    result = sweep(kinds=tuple(k for k in kinds if k != "attention"))
+    if "attention" in kinds:
+        result["attention"] = sweep_attention()
     failed = install(result)
     doc = {"gpu": torch.cuda.get_device_name(0), "torch": torch.__version__, "sweep_s": round(time.perf_counter() - t0, 1),
            "tiles": {k: v.get("best") for k, v in result.items() if isinstance(v, dict)}, "failed": failed,
