@@ -179,8 +179,8 @@ def sweep(tokens: int = 50, log: Callable[[str], None] = print,
 
 def _attention_candidates() -> list[tuple[tuple[int, int, int, int], int]]:
     """((BLOCK_M, BLOCK_N, warps, stages), key slices) of the key-split attention kernel."""
-    blocks = [(bm, bn, w, st) for bm in (16, 32) for bn in (32, 64) for w in (4, 8) for st in (1, 2)]
-    return [(blk, sp) for blk in blocks for sp in (1, 3, 4, 6)]
+    blocks = [(16, 32, w, st) for w in (4, 8) for st in (2, 3, 4)] + [(16, 64, w, st) for w in (4, 8) for st in (2, 3)]
+    return [(blk, sp) for blk in blocks for sp in (2, 3, 4, 5)]
 
 
 def _attention_call(qf: torch.Tensor, ks: list[torch.Tensor], vs: list[torch.Tensor], bias: torch.Tensor,
