@@ -3,7 +3,9 @@
 Every task event is written twice: the task's :class:`TaskRecord` (with its plan and step statuses) to the
 memory entity ``task:<id>``, and the event itself to the history log (kind ``task.<event kind>``), so a
 restarted cloud can rebuild each task and its event stream. Robot arrivals, departures, EVENT messages
-and (sampled) STATE messages go to the history too. Retention runs every ``prune_every`` appends.
+and (sampled) STATE messages go to the history too. Retention runs every ``prune_every`` appends; finished
+task records are dropped beyond ``memory.tasks`` (newest ``max_finished``, ``max_age_days``) as tasks finish
+and at start.
 
 Group commit: on the event loop, the writes of one loop turn share one transaction (where the backend
 can: SQLite memory and history in one file), committed by a callback queued behind the first of them.
@@ -20,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from typing import Any
 
 from pydantic import ValidationError
@@ -53,6 +56,7 @@ class Persistence:
         self._states_flushed_at = time.monotonic()
         self._turn: Any = None  # the open transaction of this loop turn (group commit)
         self._records: dict[str, TaskRecord] = {}  # task records changed in this turn, written at its commit
+        self._finished: deque[tuple[float, str]] = deque()  # (finished at, id) of stored finished tasks, oldest first
 
     def close(self) -> None:
         self.flush_states()
@@ -72,6 +76,25 @@ class Persistence:
             self._save(record)
         self.append(TASK_EVENT_PREFIX + event.kind, event.model_dump(mode="json"), task=record.id,
                     robot=step.robot if step is not None else "")
+        if event.kind == "status" and event.status.terminal:
+            self._finished.append((record.finished_at or event.ts, record.id))
+            self.prune_tasks()
+
+    def prune_tasks(self, now: float | None = None) -> int:
+        """Drop the stored records of finished tasks beyond ``memory.tasks`` (the oldest first); returns how
+        many went. Unfinished tasks are never dropped."""
+        keep = self.config.tasks
+        oldest_kept = (now or time.time()) - keep.max_age_days * 86400 if keep.max_age_days else None
+        removed = 0
+        while self._finished and ((keep.max_finished is not None and len(self._finished) > keep.max_finished)
+                                  or (oldest_kept is not None and self._finished[0][0] < oldest_kept)):
+            _, task_id = self._finished.popleft()
+            self._records.pop(task_id, None)  # not re-saved by this turn's commit
+            try:
+                removed += self.memory.delete("task", task_id)
+            except MemoryStoreError as exc:
+                log.error("cannot drop the record of finished task %s: %s", task_id, exc)
+        return removed
 
     def _save(self, record: TaskRecord) -> None:
         try:
@@ -153,7 +176,8 @@ class Persistence:
 
     # ----------------------------------------------------------------------------------- reading
     def load_tasks(self, recent: int = 200) -> list[TaskRecord]:
-        """Every unfinished task and the ``recent`` newest finished ones, oldest first."""
+        """Every unfinished task and the ``recent`` newest finished ones, oldest first; finished records
+        beyond ``memory.tasks`` are dropped first (:meth:`prune_tasks`)."""
         records = []
         for name, entry in self.memory.all("task").items():
             try:
@@ -161,7 +185,13 @@ class Persistence:
             except ValidationError as exc:
                 log.warning("ignoring unreadable task record %s: %s", name, exc.errors(include_url=False)[:1])
         records.sort(key=lambda r: r.created_at)
-        done = [r for r in records if r.status.terminal][-recent:] if recent else []
+        finished = [r for r in records if r.status.terminal]
+        self._finished = deque(sorted((r.finished_at or r.created_at, r.id) for r in finished))
+        dropped = self.prune_tasks()
+        if dropped:
+            log.info("task retention dropped %d finished task records", dropped)
+        kept = {task_id for _, task_id in self._finished}
+        done = [r for r in finished if r.id in kept][-recent:] if recent else []
         keep = {r.id for r in done} | {r.id for r in records if not r.status.terminal}
         return [r for r in records if r.id in keep]
 

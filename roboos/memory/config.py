@@ -24,6 +24,14 @@ class HistoryConfig(_Model):
     prune_every: int = Field(default=5000, gt=0)  # appends between retention passes
 
 
+class TaskRetentionConfig(_Model):
+    """How long finished task records stay in the memory store (unfinished ones always stay). A task id
+    whose record was dropped may be used again; its events follow the history's own retention."""
+
+    max_finished: int | None = Field(default=100_000, gt=0)  # newest finished records kept; null = all
+    max_age_days: float | None = Field(default=30.0, gt=0)  # finished longer ago than this: dropped
+
+
 class MemoryConfig(_Model):
     """Where the cloud keeps its world model, task state and history."""
 
@@ -37,3 +45,4 @@ class MemoryConfig(_Model):
     recovery: Literal["resume", "fail"] = "resume"  # unfinished tasks found at start
     recovery_wait_s: float = Field(default=10.0, ge=0)  # how long a resumed task waits for its robots
     history: HistoryConfig = Field(default_factory=HistoryConfig)
+    tasks: TaskRetentionConfig = Field(default_factory=TaskRetentionConfig)
