@@ -27,9 +27,16 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from roboos.memory import (HistoryLog, MemoryBackend, MemoryConfig, MemoryStoreError, Record, open_history,
-                           open_memory)
 from roboos.master.models import TaskEvent, TaskRecord
+from roboos.memory import (
+    HistoryLog,
+    MemoryBackend,
+    MemoryConfig,
+    MemoryStoreError,
+    Record,
+    open_history,
+    open_memory,
+)
 
 log = logging.getLogger("roboos.master.persistence")
 
