@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 # relative L2 error allowed against the PyTorch fp32 output
-TOLERANCE = {"fp32": 1e-4, "bf16": 1e-2, "fp16": 1e-2, "int8": 0.25}
+TOLERANCE = {"fp32": 1e-4, "bf16": 1e-2, "fp16": 1e-2, "int8": 0.05}
 Progress = Callable[[str], None]
 
 
@@ -130,6 +130,9 @@ def _convert(src: Path, dst: Path, precision: str) -> Path:
     if precision == "int8":
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
-        quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gemm"])
+        # 7-bit weights (reduce_range): x86 CPUs without VNNI multiply u8 × s8 pairs into saturating int16
+        # sums; with full 8-bit weights the tiny π0 step was 33 % off on an AVX2-only EPYC, 1.5 % with 7 bits
+        quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gemm"],
+                         reduce_range=True)
         return dst
     raise ModelExportError(f"unsupported precision {precision}")
