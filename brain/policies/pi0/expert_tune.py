@@ -2,8 +2,9 @@
 policy benchmark with the winners installed: ``python -m roboos.brain.policies.pi0.expert_tune --out DIR``.
 
 Sweeps the pre-normed q/k/v and gate/up kernels (bf16 ``h·(1 + w)`` + row sums), the residual kernels as the
-fused path runs them (also writing the next norm's inputs), and the fourth round's norm-in-prologue kernels
-for comparison; then benches eager / math / fused (pre-normed) and, in a second run with its own eager
+fused path runs them (also writing the next norm's inputs), the fourth round's norm-in-prologue kernels
+for comparison, and the key-split attention (tiles and slices) against the compiled math attention
+(``--only`` picks kernels); then benches eager / math / fused (pre-normed) and, in a second run with its own eager
 baseline, fused with the norm in the prologue.
 
 Each candidate launches once per expert layer (18 distinct weight sets, so weights stream from HBM as in a
