@@ -3,10 +3,9 @@
 (alternating in one process, each its own bench call with the same settings) and writes ``DIR/NAME-ab.json``.
 
 Settings: ``pdl`` (``expert_triton.PDL``, programmatic dependent launch between the fused kernels: on an
-H100 it cost 0.2 ms per chunk, so it stays off), ``attention`` (``fused_expert.ATTENTION``: the key-split
-Triton kernel against the compiled math path; 0.24 ms slower per chunk on an H100) and ``attention-scores``
-(the score matmul + softmax·V kernel against the math path). ``--tiles DIR/expert-tiles.json`` first installs a tile
-sweep's winners (``expert_tune``)."""
+H100 it cost 0.2 ms per chunk, so it stays off) and ``attention`` (``fused_expert.ATTENTION``: the key-split
+Triton kernel against the compiled math path; 0.24 ms slower per chunk on an H100).
+``--tiles DIR/expert-tiles.json`` first installs a tile sweep's winners (``expert_tune``)."""
 
 from __future__ import annotations
 
@@ -26,7 +25,6 @@ VARIANT = "graph_compile_bf16_fused"
 SETTINGS: dict[str, tuple[ModuleType, str, tuple[Any, Any]]] = {
     "pdl": (expert_triton, "PDL", (True, False)),
     "attention": (fused_expert, "ATTENTION", ("split", "math")),
-    "attention-scores": (fused_expert, "ATTENTION", ("scores", "math")),
 }
 
 

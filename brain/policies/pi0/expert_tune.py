@@ -180,8 +180,8 @@ def sweep(tokens: int = 50, log: Callable[[str], None] = print,
 
 def _attention_candidates() -> list[tuple[tuple[int, int, int, int], int]]:
     """((BLOCK_M, BLOCK_N, warps, stages), key slices) of the key-split attention kernel."""
-    blocks = [(16, 32, w, st) for w in (4, 8) for st in (2, 3)]
-    return [(blk, sp) for blk in blocks for sp in (3, 4)]
+    blocks = [(16, 32, w, st) for w in (4, 8) for st in (2, 3, 4)] + [(16, 64, w, st) for w in (4, 8) for st in (2, 3)]
+    return [(blk, sp) for blk in blocks for sp in (2, 3, 4, 5)]
 
 
 def _attention_call(qf: torch.Tensor, ks: list[torch.Tensor], vs: list[torch.Tensor], bias: torch.Tensor,
@@ -238,42 +238,8 @@ def sweep_attention(cameras: int = 1, log: Callable[[str], None] = print, device
         at.BLOCKS = default
     ok = [r for r in rows if "us" in r and r["us"] == r["us"]]
     best = min(ok, key=lambda r: r["us"]) if ok else None
-    scores = _sweep_scores(qf, ks, vs, bias, ref, n_layers)
-    log(f"attention ({cameras} camera, {tk} keys): math {math_us:.2f} us, best split {best}, "
-        f"best scores + softmax·V {scores['best']}")
-    return {"cameras": cameras, "keys": tk, "math_us": round(math_us, 2), "best": best, "rows": rows,
-            "scores": scores}
-
-
-def _scores_candidates() -> list[tuple[int, int, int, int]]:
-    """(BLOCK_M, BLOCK_N, BLOCK_D, warps) of the softmax·V kernel."""
-    return [(bm, bn, bd, w) for bm in (16, 32) for bn in (32, 64, 128) for bd in (32, 64, 128) for w in (4, 8)]
-
-
-def _scores_call(qf: torch.Tensor, ks: list[torch.Tensor], vs: list[torch.Tensor], bias: torch.Tensor,
-                 blocks: tuple[int, int, int, int], i: int) -> None:
-    from roboos.brain.policies.pi0.softmax_pv_triton import scores_attention
-
-    scores_attention(qf, ks[i], vs[i], bias, blocks)
-
-
-def _sweep_scores(qf: torch.Tensor, ks: list[torch.Tensor], vs: list[torch.Tensor], bias: torch.Tensor,
-                  ref: torch.Tensor, n_layers: int) -> dict[str, Any]:
-    """``fused_expert.ATTENTION = "scores"``: the score matmul + the softmax·V kernel, per tile set."""
-    from roboos.brain.policies.pi0.softmax_pv_triton import scores_attention
-
-    rows = []
-    for blocks in _scores_candidates():
-        row = dict(zip(("block_m", "block_n", "block_d", "warps"), blocks, strict=True))
-        try:
-            err = _rel(scores_attention(qf, ks[0], vs[0], bias, blocks).view(1, -1), ref)
-            us = _graph_us(partial(_scores_call, qf, ks, vs, bias, blocks), n_layers) if err < 1e-2 else float("nan")
-        except Exception as exc:  # noqa: BLE001  # a tile shape the compiler rejects (shared memory)
-            rows.append({**row, "error": f"{type(exc).__name__}: {str(exc)[:160]}"})
-            continue
-        rows.append({**row, "us": round(us, 2), "rel_err": round(err, 5)})
-    ok = [r for r in rows if "us" in r and r["us"] == r["us"]]
-    return {"best": min(ok, key=lambda r: r["us"]) if ok else None, "rows": rows}
+    log(f"attention ({cameras} camera, {tk} keys): math {math_us:.2f} us, best split {best}")
+    return {"cameras": cameras, "keys": tk, "math_us": round(math_us, 2), "best": best, "rows": rows}
 
 
 PRENORMED = ("qkv", "o", "gate_up", "down")  # the kernels of the default (pre-normed) fused path
@@ -282,18 +248,12 @@ PRENORMED = ("qkv", "o", "gate_up", "down")  # the kernels of the default (pre-n
 def install(result: dict[str, Any]) -> list[str]:
     """Make the sweep's winners the tiles of this process; returns the kernels without a working candidate."""
     failed = []
-    att = result.get("attention", {})
-    if att.get("best") is not None:  # the attention kernels' winners (which one the expert runs: ATTENTION)
+    att = result.get("attention", {}).get("best")
+    if att is not None:  # the key-split attention's winner (whether the expert runs it is fused_expert.ATTENTION)
         from roboos.brain.policies.pi0 import attention_triton, fused_expert
 
-        best = att["best"]
-        attention_triton.BLOCKS = (best["block_m"], best["block_n"], best["warps"], best["stages"])
-        fused_expert.ATTENTION_SPLITS = best["splits"]
-    scores = att.get("scores", {}).get("best")
-    if scores is not None:
-        from roboos.brain.policies.pi0 import softmax_pv_triton
-
-        softmax_pv_triton.BLOCKS = (scores["block_m"], scores["block_n"], scores["block_d"], scores["warps"])
+        attention_triton.BLOCKS = (att["block_m"], att["block_n"], att["warps"], att["stages"])
+        fused_expert.ATTENTION_SPLITS = att["splits"]
     for kind in (*PRENORMED, "qkv_norm", "gate_up_norm"):
         if kind not in result:
             continue

@@ -7,8 +7,7 @@ concatenation per step), fp32 rotary tables for the action positions, the fp32 r
 query / MLP scratch. :func:`denoise_step` then runs per layer four fused kernels plus attention (two
 matmuls and a float32 softmax, compiled with the small embedding and output head when the model is
 compiled), or, with :data:`ATTENTION` = ``"split"``, one key-split Triton attention kernel
-(``attention_triton.py``) on a per-chunk workspace, or with ``"scores"`` the score matmul and one Triton
-softmax·V kernel (``softmax_pv_triton.py``). The prefix pass is unchanged (``attention="fused"`` runs
+(``attention_triton.py``) on a per-chunk workspace. The prefix pass is unchanged (``attention="fused"`` runs
 it with the math attention).
 
 With :data:`PRENORM` (default) each residual kernel also writes the next RMSNorm's inputs (bf16 ``h·(1 + w)``
@@ -26,7 +25,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import torch
-from roboos.brain.policies.pi0 import attention_triton, softmax_pv_triton
+from roboos.brain.policies.pi0 import attention_triton
 from roboos.brain.policies.pi0.expert_triton import (
     BLOCK_M,
     TILES,
@@ -65,9 +64,7 @@ class FusedState:
 
 
 PRENORM = True  # False: the fourth round's norm-in-prologue kernels (for comparison)
-# the expert's attention: "math" (two matmuls + softmax, compiled), "split" (one key-split Triton kernel) or
-# "scores" (the score matmul, then one Triton softmax·V kernel)
-ATTENTION = "math"
+ATTENTION = "math"  # the expert's attention: "math" (two matmuls + softmax, compiled) or "split" (one kernel)
 ATTENTION_SPLITS: int | None = None  # key slices of the "split" kernel (None: attention_triton.default_splits)
 
 
@@ -147,13 +144,10 @@ def denoise_step(model: Pi0Model, st: FusedState, x_t: torch.Tensor, t: torch.Te
 
     def attention(i: int) -> torch.Tensor:
         """Layer ``i``'s attention over the cached prefix and the action tokens, rows token-major."""
-        qf = st.q.view(b, 1, h * nq, d)  # one KV head: the token-major queries are already the folded rows
-        if st.attn_ws is not None:
-            out = attention_triton.fused_attention(qf, st.keys[i], st.values[i], st.mask, splits=ATTENTION_SPLITS,
-                                                   workspace=st.attn_ws)
+        if st.attn_ws is not None:  # one KV head: the token-major queries are already the folded rows
+            out = attention_triton.fused_attention(st.q.view(b, 1, h * nq, d), st.keys[i], st.values[i], st.mask,
+                                                   splits=ATTENTION_SPLITS, workspace=st.attn_ws)
             return out.view(b * h, nq * d)
-        if ATTENTION == "scores":
-            return softmax_pv_triton.scores_attention(qf, st.keys[i], st.values[i], st.mask).view(b * h, nq * d)
         return fns["attend"](st.q.view(b, h, nq, d), st.keys[i], st.values[i], st.mask).reshape(b * h, nq * d)
 
     (_layers_prenormed if PRENORM else _layers_norm_prologue)(model, st, h, attention)

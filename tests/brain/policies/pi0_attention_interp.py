@@ -48,34 +48,6 @@ def _kernel_cases() -> dict:
     return out
 
 
-def _scores_cases() -> dict:
-    """The score matmul + softmax·V kernel (``fused_expert.ATTENTION = "scores"``) against float64."""
-    import torch
-    from roboos.brain.policies.pi0.softmax_pv_triton import scores_attention
-
-    out = {}
-    gen = torch.Generator().manual_seed(1)
-    # (b, kv, tq, tk, d, dtype, broadcast bias, (BLOCK_M, BLOCK_N, BLOCK_D, warps))
-    for name, (b, kv, tq, tk, d, dtype, bcast, blocks) in {
-        "scores_ragged_bf16": (2, 1, 40, 37, 32, torch.bfloat16, False, (16, 16, 16, 4)),
-        "scores_two_kv_heads_fp16": (2, 2, 19, 70, 64, torch.float16, False, (16, 32, 32, 4)),
-        "scores_bias_broadcast_masked_rows": (1, 1, 33, 90, 32, torch.bfloat16, True, (32, 64, 32, 4)),
-    }.items():
-        q = torch.randn(b, kv, tq, d, generator=gen).to(dtype)
-        k = torch.randn(b, kv, tk, d, generator=gen).to(dtype)
-        v = torch.randn(b, kv, tk, d, generator=gen).to(dtype)
-        mask = torch.rand(1 if bcast else b, 1, tq, tk, generator=gen) > 0.3
-        mask[..., : tq // 2, : tk - 5] = False  # half the rows see only the last keys
-        mask[..., -1] = True  # every row keeps one key
-        bias = torch.zeros(mask.shape).masked_fill(~mask, float("-inf")).to(dtype)
-        got = scores_attention(q, k, v, bias, blocks)
-        s = q.double() @ k.double().transpose(-1, -2) / math.sqrt(d) + bias.double()
-        ref = torch.softmax(s, -1) @ v.double()
-        out[name] = {"rel_err": float((got.double() - ref).norm() / ref.norm()),
-                     "finite": bool(torch.isfinite(got).all()), "shape_ok": tuple(got.shape) == (b, kv, tq, d)}
-    return out
-
-
 def tiny_model_and_inputs(dtype):
     """The tiny π0 with N(0, 0.2) weights in ``dtype`` and a padded batch of two (shared with the expert checks)."""
     import torch
@@ -123,7 +95,7 @@ def interp_main(kernel_cases: Callable[[], object], model_case: Callable[[], obj
 
 
 def main() -> None:
-    interp_main(lambda: {**_kernel_cases(), **_scores_cases()}, _model_case)
+    interp_main(_kernel_cases, _model_case)
 
 
 if __name__ == "__main__":

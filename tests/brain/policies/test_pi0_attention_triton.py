@@ -32,39 +32,15 @@ def test_kernel_matches_float64(results, name):
     assert case["rel_err"] < 1e-2  # bf16/fp16 operands, fp32 softmax and accumulation
 
 
-@pytest.mark.parametrize("name", ["scores_ragged_bf16", "scores_two_kv_heads_fp16",
-                                  "scores_bias_broadcast_masked_rows"])
-def test_scores_then_softmax_pv_matches_float64(results, name):
-    case = results["kernel"][name]
-    assert case["finite"] and case["shape_ok"]
-    assert case["rel_err"] < 1e-2  # bf16/fp16 scores and probabilities, fp32 softmax and accumulation
-
-
 def test_tiny_model_triton_attention_matches_math(results):
     model = results["model"]
     assert model["finite"]
     assert model["rel_err"] < 2e-2 and model["rel_err_joint"] < 2e-2  # bf16 model, rounding only
 
 
-def test_softmax_pv_rejects_bad_inputs():
-    import torch
-    from roboos.brain.policies.pi0.softmax_pv_triton import SoftmaxPVError, softmax_pv
-
-    s = torch.zeros(1, 1, 4, 5, dtype=torch.bfloat16)
-    v = torch.zeros(1, 1, 5, 16, dtype=torch.bfloat16)
-    with pytest.raises(SoftmaxPVError, match="bias"):
-        softmax_pv(s, torch.zeros(1, 1, 4, 6, dtype=torch.bfloat16), v, 1.0)
-    with pytest.raises(SoftmaxPVError, match="shapes"):
-        softmax_pv(s, torch.zeros(1, 1, 4, 5, dtype=torch.bfloat16), v[:, :, :4], 1.0)
-    with pytest.raises(SoftmaxPVError, match="dtypes"):
-        softmax_pv(s.float(), torch.zeros(1, 1, 4, 5), v.float(), 1.0)
-    with pytest.raises(SoftmaxPVError, match="head dim"):
-        softmax_pv(s, torch.zeros(1, 1, 4, 5, dtype=torch.bfloat16), torch.zeros(1, 1, 5, 24, dtype=torch.bfloat16),
-                   1.0, blocks=(16, 16, 24, 4))
-
-
 def test_rejects_bad_inputs():
     import torch
+
     from roboos.brain.policies.pi0.attention_triton import AttentionLaunchError, fused_attention
 
     q = torch.zeros(1, 1, 4, 16, dtype=torch.bfloat16)

@@ -55,12 +55,12 @@ def test_tiny_model_fused_matches_pytorch_layers(results):
     model = results["model"]
     assert model["finite"] and model["rel_err"] < 5e-3 and model["rel_err_joint"] < 5e-3
     assert model["rel_err_norm_prologue"] < 5e-3 and model["rel_err_vs_prologue"] < 5e-3
-    assert model["rel_err_split_attention"] < 5e-3 and model["rel_err_scores_attention"] < 5e-3
+    assert model["rel_err_split_attention"] < 5e-3
 
 
 def test_rejects_bad_inputs():
     import torch
-    from roboos.brain.policies.pi0.expert_triton import ExpertKernelError, Tiles, gemm_residual
+    from roboos.brain.policies.pi0.expert_triton import ExpertKernelError, NormOut, Tiles, gemm_residual
 
     w = torch.zeros(32, 64, dtype=torch.bfloat16)
     with pytest.raises(ExpertKernelError):
@@ -71,13 +71,7 @@ def test_rejects_bad_inputs():
 
 def test_rejects_bad_norm_outputs(monkeypatch):
     import torch
-    from roboos.brain.policies.pi0.expert_triton import (
-        ExpertKernelError,
-        NormOut,
-        Tiles,
-        gemm_residual,
-        qkv_rope,
-    )
+    from roboos.brain.policies.pi0.expert_triton import ExpertKernelError, NormOut, Tiles, gemm_residual, qkv_rope
 
     monkeypatch.setenv("TRITON_INTERPRET", "1")  # CPU tensors pass the device check; the shape checks must fire
     w, x, h = torch.zeros(32, 64, dtype=torch.bfloat16), torch.zeros(4, 64, dtype=torch.bfloat16), torch.zeros(4, 32)
