@@ -9,7 +9,8 @@ one of ``splits`` slices of the keys, streams them in ``BLOCK_N`` tiles with an 
 and, split over keys, writes its unnormalised partial (row max, row sum, fp32 accumulator) to an
 :class:`AttentionWorkspace`; the last program of a row block to finish (a per-block counter it resets)
 merges the slices and writes the rows once. Splitting the keys spreads the key/value reads over more SMs:
-with one slice the 400 rows give only 25 programs, each walking all keys (19 µs per call measured).
+with one slice the 400 rows give only 25 programs, each walking all keys (16.5 µs per call graph-timed,
+4 slices 9.1 µs, docs/vla.md).
 
 ``attention="triton"`` runs the whole model's attention on it; under ``torch.compile`` it is the custom op
 ``torch.ops.roboos.pi0_attention`` (opaque to the compiler, shape-only fake), so a compiled step traces as
@@ -139,13 +140,13 @@ BLOCKS: tuple[int, int, int, int] | None = None  # overrides block_sizes() (tile
 
 def block_sizes(tq: int, d: int) -> tuple[int, int, int, int]:
     """(BLOCK_M, BLOCK_N, num_warps, num_stages): 16 query rows per program when that gives fewer than two
-    waves on an H100 (the action step: 400 rows), else 64; key tiles sized to keep the pipeline in
-    shared memory at D = 256. :data:`BLOCKS` overrides them."""
+    waves on an H100 (the action step: 400 rows), else 64; key tiles sized to keep a three-stage pipeline in
+    shared memory at D = 256 (the H100 sweep's best). :data:`BLOCKS` overrides them."""
     if BLOCKS is not None:
         return BLOCKS
     block_m = 16 if tq <= 16 * 264 else 64
     block_n = 64 if d <= 128 else 32
-    return block_m, block_n, 4, 2
+    return block_m, block_n, 4, 3
 
 
 def split_keys(tk: int, splits: int) -> tuple[int, int]:
@@ -156,11 +157,11 @@ def split_keys(tk: int, splits: int) -> tuple[int, int]:
 
 def default_splits(programs: int, tk: int, block_n: int, device: torch.device) -> int:
     """Key slices that bring ``programs`` row blocks up to about one program per SM (1 off the GPU), with at
-    least two key tiles per slice."""
+    least three key tiles per slice (π0's expert on an H100: 4 slices of 90 keys, 9.1 µs; 5 slices 9.7)."""
     if device.type != "cuda":
         return 1
     sms = torch.cuda.get_device_properties(device).multi_processor_count
-    return max(1, min(sms // max(1, programs), triton.cdiv(tk, 2 * block_n)))
+    return max(1, min(sms // max(1, programs), triton.cdiv(tk, 3 * block_n)))
 
 
 @dataclass(frozen=True)
