@@ -93,19 +93,6 @@ if triton is not None:
             gdc_wait()
 
     @triton.jit
-    def _pdl_prefetch_start(PDL: tl.constexpr, w_ptr, rows, k_lo, k_len, K):
-        """:func:`_pdl_start` that first asks L2 for this program's weight rows ``rows`` over
-        ``[k_lo, k_lo + k_len)`` (``cp.async.bulk.prefetch.L2``, fire-and-forget): no kernel writes weights,
-        so the request may run while the previous kernel finishes, and the GEMM loop then reads L2."""
-        if PDL:
-            gdc_launch_dependents()
-            starts = w_ptr.to(tl.pointer_type(tl.int8)) + (rows.to(tl.int64) * K + k_lo) * 2  # bf16 rows
-            sizes = tl.full(rows.shape, 0, tl.int32) + k_len * 2
-            tl.inline_asm_elementwise("cp.async.bulk.prefetch.L2.global [$1], $2;\n mov.u32 $0, 0;", "=r,l,r",
-                                      [starts, sizes], dtype=tl.int32, is_pure=False, pack=1)
-            gdc_wait()
-
-    @triton.jit
     def _norm_pair_kernel(x_ptr, nw_ptr, w_ptr, cos_ptr, sin_ptr, o1_ptr, o2_ptr, o3_ptr, ss_ptr,
                           M, K, T, OFF, eps, P,
                           s_o1, s_o2b, s_o2t, s_o3b, s_o3t, s_cs,
@@ -115,6 +102,7 @@ if triton is not None:
                           PDL: tl.constexpr):
         """Paired-column GEMM + norm + (rotary | GELU·mul). ``PRENORM``: ``x`` is bf16 ``x·(1 + w)`` and
         ``ss_ptr`` (M, P) holds partial row sums of squares; else ``x`` is the fp32 stream, normed here."""
+        _pdl_start(PDL)
         pid_m = tl.program_id(0)
         pb = tl.program_id(1)
         per_group: tl.constexpr = HALF // BLOCK_N
@@ -122,7 +110,6 @@ if triton is not None:
         j = (pb % per_group) * BLOCK_N + tl.arange(0, BLOCK_N)  # column inside the group's first half
         c1 = g * GROUP + j
         c2 = c1 + HALF
-        _pdl_prefetch_start(PDL, w_ptr, tl.join(c1, c2), 0, K, K)
         rows = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
         r_ok = rows < M
         rows64 = rows.to(tl.int64)
@@ -211,6 +198,7 @@ if triton is not None:
                               BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
                               SPLIT_K: tl.constexpr, UPCAST: tl.constexpr, EMIT: tl.constexpr,
                               PDL: tl.constexpr):
+        _pdl_start(PDL)
         pid_m = tl.program_id(0)
         pid_n = tl.program_id(1)
         pid_k = tl.program_id(2)
@@ -219,7 +207,6 @@ if triton is not None:
         rows64 = rows.to(tl.int64)
         cols = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
         k_len = K // SPLIT_K
-        _pdl_prefetch_start(PDL, w_ptr, cols, pid_k * k_len, k_len, K)
         acc = tl.zeros([BLOCK_M, BLOCK_N], dtype=tl.float32)
         for k0 in range(pid_k * k_len, (pid_k + 1) * k_len, BLOCK_K):
             ks = k0 + tl.arange(0, BLOCK_K)
