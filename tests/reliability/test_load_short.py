@@ -7,7 +7,11 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from roboos.bench.load import run_load
+
+pytestmark = pytest.mark.slow  # 50 agents for 10 s
 
 
 def test_fifty_agents_ten_seconds_nothing_lost() -> None:

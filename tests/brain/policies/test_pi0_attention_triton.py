@@ -23,6 +23,7 @@ def results():
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow  # Triton interpreter, ~17 s
 @pytest.mark.parametrize("name", ["ragged_bf16", "two_kv_heads_fp16", "bias_broadcast", "split2_ragged_bf16",
                                   "split3_two_kv_heads_fp16", "split3_masked_slice"])
 def test_kernel_matches_float64(results, name):
@@ -32,6 +33,7 @@ def test_kernel_matches_float64(results, name):
     assert case["rel_err"] < 1e-2  # bf16/fp16 operands, fp32 softmax and accumulation
 
 
+@pytest.mark.slow  # Triton interpreter, ~17 s
 def test_tiny_model_triton_attention_matches_math(results):
     model = results["model"]
     assert model["finite"]

@@ -25,18 +25,21 @@ def results():
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow  # Triton interpreter, ~20 s
 def test_qkv_rope_matches_float64(results):
     case = results["kernel"]["qkv"]
     assert case["finite"] and case["prefix_untouched"]
     assert max(case["q"], case["k"], case["v"]) < 2e-3  # fp16 operands and outputs
 
 
+@pytest.mark.slow  # Triton interpreter, ~20 s
 def test_gate_up_gelu_and_residual(results):
     k = results["kernel"]
     assert k["gate_up"]["finite"] and k["gate_up"]["rel_err"] < 2e-3
     assert k["residual_split1"]["rel_err"] < 1e-5 and k["residual_split2"]["rel_err"] < 1e-5
 
 
+@pytest.mark.slow  # Triton interpreter, ~20 s
 def test_prenormed_kernels_match_float64(results):
     k = results["kernel"]
     assert k["prep"]["x"] < 2e-3 and k["prep"]["ss"] < 1e-6
@@ -45,12 +48,14 @@ def test_prenormed_kernels_match_float64(results):
     assert k["gate_up_pre"]["finite"] and k["gate_up_pre"]["rel_err"] < 2e-3
 
 
+@pytest.mark.slow  # Triton interpreter, ~20 s
 def test_residual_writes_next_norm_inputs(results):
     for split in (1, 2):  # h, bf16 h·(1 + w) and the row-sum partials; split-K counters reset for the next launch
         case = results["kernel"][f"residual_norm_split{split}"]
         assert case["rel_err"] < 2e-3 and case["counters_reset"]
 
 
+@pytest.mark.slow  # Triton interpreter, ~20 s
 def test_tiny_model_fused_matches_pytorch_layers(results):
     model = results["model"]
     assert model["finite"] and model["rel_err"] < 5e-3 and model["rel_err_joint"] < 5e-3

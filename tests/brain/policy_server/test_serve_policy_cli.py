@@ -13,6 +13,8 @@ import urllib.request
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.slow  # starts policy servers as processes
+
 websocket_client_policy = pytest.importorskip("openpi_client.websocket_client_policy")
 
 

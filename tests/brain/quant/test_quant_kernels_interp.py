@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # the Triton interpreter runs for ~15 s (full CI runs it)
+
 HERE = Path(__file__).resolve().parent
 
 

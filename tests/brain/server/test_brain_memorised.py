@@ -21,6 +21,8 @@ from roboos.brain.robobrain.processor import BrainProcessor
 from roboos.brain.robobrain.prompts import Task, task_prompt
 from roboos.brain.robobrain.tiny import default_corpus, make_tiny_robobrain
 
+pytestmark = pytest.mark.slow  # teaching the tiny model takes ~20 s
+
 POINT_ANSWER = "[(32, 27), (36, 30)]"
 TOOL_PROMPT = [{"role": "user", "content": "Please go to the kitchen."}]
 TOOL_ANSWER = '<tool_call>\n{"name": "move_to", "arguments": {"place": "kitchen"}}\n</tool_call>'

@@ -95,6 +95,7 @@ def goto_view(page: Any, view: str) -> None:
     page.wait_for_selector(f"#view-{view}:not([hidden])")
 
 
+@pytest.mark.slow  # a browser session of ~12 s
 def test_laptop_submit_watch_and_every_view(browser: Any, roboos_up: Cloud) -> None:
     context, page, watch = open_page(browser, roboos_up, LAPTOP)
     try:
