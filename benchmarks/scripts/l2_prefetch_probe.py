@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import sys
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -23,6 +24,7 @@ import triton.language as tl
 from roboos.brain.policies.pi0 import expert_triton as et
 from roboos.brain.policies.pi0.config import preset
 from roboos.brain.policies.pi0.layers import attend
+from roboos.brain.quant.pretune import graph_time_us
 
 
 @triton.jit
@@ -96,38 +98,13 @@ def main() -> None:
         if mode == "prefetch":
             main_s.wait_stream(side)  # join the side stream (graph capture needs it), after the layer's work
 
-    def step(mode: str) -> None:
-        for i in range(L):
-            layer(i, 0 if mode == "resident" else i, mode)
-
-    def graph_us(mode: str, reps: int = 20) -> float:
-        warm = torch.cuda.Stream()
-        warm.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(warm):
-            step(mode)
-        torch.cuda.current_stream().wait_stream(warm)
-        graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
-            step(mode)
-        graph.replay()
-        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        ts = []
-        for _ in range(5):
-            hidden.normal_()  # keep the stream's values finite across replays
-            a.record()
-            for _ in range(reps):
-                graph.replay()
-            b.record()
-            b.synchronize()
-            ts.append(a.elapsed_time(b) * 1e3 / (reps * L))
-        return sorted(ts)[2]
-
     out = {"gpu": torch.cuda.get_device_name(0), "torch": torch.__version__, "triton": triton.__version__,
            "command": "python benchmarks/scripts/l2_prefetch_probe.py " + " ".join(sys.argv[1:]),
            "weights_mb_per_layer": round(sum(t.numel() * 2 for t in (wqkv[0], wo[0], wgu[0], wdn[0])) / 1e6, 1),
            "us_per_layer_step": {}}
     for mode in ("streamed", "resident", "prefetch", "streamed", "prefetch"):
-        us = graph_us(mode)
+        hidden.normal_()  # a fresh residual stream per measurement (each layer adds O(1) to it)
+        us = graph_time_us(lambda i, mode=mode: partial(layer, i, 0 if mode == "resident" else i, mode), L)
         out["us_per_layer_step"].setdefault(mode, []).append(round(us, 2))
         print(mode, round(us, 2), flush=True)
     print(json.dumps(out))

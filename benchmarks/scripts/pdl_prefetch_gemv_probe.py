@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import json
 import sys
+from functools import partial
 from pathlib import Path
 
 import torch
 import triton
 import triton.language as tl
+from roboos.brain.quant.bench_kernels import copy_bandwidth
 from roboos.brain.quant.ops import w8a16_matmul
+from roboos.brain.quant.pretune import graph_time_us
 from roboos.brain.quant.reference import quantize_weight
 from triton.language.extra.cuda import gdc_launch_dependents, gdc_wait
 
@@ -43,31 +46,15 @@ def _pf_gemv(x_ptr, w_ptr, s_ptr, out_ptr, N, K, BLOCK_N: tl.constexpr, BLOCK_K:
     tl.store(out_ptr + offs_n, acc.to(out_ptr.dtype.element_ty), mask=n_ok)
 
 
-def _chain_us(step, x0: torch.Tensor, layers: int, reps: int = 20) -> float:
-    def run() -> None:
-        x = x0
-        for i in range(layers):
-            x = step(i, x)
+def _chain_us(step, x0: torch.Tensor, layers: int) -> float:
+    """µs per call of ``x = step(i, x)`` for i = 0 … layers - 1 from ``x0``, in one graph (``graph_time_us``
+    captures the calls in order, so each reads the tensor the previous one returned)."""
+    state = {"x": x0}
 
-    side = torch.cuda.Stream()
-    side.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(side):
-        run()
-    torch.cuda.current_stream().wait_stream(side)
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        run()
-    graph.replay()
-    a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    ts = []
-    for _ in range(5):
-        a.record()
-        for _ in range(reps):
-            graph.replay()
-        b.record()
-        b.synchronize()
-        ts.append(a.elapsed_time(b) * 1e3 / (reps * layers))
-    return sorted(ts)[2]
+    def call(i: int) -> None:
+        state["x"] = step(i, x0 if i == 0 else state["x"])
+
+    return graph_time_us(lambda i: partial(call, i), layers)
 
 
 def main() -> None:
@@ -82,16 +69,7 @@ def main() -> None:
         qws.append(qw.contiguous())
         scales.append(s.reshape(n).contiguous())
     x0 = torch.randn(1, k, device="cuda", generator=g, dtype=torch.bfloat16)
-    copy_src = torch.empty(1 << 30, device="cuda", dtype=torch.uint8)
-    copy_dst = torch.empty_like(copy_src)
-    a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    copy_dst.copy_(copy_src)
-    a.record()
-    for _ in range(5):
-        copy_dst.copy_(copy_src)
-    b.record()
-    b.synchronize()
-    copy_gbs = 2 * (1 << 30) * 5 / (a.elapsed_time(b) / 1e3) / 1e9
+    copy_gbs = copy_bandwidth()
     bytes_per_call = n * k + n * 2 + k * 2 + n * 2
     floor_us = bytes_per_call / (copy_gbs * 1e9) * 1e6
 

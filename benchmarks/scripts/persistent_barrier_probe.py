@@ -1,7 +1,7 @@
 """Probe: what one persistent kernel with grid barriers saves over separate launches, for π0's expert MLP
 half (o → gate_up → down at M = 50, weights streamed from HBM). Same tile code in both; CUDA-graph timed.
 
-``python benchmarks/scripts/persistent_barrier_probe.py [OUT.json]`` (GPU only; torch + triton). Measured on an
+``python benchmarks/scripts/persistent_barrier_probe.py [OUT.json]`` (GPU; run with scripts/device_env.sh). Measured on an
 H100 (benchmarks/results/policy-nvidia-h100-80gb-hbm3-persistent-barrier-probe.json): the persistent kernel is
 slower than three launches, so the fused expert keeps one kernel per GEMM."""
 
@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 import triton
 import triton.language as tl
+from roboos.brain.quant.pretune import graph_time_us
 
 
 @triton.jit
@@ -64,30 +65,6 @@ def _three(x_ptr, wa, wb, wc, ya, yb, yc, ctr_ptr, W, F, I,
         tl.atomic_xchg(ctr_ptr + 1, 0)
 
 
-def _graph_us(fn, layers: int, reps: int = 20) -> float:
-    s = torch.cuda.Stream()
-    s.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(s):
-        for i in range(layers):
-            fn(i)
-    torch.cuda.current_stream().wait_stream(s)
-    g = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(g):
-        for i in range(layers):
-            fn(i)
-    g.replay()
-    a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    ts = []
-    for _ in range(5):
-        a.record()
-        for _ in range(reps):
-            g.replay()
-        b.record()
-        b.synchronize()
-        ts.append(a.elapsed_time(b) * 1e3 / (reps * layers))
-    return sorted(ts)[2]
-
-
 def _separate(x, wa, wb, wc, ya, yb, yc, dims, tiles, kw) -> None:
     """The three GEMMs as three launches (one program per output tile)."""
     W, I, F, M = dims
@@ -135,7 +112,7 @@ def main() -> None:
         try:
             sep(0)
             e_sep = float((yc.float() - ref).norm() / ref.norm())
-            row["separate_us"] = round(_graph_us(sep, L), 2)
+            row["separate_us"] = round(graph_time_us(lambda i, sep=sep: partial(sep, i), L), 2)
             k = _three.warmup(x, wa[0], wb[0], wc[0], ya, yb, yc, ctr, W, F, I, BLOCK_M=M, BN_A=bna, BN_B=bnb,
                               BN_C=bnc, BLOCK_K=bk, grid=(sms,), **kw)
             k._init_handles()
@@ -148,7 +125,7 @@ def main() -> None:
                 per(0)
                 torch.cuda.synchronize()
                 e_per = float((yc.float() - ref).norm() / ref.norm())
-                row[f"persistent_grid{grid}_us"] = round(_graph_us(per, L), 2)
+                row[f"persistent_grid{grid}_us"] = round(graph_time_us(lambda i, per=per: partial(per, i), L), 2)
                 row[f"persistent_grid{grid}_err"] = round(e_per, 4)
             row["separate_err"] = round(e_sep, 4)
             row["counter_clean"] = bool((ctr == 0).all())

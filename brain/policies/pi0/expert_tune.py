@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 from roboos.brain.policies.pi0 import expert_triton as et
 from roboos.brain.policies.pi0.config import preset
+from roboos.brain.quant.pretune import graph_time_us
 
 Tiles = et.Tiles
 
@@ -46,29 +47,9 @@ def _candidates(kind: str) -> list[Tiles]:
     return [Tiles(bn, 128, sp, 4, s) for bn in (16, 32) for sp in (1, 2, 4) for s in (4, 5)]
 
 
-def _graph_us(launch: Callable[[int], None], layers: int, reps: int = 20) -> float:
-    """µs per launch: ``launch(i)`` for every layer captured in one graph, replayed ``reps`` times."""
-    side = torch.cuda.Stream()
-    side.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(side):
-        for i in range(layers):
-            launch(i)
-    torch.cuda.current_stream().wait_stream(side)
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        for i in range(layers):
-            launch(i)
-    graph.replay()
-    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    times = []
-    for _ in range(3):
-        start.record()
-        for _ in range(reps):
-            graph.replay()
-        end.record()
-        end.synchronize()
-        times.append(start.elapsed_time(end) * 1e3 / (reps * layers))
-    return sorted(times)[1]
+def _graph_us(launch: Callable[[int], None], layers: int) -> float:
+    """µs per launch: ``launch(i)`` for every layer captured in one graph (``pretune.graph_time_us``)."""
+    return graph_time_us(lambda i: partial(launch, i), layers, trials=3)
 
 
 def _rel(a: torch.Tensor, b: torch.Tensor) -> float:
