@@ -27,7 +27,7 @@ import asyncio
 import inspect
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,9 +44,9 @@ from roboos.skills.card import SkillCard
 
 log = logging.getLogger("roboos.edge")
 
-LinkListener = Callable[[bool], "Awaitable[None] | None"]
-CallGuard = Callable[[CallBody, SkillSpec], "Awaitable[None] | None"]
-ResultListener = Callable[[CallBody, SkillResult], "Awaitable[None] | None"]
+LinkListener = Callable[[bool], Awaitable[None] | None]
+CallGuard = Callable[[CallBody, SkillSpec], Awaitable[None] | None]
+ResultListener = Callable[[CallBody, SkillResult], Awaitable[None] | None]
 
 
 class BadCallError(SkillError):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import typer
 
 profiles_app = typer.Typer(help="Hardware profiles of edge modules (built-in and ~/.roboos/profiles).",

@@ -74,8 +74,7 @@ class CheckpointKeyError(ValueError):
 
 def map_key(key: str) -> str | None:
     """This package's name for a checkpoint key, or ``None`` for keys that are deliberately ignored."""
-    if key.startswith("model."):  # LeRobot wraps the openpi module as `model`
-        key = key[len("model.") :]
+    key = key.removeprefix("model.")  # LeRobot wraps the openpi module as `model`
     for pattern in _IGNORED:
         if pattern.search(key):
             return None

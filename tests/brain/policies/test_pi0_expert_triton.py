@@ -65,7 +65,7 @@ def test_tiny_model_fused_matches_pytorch_layers(results):
 
 def test_rejects_bad_inputs():
     import torch
-    from roboos.brain.policies.pi0.expert_triton import ExpertKernelError, NormOut, Tiles, gemm_residual
+    from roboos.brain.policies.pi0.expert_triton import ExpertKernelError, Tiles, gemm_residual
 
     w = torch.zeros(32, 64, dtype=torch.bfloat16)
     with pytest.raises(ExpertKernelError):
