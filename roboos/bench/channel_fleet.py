@@ -45,6 +45,8 @@ async def _edge_worker(endpoint: str, start: int, count: int, state_hz: float, s
     loop = asyncio.get_running_loop()
     await loop.run_in_executor(None, sys.stdin.readline)  # "GO"
     attempted = {e.robot_id: 0 for e in edges}
+    # each edge's first HELLO fails (sent before its connection is up; the ticker re-sends it): not a state
+    failed_before = {e.robot_id: e.stats.send_failed for e in edges}
 
     async def stream() -> None:
         """One ticker for all edges of this process (less harness overhead than a task per edge)."""
@@ -62,7 +64,7 @@ async def _edge_worker(endpoint: str, start: int, count: int, state_hz: float, s
             await asyncio.sleep(max(0.0, next_t - time.monotonic()))
 
     await stream()
-    failed = {e.robot_id: e.stats.send_failed for e in edges}
+    failed = {e.robot_id: e.stats.send_failed - failed_before[e.robot_id] for e in edges}
     print("DONE " + json.dumps({"attempted": attempted, "send_failed": failed}), flush=True)
     await loop.run_in_executor(None, sys.stdin.read)
     await asyncio.gather(*(e.close() for e in edges))
