@@ -25,6 +25,7 @@ def test_short_bench_run_produces_complete_result() -> None:
     fleet = result["fleet"]
     assert fleet["robots"] == 4 and fleet["state"]["attempted"] > 0 and fleet["calls"]["sent"] > 0
     assert fleet["lost_messages"] == fleet["state"]["lost"] + fleet["calls"]["lost"]
+    assert fleet["state"]["send_failed_at_edge"] == 0  # the first HELLO (sent before connecting) is not a state
     assert seen["control/roboos"] == 30 and seen["fleet"] == fleet["calls"]["sent"]
     assert result["machine"]["cores"] and result["machine"]["versions"]["pyzmq"]
     json.dumps(result)
