@@ -25,11 +25,16 @@ def bench_policy(
     batch: int = typer.Option(1, help="Observations per chunk request."),
     compile: bool = typer.Option(True, help="Include the torch.compile + CUDA graph variant."),
     w8a16: bool = typer.Option(True, help="Include W8A16 (needs roboos.brain.quant and triton)."),
+    budget: float = typer.Option(900.0, help="Seconds after which the remaining optional variants are skipped."),
     out: Optional[Path] = typer.Option(
         None, help="JSON path (default benchmarks/results/policy-<gpu>.json)."
     ),
 ) -> None:
-    """π0 (3.2B, random bf16 weights), 10 Euler steps, 50×32 chunks: p50/p99 per variant."""
+    """π0 (3.2B, random bf16 weights), 10 Euler steps, 50×32 chunks: p50/p99 per variant.
+
+    Eager baseline, GPU default (graph + compile + fused Triton expert), W8A16.
+    Older variants: python -m roboos.brain.policies.bench --help.
+    """
     import re
 
     import torch
@@ -41,7 +46,7 @@ def bench_policy(
         raise typer.Exit(2)
     cams = tuple(int(c) for c in cameras.split(",") if c.strip())
     command = "roboos bench policy " + " ".join(shlex.quote(a) for a in sys.argv[3:])
-    doc = run_policy_bench(cams, iters, eager_iters, batch, compile, w8a16, command=command)
+    doc = run_policy_bench(cams, iters, eager_iters, batch, compile, w8a16, command=command, budget_s=budget)
     slug = re.sub(r"[^a-z0-9]+", "-", doc["machine"]["gpu"].lower()).strip("-")
     path = out or Path("benchmarks/results") / f"policy-{slug}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
