@@ -206,8 +206,9 @@ def run_policy_bench(
     ``_<impl>`` unless sdpa), and ``w8a16_all=False`` keeps only the expert-only one. Earlier rounds'
     variants, off by default: ``compiled_sdpa`` (``graph_compile_bf16``, cuDNN SDPA), ``efficient_attention``
     (``graph_compile_bf16_efficient``: SDPA with cuDNN switched off, so PyTorch takes the memory-efficient
-    kernel), ``graph_uncompiled`` (``graph_bf16``, without torch.compile) and ``autotune`` (max-autotune). ``partial`` receives the document after every variant (so
-    a run stopped by a timeout still leaves its results).
+    kernel), ``graph_uncompiled`` (``graph_bf16``, without torch.compile) and ``autotune`` (max-autotune).
+    ``partial`` receives the document after every variant (so a run stopped by a timeout still leaves its
+    results).
     ``device="cpu"`` (with ``preset_name="tiny"``) runs the same orchestration with eager samplers — a
     smoke test of the benchmark itself, not a measurement.
     """
@@ -471,7 +472,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--efficient-attention", action="store_true", help="add graph_compile_bf16_efficient")
     ap.add_argument("--graph", action="store_true", help="add graph_bf16 (CUDA graph without torch.compile)")
     ap.add_argument("--autotune", action="store_true", help="add the max-autotune variant (slow to compile)")
-    for old_flag in ("--no-compiled-sdpa", "--no-graph", "--no-autotune"):  # earlier rounds' commands (docs/vla.md)
+    # earlier rounds' commands in docs/vla.md pass these; they skip what is now off by default
+    for old_flag in ("--no-compiled-sdpa", "--no-graph", "--no-autotune"):
         ap.add_argument(old_flag, action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args(argv)
