@@ -161,7 +161,8 @@ def _kernel_profile(sampler: GraphSampler, x: dict[str, Any], reps: int = 3) -> 
 
 
 def _efficient_variant(model: Pi0Model, cameras: tuple[int, ...], graphed: Callable[..., None]) -> None:
-    """``graph_compile_bf16_efficient``: compiled and captured with cuDNN SDPA off (memory-efficient kernel)."""
+    """``graph_compile_bf16_efficient``: compiled and captured with cuDNN SDPA off (memory-efficient
+    kernel)."""
     cudnn_was = torch.backends.cuda.cudnn_sdp_enabled()
     uncompile_model(model)
     torch._dynamo.reset()  # the SDPA backend is chosen at trace time: trace again with cuDNN off
@@ -344,7 +345,8 @@ def _document(model: Pi0Model, base: Pi0Config, batch: int, rows: list[dict[str,
               profiles: dict[str, Any], command: str, t_start: float) -> dict[str, Any]:
     """The result document of the rows measured so far (speed-ups against the same run's eager rows)."""
     for row in rows:
-        eager_row = next((r for r in rows if r["variant"] == "eager_bf16" and r["cameras"] == row["cameras"]), None)
+        eager_row = next((r for r in rows if r["variant"] == "eager_bf16" and r["cameras"] == row["cameras"]),
+                         None)
         if eager_row is not None:
             row["speedup_vs_eager"] = round(eager_row["p50_ms"] / row["p50_ms"], 2)
         row.update(_floor(base, row["cameras"]))
@@ -466,8 +468,10 @@ def main(argv: list[str] | None = None) -> None:
     )
     ap.add_argument("--attention-impls", default="fused",
                     help=f"compiled bf16 variants, one per attention impl (of {', '.join(ATTENTION_IMPLS)})")
-    ap.add_argument("--w8a16-attention", default="math", choices=ATTENTION_IMPLS, help="attention of W8A16 variants")
-    ap.add_argument("--w8a16-expert-only", action="store_true", help="skip graph_compile_w8a16 (all but vision)")
+    ap.add_argument("--w8a16-attention", default="math", choices=ATTENTION_IMPLS,
+                    help="attention of W8A16 variants")
+    ap.add_argument("--w8a16-expert-only", action="store_true",
+                    help="skip graph_compile_w8a16 (all but vision)")
     ap.add_argument("--compiled-sdpa", action="store_true", help="add graph_compile_bf16 (cuDNN SDPA)")
     ap.add_argument("--efficient-attention", action="store_true", help="add graph_compile_bf16_efficient")
     ap.add_argument("--graph", action="store_true", help="add graph_bf16 (CUDA graph without torch.compile)")

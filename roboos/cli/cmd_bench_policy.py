@@ -25,7 +25,7 @@ def bench_policy(
     batch: int = typer.Option(1, help="Observations per chunk request."),
     compile: bool = typer.Option(True, help="Include the torch.compile + CUDA graph variant."),
     w8a16: bool = typer.Option(True, help="Include W8A16 (needs roboos.brain.quant and triton)."),
-    budget: float = typer.Option(900.0, help="Seconds after which the remaining optional variants are skipped."),
+    budget: float = typer.Option(900.0, help="Seconds after which the remaining variants are skipped."),
     out: Optional[Path] = typer.Option(
         None, help="JSON path (default benchmarks/results/policy-<gpu>.json)."
     ),
