@@ -93,15 +93,17 @@ if triton is not None:
             gdc_wait()
 
     @triton.jit
-    def _norm_pair_kernel(x_ptr, nw_ptr, w_ptr, cos_ptr, sin_ptr, o1_ptr, o2_ptr, o3_ptr, ss_ptr,
+    def _norm_pair_kernel(x_ptr, nw_ptr, w_ptr, s_ptr, cos_ptr, sin_ptr, o1_ptr, o2_ptr, o3_ptr, ss_ptr,
                           M, K, T, OFF, eps, P,
                           s_o1, s_o2b, s_o2t, s_o3b, s_o3t, s_cs,
                           HALF: tl.constexpr, GROUP: tl.constexpr, NQ: tl.constexpr, ROPE: tl.constexpr,
                           BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
                           UPCAST: tl.constexpr, PRENORM: tl.constexpr, BLOCK_P: tl.constexpr,
-                          PDL: tl.constexpr):
+                          SCALED: tl.constexpr, PDL: tl.constexpr):
         """Paired-column GEMM + norm + (rotary | GELU·mul). ``PRENORM``: ``x`` is bf16 ``x·(1 + w)`` and
-        ``ss_ptr`` (M, P) holds partial row sums of squares; else ``x`` is the fp32 stream, normed here."""
+        ``ss_ptr`` (M, P) holds partial row sums of squares; else ``x`` is the fp32 stream, normed here.
+        ``SCALED`` (pre-normed only): int8 weights, converted to the activations' dtype as they are used, and
+        per-output-channel scales ``s_ptr`` applied to the accumulators (W8A16)."""
         _pdl_start(PDL)
         pid_m = tl.program_id(0)
         pb = tl.program_id(1)
@@ -131,8 +133,11 @@ if triton is not None:
                     acc1 += tl.dot(a.to(tl.float32), w1.to(tl.float32))
                     acc2 += tl.dot(a.to(tl.float32), w2.to(tl.float32))
                 else:
-                    acc1 += tl.dot(a, w1)
-                    acc2 += tl.dot(a, w2)
+                    acc1 += tl.dot(a, w1.to(a.dtype))  # a no-op unless SCALED (int8 → exact in bf16)
+                    acc2 += tl.dot(a, w2.to(a.dtype))
+            if SCALED:
+                acc1 = acc1 * tl.load(s_ptr + c1).to(tl.float32)[None, :]
+                acc2 = acc2 * tl.load(s_ptr + c2).to(tl.float32)[None, :]
         else:
             # the fp32 stream goes through registers (norm), which the software pipeline does not cover: load
             # the next K tile one iteration ahead so its L2 latency hides behind this tile's weights and dots
@@ -193,11 +198,11 @@ if triton is not None:
         tl.store(ss_ptr + rows64 * P + pid_n, tl.sum(hn * hn, axis=1), mask=r_ok)
 
     @triton.jit
-    def _gemm_residual_kernel(x_ptr, w_ptr, h_ptr, M, K, N, s_x,
+    def _gemm_residual_kernel(x_ptr, w_ptr, s_ptr, h_ptr, M, K, N, s_x,
                               nw_ptr, xn_ptr, ss_ptr, cnt_ptr,
                               BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
                               SPLIT_K: tl.constexpr, UPCAST: tl.constexpr, EMIT: tl.constexpr,
-                              PDL: tl.constexpr):
+                              SCALED: tl.constexpr, PDL: tl.constexpr):
         _pdl_start(PDL)
         pid_m = tl.program_id(0)
         pid_n = tl.program_id(1)
@@ -215,7 +220,9 @@ if triton is not None:
             if UPCAST:
                 acc += tl.dot(x.to(tl.float32), w.to(tl.float32))
             else:
-                acc += tl.dot(x, w)
+                acc += tl.dot(x, w.to(x.dtype))  # a no-op unless SCALED (int8 → exact in bf16)
+        if SCALED:  # per-output-channel scales (W8A16); linear, so each split-K partial takes them
+            acc = acc * tl.load(s_ptr + cols).to(tl.float32)[None, :]
         hp = h_ptr + rows64[:, None] * N + cols[None, :]
         P = tl.num_programs(1)
         if SPLIT_K == 1:
@@ -270,22 +277,39 @@ def fit(tiles: Tiles, k: int, n: int) -> Tiles:
     return Tiles(bn, bk, split, tiles.warps, tiles.stages)
 
 
-def _common(x: torch.Tensor, w: torch.Tensor, tiles: Tiles, prenormed: bool = False) -> tuple[int, int]:
+def _act_dtype(w: torch.Tensor, scale: torch.Tensor | None) -> torch.dtype:
+    """The activations' dtype for weight ``w``: its own (bf16/fp16), or for int8 ``w`` (W8A16) its scales'."""
+    if scale is None:
+        _check(w.dim() == 2 and w.dtype in (torch.bfloat16, torch.float16) and w.is_contiguous(),
+               f"weight must be a contiguous bf16/fp16 (N, K) tensor, got {tuple(w.shape)} {w.dtype}")
+        return w.dtype
+    _check(w.dim() == 2 and w.dtype == torch.int8 and w.is_contiguous(),
+           f"a scaled weight must be a contiguous int8 (N, K) tensor, got {tuple(w.shape)} {w.dtype}")
+    _check(scale.dtype in (torch.bfloat16, torch.float16) and scale.numel() == w.shape[0]
+           and scale.is_contiguous() and scale.device == w.device,
+           f"int8 weights take one bf16/fp16 scale per output channel ({w.shape[0]}), got {tuple(scale.shape)} "
+           f"{scale.dtype} (group-wise W8A16 is not supported by the fused kernels)")
+    return scale.dtype
+
+
+def _common(x: torch.Tensor, w: torch.Tensor, tiles: Tiles, prenormed: bool = False,
+            scale: torch.Tensor | None = None) -> tuple[int, int, torch.dtype]:
+    """Checks shared by the GEMM kernels; returns M, K and the activations' dtype."""
     if triton is None:
         raise ExpertKernelError("Triton is not available")
+    dt = _act_dtype(w, scale)
     if prenormed:
-        _check(x.dim() == 2 and x.dtype == w.dtype and x.is_contiguous(),
-               f"activations must be a contiguous (M, K) {w.dtype} tensor, got {tuple(x.shape)} {x.dtype}")
+        _check(x.dim() == 2 and x.dtype == dt and x.is_contiguous(),
+               f"activations must be a contiguous (M, K) {dt} tensor, got {tuple(x.shape)} {x.dtype}")
     else:
+        _check(scale is None, "int8 weights need the pre-normed kernels (fused_expert.PRENORM)")
         _check(x.dim() == 2 and x.dtype == torch.float32 and x.is_contiguous(),
                f"residual stream must be a contiguous fp32 (M, K) tensor, got {tuple(x.shape)} {x.dtype}")
-    _check(w.dim() == 2 and w.dtype in (torch.bfloat16, torch.float16) and w.is_contiguous(),
-           f"weight must be a contiguous bf16/fp16 (N, K) tensor, got {tuple(w.shape)} {w.dtype}")
     _check(x.is_cuda or (x.device.type == "cpu" and _interpreting()),
            "the fused expert kernels need CUDA tensors (or TRITON_INTERPRET=1)")
     m, k = x.shape
     _check(k % (tiles.block_k * tiles.split_k) == 0, f"K = {k} is not a multiple of {tiles.block_k}×{tiles.split_k}")
-    return m, k
+    return m, k, dt
 
 
 @dataclass(frozen=True)
@@ -311,10 +335,10 @@ def _check_norm_in(ss: torch.Tensor | None, m: int) -> tuple[torch.Tensor, int]:
 
 def _qkv(x: torch.Tensor, norm_w: torch.Tensor | None, ss: torch.Tensor | None, w: torch.Tensor, cos: torch.Tensor,
          sin: torch.Tensor, q_out: torch.Tensor, k_buf: torch.Tensor, v_buf: torch.Tensor, tokens: int, offset: int,
-         head_dim: int, eps: float, tiles: Tiles) -> None:
+         head_dim: int, eps: float, tiles: Tiles, scale: torch.Tensor | None = None) -> None:
     d, pre = head_dim, ss is not None
     tiles = fit(tiles, x.shape[-1], d // 2)
-    m, k = _common(x, w, tiles, pre)
+    m, k, dt = _common(x, w, tiles, pre, scale)
     ss, p = _check_norm_in(ss, m) if pre else (x, 1)
     nq = q_out.shape[-1] // d
     _check(w.shape == (nq * d + 2 * d, k), f"qkv weight {tuple(w.shape)} is not ({nq * d + 2 * d}, {k})")
@@ -323,32 +347,35 @@ def _qkv(x: torch.Tensor, norm_w: torch.Tensor | None, ss: torch.Tensor | None, 
     b = m // tokens
     for name, buf in (("k", k_buf), ("v", v_buf)):
         _check(buf.dim() == 4 and buf.shape[0] == b and buf.shape[1] == 1 and buf.shape[3] == d
-               and buf.stride(3) == 1 and buf.shape[2] >= offset + tokens and buf.dtype == w.dtype,
+               and buf.stride(3) == 1 and buf.shape[2] >= offset + tokens and buf.dtype == dt,
                f"{name} buffer {tuple(buf.shape)} cannot take {tokens} rows at {offset}")
-    _check(q_out.shape == (m, nq * d) and q_out.stride(1) == 1 and q_out.dtype == w.dtype,
+    _check(q_out.shape == (m, nq * d) and q_out.stride(1) == 1 and q_out.dtype == dt,
            f"q buffer {tuple(q_out.shape)}")
     _check(cos.shape == (m, d) and sin.shape == cos.shape and cos.is_contiguous() and sin.is_contiguous(),
            f"rotary tables {tuple(cos.shape)} must be contiguous ({m}, {d})")
     grid = (triton.cdiv(m, BLOCK_M), (nq + 2) * (d // 2 // tiles.block_n))
     _norm_pair_kernel[grid](
-        x, x if norm_w is None else norm_w, w, cos, sin, q_out, k_buf, v_buf, ss, m, k, tokens, offset, eps, p,
+        x, x if norm_w is None else norm_w, w, w if scale is None else scale, cos, sin, q_out, k_buf, v_buf, ss,
+        m, k, tokens, offset, eps, p,
         q_out.stride(0), k_buf.stride(0), k_buf.stride(2), v_buf.stride(0), v_buf.stride(2), cos.stride(0),
         HALF=d // 2, GROUP=d, NQ=nq, ROPE=True, BLOCK_M=BLOCK_M, BLOCK_N=tiles.block_n,
         BLOCK_K=tiles.block_k, UPCAST=x.device.type == "cpu", PRENORM=pre,
-        BLOCK_P=triton.next_power_of_2(p), num_warps=tiles.warps, num_stages=tiles.stages, **_pdl(x))
+        BLOCK_P=triton.next_power_of_2(p), SCALED=scale is not None, num_warps=tiles.warps,
+        num_stages=tiles.stages, **_pdl(x))
 
 
 def qkv_rope(x: torch.Tensor, ss: torch.Tensor, w: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
              q_out: torch.Tensor, k_buf: torch.Tensor, v_buf: torch.Tensor, tokens: int, offset: int, head_dim: int,
-             eps: float, tiles: Tiles | None = None) -> None:
+             eps: float, tiles: Tiles | None = None, scale: torch.Tensor | None = None) -> None:
     """RMSNorm → fused q/k/v projection → rotary, written in place, from the norm's inputs.
 
     ``x`` (B·T, K) bf16 ``h·(1 + w)`` and ``ss`` (B·T, P) fp32 partial row sums of h² (see :class:`NormOut`);
     ``w`` (NQ·D + 2·D, K) = [q; k; v] (one KV head); ``cos``/``sin`` (B·T, D) fp32 tables; ``q_out``
     (B·T, NQ·D); ``k_buf``/``v_buf`` (B, 1, L, D): rows ``offset … offset + tokens`` of each batch element
-    receive the new keys and values.
+    receive the new keys and values. W8A16: ``w`` int8 with ``scale`` (N,) per output channel.
     """
-    _qkv(x, None, ss, w, cos, sin, q_out, k_buf, v_buf, tokens, offset, head_dim, eps, tiles or TILES["qkv"])
+    _qkv(x, None, ss, w, cos, sin, q_out, k_buf, v_buf, tokens, offset, head_dim, eps, tiles or TILES["qkv"],
+         scale)
 
 
 def norm_qkv_rope(h: torch.Tensor, norm_w: torch.Tensor, w: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
@@ -360,26 +387,28 @@ def norm_qkv_rope(h: torch.Tensor, norm_w: torch.Tensor, w: torch.Tensor, cos: t
 
 
 def _gate_up(x: torch.Tensor, norm_w: torch.Tensor | None, ss: torch.Tensor | None, w: torch.Tensor,
-             out: torch.Tensor, eps: float, tiles: Tiles) -> None:
+             out: torch.Tensor, eps: float, tiles: Tiles, scale: torch.Tensor | None = None) -> None:
     f, pre = w.shape[0] // 2, ss is not None
     tiles = fit(tiles, x.shape[-1], f)
-    m, k = _common(x, w, tiles, pre)
+    m, k, dt = _common(x, w, tiles, pre, scale)
     ss, p = _check_norm_in(ss, m) if pre else (x, 1)
     _check(w.shape == (2 * f, k) and f % tiles.block_n == 0, f"gate_up weight {tuple(w.shape)}")
-    _check(out.shape == (m, f) and out.is_contiguous() and out.dtype == w.dtype, f"output {tuple(out.shape)}")
+    _check(out.shape == (m, f) and out.is_contiguous() and out.dtype == dt, f"output {tuple(out.shape)}")
     grid = (triton.cdiv(m, BLOCK_M), f // tiles.block_n)
     _norm_pair_kernel[grid](
-        x, x if norm_w is None else norm_w, w, x, x, out, out, out, ss, m, k, 1, 0, eps, p, out.stride(0), 0, 0,
-        0, 0, 0, HALF=f, GROUP=2 * f, NQ=0, ROPE=False, BLOCK_M=BLOCK_M, BLOCK_N=tiles.block_n,
-        BLOCK_K=tiles.block_k, UPCAST=x.device.type == "cpu", PRENORM=pre,
-        BLOCK_P=triton.next_power_of_2(p), num_warps=tiles.warps, num_stages=tiles.stages, **_pdl(x))
+        x, x if norm_w is None else norm_w, w, w if scale is None else scale, x, x, out, out, out, ss, m, k, 1, 0,
+        eps, p, out.stride(0), 0, 0, 0, 0, 0, HALF=f, GROUP=2 * f, NQ=0, ROPE=False, BLOCK_M=BLOCK_M,
+        BLOCK_N=tiles.block_n, BLOCK_K=tiles.block_k, UPCAST=x.device.type == "cpu", PRENORM=pre,
+        BLOCK_P=triton.next_power_of_2(p), SCALED=scale is not None, num_warps=tiles.warps,
+        num_stages=tiles.stages, **_pdl(x))
 
 
 def gate_up_gelu(x: torch.Tensor, ss: torch.Tensor, w: torch.Tensor, out: torch.Tensor, eps: float,
-                 tiles: Tiles | None = None) -> None:
+                 tiles: Tiles | None = None, scale: torch.Tensor | None = None) -> None:
     """``out = gelu_tanh(RMSNorm(h) W_gateᵀ) · (RMSNorm(h) W_upᵀ)``, ``w`` = [gate; up] (2·F, K), from the
-    norm's inputs ``x`` = bf16 ``h·(1 + w_norm)`` and ``ss`` (row-sum partials of h², see :class:`NormOut`)."""
-    _gate_up(x, None, ss, w, out, eps, tiles or TILES["gate_up"])
+    norm's inputs ``x`` = bf16 ``h·(1 + w_norm)`` and ``ss`` (row-sum partials of h², see :class:`NormOut`).
+    W8A16: ``w`` int8 with ``scale`` (2·F,) per output channel."""
+    _gate_up(x, None, ss, w, out, eps, tiles or TILES["gate_up"], scale)
 
 
 def norm_gate_up_gelu(h: torch.Tensor, norm_w: torch.Tensor, w: torch.Tensor, out: torch.Tensor, eps: float,
@@ -389,23 +418,25 @@ def norm_gate_up_gelu(h: torch.Tensor, norm_w: torch.Tensor, w: torch.Tensor, ou
 
 
 def gemm_residual(x: torch.Tensor, w: torch.Tensor, h: torch.Tensor, tiles: Tiles | None = None,
-                  norm: NormOut | None = None) -> None:
+                  norm: NormOut | None = None, scale: torch.Tensor | None = None) -> None:
     """``h += x wᵀ`` in place: ``x`` (M, K) bf16 (rows may be strided), ``w`` (N, K), ``h`` (M, N) fp32;
-    with ``norm``, also the next RMSNorm's inputs from the updated ``h`` (see :class:`NormOut`)."""
+    with ``norm``, also the next RMSNorm's inputs from the updated ``h`` (see :class:`NormOut`).
+    W8A16: ``w`` int8 with ``scale`` (N,) per output channel."""
     tiles = tiles or TILES["o"]
     if triton is None:
         raise ExpertKernelError("Triton is not available")
-    _check(x.dim() == 2 and x.stride(1) == 1 and x.dtype == w.dtype, f"input {tuple(x.shape)} {x.dtype}")
+    dt = _act_dtype(w, scale)
+    _check(x.dim() == 2 and x.stride(1) == 1 and x.dtype == dt, f"input {tuple(x.shape)} {x.dtype}")
     m, n = h.shape
     tiles = fit(tiles, x.shape[1], n)
-    _common(torch.empty(0, x.shape[1], device=h.device), w, tiles)  # weight, device and K checks
+    _common(torch.empty(0, x.shape[1], device=h.device, dtype=dt), w, tiles, True, scale)  # weight, device, K
     _check(h.dtype == torch.float32 and h.is_contiguous() and x.shape[0] == m, f"residual {tuple(h.shape)}")
     _check(w.shape == (n, x.shape[1]) and n % tiles.block_n == 0, f"weight {tuple(w.shape)} vs N = {n}")
     grid = (triton.cdiv(m, BLOCK_M), n // tiles.block_n, tiles.split_k)
     emit = (h, h, h, h)
     if norm is not None:
         _check(norm.weight.shape == (n,) and norm.out.shape == (m, n) and norm.out.is_contiguous()
-               and norm.out.dtype == w.dtype, f"norm output {tuple(norm.out.shape)} for ({m}, {n})")
+               and norm.out.dtype == dt, f"norm output {tuple(norm.out.shape)} for ({m}, {n})")
         _check(norm.ss.shape == (m, grid[1]) and norm.ss.dtype == torch.float32 and norm.ss.is_contiguous(),
                f"row sums {tuple(norm.ss.shape)} are not ({m}, {grid[1]}) fp32 (see partials())")
         cnt = norm.counters
@@ -414,9 +445,10 @@ def gemm_residual(x: torch.Tensor, w: torch.Tensor, h: torch.Tensor, tiles: Tile
                    and cnt.numel() >= grid[0] * grid[1], f"split-K needs ≥ {grid[0] * grid[1]} int32 counters")
         emit = (norm.weight, norm.out, norm.ss, cnt if cnt is not None else h)
     _gemm_residual_kernel[grid](
-        x, w, h, m, x.shape[1], n, x.stride(0), *emit, BLOCK_M=BLOCK_M, BLOCK_N=tiles.block_n,
-        BLOCK_K=tiles.block_k, SPLIT_K=tiles.split_k, UPCAST=h.device.type == "cpu",
-        EMIT=norm is not None, num_warps=tiles.warps, num_stages=tiles.stages, **_pdl(h))
+        x, w, w if scale is None else scale, h, m, x.shape[1], n, x.stride(0), *emit, BLOCK_M=BLOCK_M,
+        BLOCK_N=tiles.block_n, BLOCK_K=tiles.block_k, SPLIT_K=tiles.split_k, UPCAST=h.device.type == "cpu",
+        EMIT=norm is not None, SCALED=scale is not None, num_warps=tiles.warps, num_stages=tiles.stages,
+        **_pdl(h))
 
 
 def rms_prep(h: torch.Tensor, norm: NormOut) -> None:

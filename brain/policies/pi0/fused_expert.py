@@ -154,6 +154,20 @@ def denoise_step(model: Pi0Model, st: FusedState, x_t: torch.Tensor, t: torch.Te
     return fns["head"](st.hidden.view(b, h, spec.width))
 
 
+def weight_and_scale(linear: torch.nn.Module) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """What the fused kernels read of a projection: its bf16 weight, or (W8A16) its int8 weight and per-channel
+    scales. Group-wise scales and biases are refused: the kernels apply one scale per output column."""
+    scale = getattr(linear, "weight_scale", None)
+    if getattr(linear, "bias", None) is not None:
+        raise ValueError(f"the fused expert kernels take projections without bias, got {linear}")
+    if scale is None:
+        return linear.weight, None
+    if scale.dim() != 2 or scale.shape[1] != 1:
+        raise ValueError("the fused expert kernels take per-channel W8A16 scales (group_size 0), got "
+                         f"{tuple(scale.shape)}")
+    return linear.weight, scale.view(-1)
+
+
 def _layers_prenormed(model: Pi0Model, st: FusedState, h: int, attention: Callable[[int], torch.Tensor]) -> None:
     """The expert layers on the pre-normed kernels: each residual kernel writes the next norm's inputs."""
     d = model.config.expert.head_dim
@@ -162,20 +176,27 @@ def _layers_prenormed(model: Pi0Model, st: FusedState, h: int, attention: Callab
     ss_in = st.ss["prep"]
     for i, layer in enumerate(layers):
         attn, mlp, post = layer.self_attn, layer.mlp, layer.post_attention_layernorm
-        qkv_rope(st.normed, ss_in, attn.qkv_proj.weight, st.cos, st.sin, st.q, st.keys[i], st.values[i], h,
-                 st.offset, d, layer.input_layernorm.eps)
-        gemm_residual(attention(i), attn.o_proj.weight, st.hidden, TILES["o"],
-                      norm=NormOut(post.weight, st.normed, st.ss["o"], st.counters))
-        gate_up_gelu(st.normed, st.ss["o"], mlp.gate_up_proj.weight, st.act, post.eps)
+        w, s = weight_and_scale(attn.qkv_proj)
+        qkv_rope(st.normed, ss_in, w, st.cos, st.sin, st.q, st.keys[i], st.values[i], h, st.offset, d,
+                 layer.input_layernorm.eps, scale=s)
+        w, s = weight_and_scale(attn.o_proj)
+        gemm_residual(attention(i), w, st.hidden, TILES["o"],
+                      norm=NormOut(post.weight, st.normed, st.ss["o"], st.counters), scale=s)
+        w, s = weight_and_scale(mlp.gate_up_proj)
+        gate_up_gelu(st.normed, st.ss["o"], w, st.act, post.eps, scale=s)
         nxt = layers[i + 1].input_layernorm if i + 1 < len(layers) else None
-        gemm_residual(st.act, mlp.down_proj.weight, st.hidden, TILES["down"],
-                      norm=NormOut(nxt.weight, st.normed, st.ss["down"], st.counters) if nxt is not None else None)
+        w, s = weight_and_scale(mlp.down_proj)
+        gemm_residual(st.act, w, st.hidden, TILES["down"],
+                      norm=NormOut(nxt.weight, st.normed, st.ss["down"], st.counters) if nxt is not None else None,
+                      scale=s)
         ss_in = st.ss["down"]
 
 
 def _layers_norm_prologue(model: Pi0Model, st: FusedState, h: int,
                           attention: Callable[[int], torch.Tensor]) -> None:
     """The fourth round's layers: RMSNorm in the q/k/v and gate/up GEMM prologues (fp32 stream)."""
+    if weight_and_scale(model.expert.layers[0].self_attn.o_proj)[1] is not None:
+        raise ValueError("W8A16 weights need the pre-normed kernels (fused_expert.PRENORM = True)")
     d = model.config.expert.head_dim
     for i, layer in enumerate(model.expert.layers):
         attn, mlp, post = layer.self_attn, layer.mlp, layer.post_attention_layernorm

@@ -128,7 +128,36 @@ def _model_case() -> dict:
         fused_expert.PRENORM, fused_expert.ATTENTION, fused_expert.ATTENTION_SPLITS = defaults
     return {"rel_err": _rel(got, ref), "rel_err_joint": _rel(joint, ref), "finite": bool(torch.isfinite(got).all()),
             "rel_err_norm_prologue": _rel(prologue, ref), "rel_err_vs_prologue": _rel(got, prologue),
-            "rel_err_split_attention": _rel(split, ref)}
+            "rel_err_split_attention": _rel(split, ref), **_w8a16_case(model, x)}
+
+
+def _w8a16_case(model, x) -> dict:
+    """The same model with its expert in W8A16 (int8 weights, per-channel scales): the fused kernels against
+    the PyTorch layers on the dequantized weights; the norm-in-prologue path refuses int8 weights."""
+    import torch
+    from roboos.brain.policies.pi0 import fused_expert
+    from roboos.brain.quant.module import W8A16Linear
+    from roboos.brain.quant.quantize import quantize
+
+    quantize(model, skip=("re:.*vision.*", "re:vlm\\..*", "projector", "lm_head"))
+    quantized = [m for m in model.expert.modules() if isinstance(m, W8A16Linear)]
+    for m in quantized:
+        m.reference = "model"  # dequantize + F.linear: the 16-bit model on the same weights
+    model.attention = "math"
+    ref = model.sample_actions(**x).double()
+    for m in quantized:
+        m.reference = None
+    model.attention = "fused"
+    got = model.sample_actions(**x).double()
+    fused_expert.PRENORM = False
+    try:
+        model.sample_actions(**x)
+        refused = ""
+    except ValueError as exc:
+        refused = str(exc)
+    finally:
+        fused_expert.PRENORM = True
+    return {"w8a16_layers": len(quantized), "rel_err_w8a16": _rel(got, ref), "w8a16_prologue_refused": refused}
 
 
 def main() -> None:

@@ -72,6 +72,12 @@ def test_rejects_bad_inputs():
         gemm_residual(torch.zeros(4, 64, dtype=torch.bfloat16), w, torch.zeros(4, 32, dtype=torch.bfloat16), Tiles(16, 32))
     with pytest.raises(ExpertKernelError):
         gemm_residual(torch.zeros(4, 48, dtype=torch.bfloat16), w, torch.zeros(4, 32), Tiles(16, 32))
+    q = torch.zeros(32, 64, dtype=torch.int8)  # W8A16: int8 weights need one scale per output channel
+    x, h = torch.zeros(4, 64, dtype=torch.bfloat16), torch.zeros(4, 32)
+    with pytest.raises(ExpertKernelError, match="bf16/fp16"):
+        gemm_residual(x, q, h, Tiles(16, 32))
+    with pytest.raises(ExpertKernelError, match="per output channel"):
+        gemm_residual(x, q, h, Tiles(16, 32), scale=torch.ones(32, 2, dtype=torch.bfloat16))
 
 
 def test_rejects_bad_norm_outputs(monkeypatch):
@@ -103,3 +109,12 @@ def test_programmatic_dependent_launch_only_on_a_hopper_gpu(monkeypatch):
     assert expert_triton._pdl(cpu) == {"PDL": False}  # no launch_pdl argument off the GPU (or interpreted)
     monkeypatch.setattr(expert_triton, "PDL", False)
     assert expert_triton._pdl(cpu) == {"PDL": False}
+
+
+@pytest.mark.slow  # Triton interpreter, ~20 s
+def test_w8a16_expert_on_the_fused_kernels(results):
+    """int8 weights with per-channel scales run through the same fused kernels (scales in the epilogues)."""
+    model = results["model"]
+    assert model["w8a16_layers"] > 0 and model["rel_err_w8a16"] < 5e-3
+    assert "pre-normed" in model["w8a16_prologue_refused"]
+
