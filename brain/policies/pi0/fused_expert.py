@@ -154,6 +154,27 @@ def denoise_step(model: Pi0Model, st: FusedState, x_t: torch.Tensor, t: torch.Te
     return fns["head"](st.hidden.view(b, h, spec.width))
 
 
+def supports(model: Pi0Model) -> bool:
+    """Whether the fused kernels can run ``model``'s expert: Triton is there, and every projection is bf16/fp16
+    or per-channel W8A16 without bias."""
+    from roboos.brain.policies.pi0 import expert_triton
+
+    if expert_triton.triton is None or model.config.expert.num_kv_heads != 1:
+        return False
+    for layer in model.expert.layers:
+        attn, mlp = layer.self_attn, layer.mlp
+        projs = [m for m in (*attn.children(), *mlp.children()) if hasattr(m, "weight")]
+        fused = hasattr(attn, "qkv_proj") and hasattr(mlp, "gate_up_proj")
+        if not fused and any(hasattr(m, "weight_scale") for m in projs):
+            return False  # quantized before fusing: :meth:`Pi0Model.fuse` fuses 16-bit weights only
+        try:
+            for proj in projs:
+                weight_and_scale(proj)
+        except ValueError:
+            return False
+    return True
+
+
 def weight_and_scale(linear: torch.nn.Module) -> tuple[torch.Tensor, torch.Tensor | None]:
     """What the fused kernels read of a projection: its bf16 weight, or (W8A16) its int8 weight and per-channel
     scales. Group-wise scales and biases are refused: the kernels apply one scale per output column."""

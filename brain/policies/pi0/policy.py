@@ -71,13 +71,6 @@ class Pi0Policy(Policy):
             raise ValueError(f"required cameras {sorted(unknown)} are not among {list(self.config.cameras)}")
         self.action_dim = action_dim or self.norm_stats.action_dim or self.config.action_dim
         use_graph = mode == "graph" or (mode == "auto" and self.device.type == "cuda")
-        if attention is None and use_graph and compile and self.device.type == "cuda":
-            # measured on an H100 (docs/vla.md): the fused Triton expert 13.5 ms per chunk, compiled matmul +
-            # softmax ("math") 16.2 ms in the same run, cuDNN SDPA 22.3 ms. The fused kernels take bf16 weights.
-            # expert_triton's own Triton import tells whether Triton is there
-            from roboos.brain.policies.pi0 import expert_triton
-
-            model.attention = "fused" if quant is None and expert_triton.triton is not None else "math"
         if use_graph or quant:
             model.fuse()  # fused q/k/v and gate/up projections: fewer, larger GEMMs
         if quant == "w8a16":
@@ -86,6 +79,13 @@ class Pi0Policy(Policy):
             quantize(model)
         elif quant:
             raise ValueError(f"unknown quantization {quant!r} (only 'w8a16')")
+        if attention is None and use_graph and compile and self.device.type == "cuda":
+            # measured on an H100 (docs/vla.md): the fused Triton expert 13.5 ms per chunk, compiled matmul +
+            # softmax ("math") 16.2 ms in the same run, cuDNN SDPA 22.3 ms; with a W8A16 expert 15.1 ms fused
+            # against 17.5 ms math. The fused kernels take bf16 or per-channel W8A16 weights.
+            from roboos.brain.policies.pi0 import fused_expert
+
+            model.attention = "fused" if fused_expert.supports(model) else "math"
         self.quant = quant
         self.sampler = GraphSampler(model, compile=compile) if use_graph else EagerSampler(model)
         self.mode = "graph" if use_graph else "eager"

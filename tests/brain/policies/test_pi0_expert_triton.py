@@ -118,3 +118,22 @@ def test_w8a16_expert_on_the_fused_kernels(results):
     assert model["w8a16_layers"] > 0 and model["rel_err_w8a16"] < 5e-3
     assert "pre-normed" in model["w8a16_prologue_refused"]
 
+
+
+def test_fused_path_supports_bf16_and_per_channel_w8a16():
+    """A GPU policy picks the fused expert for bf16 and per-channel W8A16 weights, the math path otherwise."""
+    import torch
+    from pi0_attention_interp import tiny_model_and_inputs
+    from roboos.brain.policies.pi0 import fused_expert
+    from roboos.brain.quant.quantize import quantize
+
+    skip = ("re:.*vision.*", "re:vlm\\..*", "projector", "lm_head")  # the expert only
+    cases = {}
+    for name, fuse_first, group in (("per_channel", True, 0), ("group_wise", True, 16), ("unfused", False, 0)):
+        model, _ = tiny_model_and_inputs(torch.float16)
+        assert fused_expert.supports(model)  # 16-bit weights: fusable and supported
+        if fuse_first:
+            model.fuse()
+        quantize(model, group_size=group, skip=skip)
+        cases[name] = fused_expert.supports(model)
+    assert cases == {"per_channel": True, "group_wise": False, "unfused": False}
