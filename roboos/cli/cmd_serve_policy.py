@@ -78,7 +78,8 @@ def serve_policy(
     quant: str = typer.Option("none", help="none or w8a16 (int8 weights through roboos.brain.quant)."),
     max_batch: int = typer.Option(8, help="Largest batch of concurrent requests."),
     attention: str | None = typer.Option(
-        None, help="π0 attention: sdpa, math (matmul + softmax; default when compiled on CUDA) or triton (one fused "
+        None, help="π0 attention: fused (the fused Triton expert; default when compiled on CUDA, for bf16 and "
+                   "per-channel W8A16), math (matmul + softmax; the fallback), sdpa, or triton (one attention "
                    "kernel; slower on an H100, see docs/vla.md)."
     ),
     api_key: Optional[str] = typer.Option(
