@@ -25,6 +25,10 @@ Because ``rsqrt(mean x²)`` is one scalar per row it commutes with the GEMM, so 
 bf16 rounding happens. :func:`norm_qkv_rope` / :func:`norm_gate_up_gelu` keep the previous form (the norm
 in the GEMM prologue, reading the fp32 stream) for comparison. The residual stream stays float32 between
 kernels (the reference rounds it to bf16 after each residual).
+
+W8A16: the pre-normed kernels and :func:`gemm_residual` also take int8 weights with one scale per output
+channel (``scale=``). Each weight tile is converted to the activations' dtype as it is used, which is exact,
+and the scales multiply the accumulators before the epilogue.
 """
 
 from __future__ import annotations

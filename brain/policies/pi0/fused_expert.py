@@ -14,7 +14,9 @@ With :data:`PRENORM` (default) each residual kernel also writes the next RMSNorm
 and row sums of h², see ``expert_triton.NormOut``), so the q/k/v and gate/up GEMMs load bf16 activations
 through their software pipeline; one small :func:`~.expert_triton.rms_prep` kernel per step feeds the first
 layer (on an H100: 13.5 ms per chunk vs 14.9 ms with the norm in the GEMM prologue, docs/vla.md).
-``PRENORM = False`` runs the fourth round's kernels (the norm in the GEMM prologue) instead.
+``PRENORM = False`` runs the fourth round's kernels (the norm in the GEMM prologue) instead. A W8A16 expert
+(per-channel int8 weights, see :func:`weight_and_scale`) runs on the pre-normed kernels; :func:`supports`
+tells whether a model's expert can run here at all.
 """
 
 from __future__ import annotations
