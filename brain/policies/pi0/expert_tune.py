@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from roboos.brain.policies.pi0 import expert_triton as et
 from roboos.brain.policies.pi0.config import preset
 from roboos.brain.quant.pretune import graph_time_us
+from roboos.brain.quant.reference import quantize_weight
 
 Tiles = et.Tiles
 
@@ -57,11 +58,17 @@ def _rel(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 GEMM_KINDS = ("qkv", "o", "gate_up", "down", "qkv_norm", "gate_up_norm")
+W8A16_KINDS = ("qkv", "o", "gate_up", "down")  # the kernels that take int8 weights
 
 
 def sweep(tokens: int = 50, log: Callable[[str], None] = print,
-          kinds: tuple[str, ...] = GEMM_KINDS) -> dict[str, Any]:
-    """Time every candidate per kernel; returns {kernel: {"best": tiles, "rows": [...], "cublas_us": ...}}."""
+          kinds: tuple[str, ...] = GEMM_KINDS, int8: bool = False) -> dict[str, Any]:
+    """Time every candidate per kernel; returns {kernel: {"best": tiles, "rows": [...], "cublas_us": ...}}.
+
+    ``int8``: the pre-normed kernels on W8A16 weights (int8, per-channel scales) instead of bf16; the cuBLAS
+    figure stays bf16."""
+    if int8 and set(kinds) - set(W8A16_KINDS):
+        raise ValueError(f"int8 weights run on the pre-normed kernels only: {', '.join(W8A16_KINDS)}")
     cfg = preset("pi0").expert
     dev, dt = torch.device("cuda"), torch.bfloat16
     n_layers, w, d, nq, f = cfg.depth, cfg.width, cfg.head_dim, cfg.num_heads, cfg.mlp_dim
@@ -74,6 +81,19 @@ def sweep(tokens: int = 50, log: Callable[[str], None] = print,
     wo = [rnd(w, nq * d, scale=(nq * d) ** -0.5) for _ in range(n_layers)]
     wgu = [rnd(2 * f, w, scale=w**-0.5) for _ in range(n_layers)]
     wdn = [rnd(w, f, scale=f**-0.5) for _ in range(n_layers)]
+    bf16 = {"qkv": list(wqkv), "o": list(wo), "gate_up": list(wgu), "down": list(wdn)}  # cuBLAS baselines
+    scales: dict[str, list[torch.Tensor]] = {}
+    if int8:  # the kernels read int8 + scales; the references use the dequantized weights
+        for name, ws in (("qkv", wqkv), ("o", wo), ("gate_up", wgu), ("down", wdn)):
+            pairs = [quantize_weight(w_, 0) for w_ in ws]
+            ws[:] = [p[0] for p in pairs]
+            scales[name] = [p[1].view(-1) for p in pairs]
+
+    def sc(kind: str, i: int) -> torch.Tensor | None:
+        return scales[kind][i] if scales else None
+
+    def ref_w(kind: str, ws: list[torch.Tensor]) -> torch.Tensor:
+        return ws[0].double() * scales[kind][0].double()[:, None] if scales else ws[0].double()
     nw = rnd(w, scale=0.1)
     h = rnd(tokens, w, dtype=torch.float32)
     cos, sin = torch.rand(tokens, d, device=dev), torch.rand(tokens, d, device=dev)
@@ -96,42 +116,44 @@ def sweep(tokens: int = 50, log: Callable[[str], None] = print,
         c0, s0 = torch.ones_like(cos), torch.zeros_like(sin)  # identity rotation: a plain GEMM check
         if kind in ("qkv", "qkv_norm"):
             if kind == "qkv":
-                et.qkv_rope(xn, ssp, wqkv[0], c0, s0, q, kb, vb, tokens, 300, d, 1e-6, tiles)
+                et.qkv_rope(xn, ssp, wqkv[0], c0, s0, q, kb, vb, tokens, 300, d, 1e-6, tiles, sc("qkv", 0))
             else:
                 et.norm_qkv_rope(h, nw, wqkv[0], c0, s0, q, kb, vb, tokens, 300, d, 1e-6, tiles)
-            ref = hn @ wqkv[0].double().T
+            ref = hn @ ref_w("qkv", wqkv).T
             return max(_rel(q, ref[:, : nq * d]), _rel(kb[0, 0, 300 : 300 + tokens], ref[:, nq * d : nq * d + d]))
         if kind in ("gate_up", "gate_up_norm"):
             if kind == "gate_up":
-                et.gate_up_gelu(xn, ssp, wgu[0], act, 1e-6, tiles)
+                et.gate_up_gelu(xn, ssp, wgu[0], act, 1e-6, tiles, sc("gate_up", 0))
             else:
                 et.norm_gate_up_gelu(h, nw, wgu[0], act, 1e-6, tiles)
-            gate, up = (hn @ wgu[0].double().T).chunk(2, -1)
+            gate, up = (hn @ ref_w("gate_up", wgu).T).chunk(2, -1)
             return _rel(act, F.gelu(gate, approximate="tanh") * up)
-        x, wt = (xo, wo[0]) if kind == "o" else (xd, wdn[0])
+        x, ws = (xo, wo) if kind == "o" else (xd, wdn)
         errs = []
         for _ in range(3):  # the split-K counters must come back to zero for the next launch
             hh, no = h.clone(), norm_out(tiles, x.shape[1])
-            et.gemm_residual(x, wt, hh, tiles, norm=no)
-            ref = h.double() + x.double() @ wt.double().T
+            et.gemm_residual(x, ws[0], hh, tiles, norm=no, scale=sc(kind, 0))
+            ref = h.double() + x.double() @ ref_w(kind, ws).T
             errs += [_rel(hh, ref), _rel(no.out, ref * (1 + nw.double())), _rel(no.ss.sum(-1), ref.pow(2).sum(-1))]
         return max(errs) if bool((counters == 0).all()) else float("inf")
 
     def launcher(kind: str, tiles: Tiles) -> Callable[[int], None]:
         """One launch per layer (each its own weights, streamed from HBM as in a chunk)."""
         if kind == "qkv":
-            return lambda i: et.qkv_rope(xn, ssp, wqkv[i], cos, sin, q, kb, vb, tokens, 300, d, 1e-6, tiles)
+            return lambda i: et.qkv_rope(xn, ssp, wqkv[i], cos, sin, q, kb, vb, tokens, 300, d, 1e-6, tiles,
+                                         sc("qkv", i))
         if kind == "qkv_norm":
             return lambda i: et.norm_qkv_rope(h, nw, wqkv[i], cos, sin, q, kb, vb, tokens, 300, d, 1e-6, tiles)
         if kind == "gate_up":
-            return lambda i: et.gate_up_gelu(xn, ssp, wgu[i], act, 1e-6, tiles)
+            return lambda i: et.gate_up_gelu(xn, ssp, wgu[i], act, 1e-6, tiles, sc("gate_up", i))
         if kind == "gate_up_norm":
             return lambda i: et.norm_gate_up_gelu(h, nw, wgu[i], act, 1e-6, tiles)
         x, ws = (xo, wo) if kind == "o" else (xd, wdn)
         hh, no = torch.zeros(tokens, w, device=dev), norm_out(tiles, x.shape[1])  # residual + next norm's inputs
-        return lambda i: et.gemm_residual(x, ws[i], hh, tiles, norm=no)
+        return lambda i: et.gemm_residual(x, ws[i], hh, tiles, norm=no, scale=sc(kind, i))
 
-    baselines = {"qkv": (hn.to(dt), wqkv), "gate_up": (hn.to(dt), wgu), "o": (xo, wo), "down": (xd, wdn)}
+    baselines = {"qkv": (hn.to(dt), bf16["qkv"]), "gate_up": (hn.to(dt), bf16["gate_up"]), "o": (xo, bf16["o"]),
+                 "down": (xd, bf16["down"])}
     result: dict[str, Any] = {}
     for kind in kinds:
         x, ws = baselines[kind.replace("_norm", "")]
@@ -257,8 +279,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--impls", default="math,fused")
     ap.add_argument("--only", default=",".join((*GEMM_KINDS, "attention")),
                     help="comma list of the kernels to sweep (default: all)")
+    ap.add_argument("--int8", action="store_true",
+                    help="sweep the pre-normed kernels on W8A16 weights; reports only (installs and benches nothing)")
     args = ap.parse_args(argv)
     kinds = tuple(k for k in args.only.split(",") if k)
+    if args.int8:
+        kinds = tuple(k for k in kinds if k in W8A16_KINDS)
     unknown = set(kinds) - {*GEMM_KINDS, "attention"}
     if unknown:
         sys.exit(f"unknown kernels {sorted(unknown)}: choose from {', '.join((*GEMM_KINDS, 'attention'))}")
@@ -266,15 +292,15 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit("the expert tile sweep needs a CUDA GPU")
     args.out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    result = sweep(kinds=tuple(k for k in kinds if k != "attention"))
+    result = sweep(kinds=tuple(k for k in kinds if k != "attention"), int8=args.int8)
     if "attention" in kinds:
         result["attention"] = sweep_attention()
-    failed = install(result)
+    failed = [] if args.int8 else install(result)
     doc = {"gpu": torch.cuda.get_device_name(0), "torch": torch.__version__, "sweep_s": round(time.perf_counter() - t0, 1),
            "tiles": {k: v.get("best") for k, v in result.items() if isinstance(v, dict)}, "failed": failed,
            "sweep": result}
-    (args.out / "expert-tiles.json").write_text(json.dumps(doc, indent=2))
-    if args.no_bench:
+    (args.out / ("expert-tiles-int8.json" if args.int8 else "expert-tiles.json")).write_text(json.dumps(doc, indent=2))
+    if args.no_bench or args.int8:
         return
     from roboos.brain.policies.bench import print_table, run_policy_bench
     from roboos.brain.policies.pi0 import fused_expert
