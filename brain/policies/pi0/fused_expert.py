@@ -158,22 +158,19 @@ def denoise_step(model: Pi0Model, st: FusedState, x_t: torch.Tensor, t: torch.Te
 
 def supports(model: Pi0Model) -> bool:
     """Whether the fused kernels can run ``model``'s expert: Triton is there, and every projection is bf16/fp16
-    or per-channel W8A16 without bias."""
+    or per-channel W8A16 without bias. Fuses the model's projections, as the fused path does."""
     from roboos.brain.policies.pi0 import expert_triton
 
     if expert_triton.triton is None or model.config.expert.num_kv_heads != 1:
         return False
-    for layer in model.expert.layers:
-        attn, mlp = layer.self_attn, layer.mlp
-        projs = [m for m in (*attn.children(), *mlp.children()) if hasattr(m, "weight")]
-        fused = hasattr(attn, "qkv_proj") and hasattr(mlp, "gate_up_proj")
-        if not fused and any(hasattr(m, "weight_scale") for m in projs):
-            return False  # quantized before fusing: :meth:`Pi0Model.fuse` fuses 16-bit weights only
-        try:
-            for proj in projs:
+    try:
+        model.fuse()  # what prepare() does; refuses a model quantized before fusing
+        for layer in model.expert.layers:
+            for proj in (layer.self_attn.qkv_proj, layer.self_attn.o_proj, layer.mlp.gate_up_proj,
+                         layer.mlp.down_proj):
                 weight_and_scale(proj)
-        except ValueError:
-            return False
+    except ValueError:
+        return False
     return True
 
 

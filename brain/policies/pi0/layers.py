@@ -113,6 +113,10 @@ def fuse_layer(layer: nn.Module, num_heads: int, num_kv_heads: int) -> None:
     The separate projections are removed, so the state dict changes: fuse after loading a checkpoint.
     """
     attn, mlp = layer.self_attn, layer.mlp
+    if any(hasattr(m, "weight_scale") for m in (*attn.children(), *mlp.children())) and not (
+            hasattr(attn, "qkv_proj") and hasattr(mlp, "gate_up_proj")):
+        raise ValueError("fuse the model before quantizing it: the fused projections are built from 16-bit "
+                         "weights (Pi0Policy and the benchmark do it in that order)")
     if getattr(attn, "qkv_proj", None) is None:
         w = torch.cat([attn.q_proj.weight, attn.k_proj.weight, attn.v_proj.weight], dim=0)
         attn.qkv_proj = nn.Linear(w.shape[1], w.shape[0], bias=False, device=w.device, dtype=w.dtype)

@@ -128,10 +128,10 @@ def test_fused_path_supports_bf16_and_per_channel_w8a16():
     from roboos.brain.quant.quantize import quantize
 
     skip = ("re:.*vision.*", "re:vlm\\..*", "projector", "lm_head")  # the expert only
+    assert fused_expert.supports(tiny_model_and_inputs(torch.float16)[0])  # 16-bit weights (fused on the way)
     cases = {}
     for name, fuse_first, group in (("per_channel", True, 0), ("group_wise", True, 16), ("unfused", False, 0)):
         model, _ = tiny_model_and_inputs(torch.float16)
-        assert fused_expert.supports(model)  # 16-bit weights: fusable and supported
         if fuse_first:
             model.fuse()
         quantize(model, group_size=group, skip=skip)

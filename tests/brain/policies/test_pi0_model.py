@@ -83,6 +83,19 @@ def test_fused_projections_are_equivalent(tiny_model, tiny_inputs):
     )
 
 
+def test_fusing_after_quantizing_is_refused(tiny_model):
+    """The fused projections are built from 16-bit weights: fuse, then quantize (the policy's order)."""
+    from roboos.brain.quant.quantize import quantize
+
+    model = copy.deepcopy(tiny_model)
+    quantize(model, skip=("re:.*vision.*", "re:vlm\\..*", "projector", "lm_head"))
+    with pytest.raises(ValueError, match="fuse the model before quantizing"):
+        model.fuse()
+    model = copy.deepcopy(tiny_model).fuse()
+    quantize(model, skip=("re:.*vision.*", "re:vlm\\..*", "projector", "lm_head"))
+    model.fuse()  # already fused: nothing to do
+
+
 def test_bf16_runs(tiny_model, tiny_inputs):
     model = copy.deepcopy(tiny_model).to(torch.bfloat16)
     out = model.sample_actions(**tiny_inputs)
