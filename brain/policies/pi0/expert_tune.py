@@ -12,6 +12,8 @@ chunk) inside a CUDA graph; the graph is replayed and timed with device events; 
 to cuBLAS's bf16 GEMM of the same shape. Candidates that fail to compile or do not match a float64
 reference within bf16 rounding are dropped. Writes ``DIR/expert-tiles.json`` and (unless ``--no-bench``)
 ``DIR/policy.json`` from :func:`~roboos.brain.policies.bench.run_policy_bench` (eager, math, fused).
+``--int8`` sweeps the four pre-normed kernels on W8A16 weights instead and only reports
+(``DIR/expert-tiles-int8.json``).
 """
 
 from __future__ import annotations
