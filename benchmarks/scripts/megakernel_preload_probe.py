@@ -30,6 +30,7 @@ from pathlib import Path
 import torch
 import triton
 import triton.language as tl
+from persistent_barrier_probe import _barrier  # the grid barrier (same folder; scripts run from it)
 
 
 @dataclass(frozen=True)
@@ -133,15 +134,6 @@ def _phase_c(yb, wc, yc, ya, pid, w_pre, PRELOAD: tl.constexpr, PRE: tl.constexp
     rows, cols = tl.arange(0, M), n0 + tl.arange(0, BN)
     tl.atomic_add(yc + rows[:, None] * W + cols[None, :], acc, sem="relaxed")
     _zero_slice(ya, pid, ZS)
-
-
-@triton.jit
-def _barrier(ctr_ptr, target):
-    tl.debug_barrier()
-    tl.atomic_add(ctr_ptr, 1, sem="release")
-    while tl.atomic_add(ctr_ptr, 0, sem="acquire") < target:
-        pass
-    tl.debug_barrier()
 
 
 @triton.jit

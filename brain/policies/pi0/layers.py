@@ -106,6 +106,13 @@ def finish_layer(layer: nn.Module, hidden: torch.Tensor, attn_out: torch.Tensor)
     return hidden + mlp(h)
 
 
+def _refuse_quantized(*projections: nn.Module) -> None:
+    """A fused projection is built from 16-bit weights: quantized ones (W8A16) cannot be concatenated."""
+    if any(hasattr(p, "weight_scale") for p in projections):
+        raise ValueError("fuse the model before quantizing it: the fused projections are built from 16-bit "
+                         "weights (Pi0Policy and the benchmark do it in that order)")
+
+
 @torch.no_grad()
 def fuse_layer(layer: nn.Module, num_heads: int, num_kv_heads: int) -> None:
     """Inference-time fusion of one Gemma layer: q/k/v into ``qkv_proj``, gate/up into ``gate_up_proj``.
@@ -113,17 +120,15 @@ def fuse_layer(layer: nn.Module, num_heads: int, num_kv_heads: int) -> None:
     The separate projections are removed, so the state dict changes: fuse after loading a checkpoint.
     """
     attn, mlp = layer.self_attn, layer.mlp
-    if any(hasattr(m, "weight_scale") for m in (*attn.children(), *mlp.children())) and not (
-            hasattr(attn, "qkv_proj") and hasattr(mlp, "gate_up_proj")):
-        raise ValueError("fuse the model before quantizing it: the fused projections are built from 16-bit "
-                         "weights (Pi0Policy and the benchmark do it in that order)")
     if getattr(attn, "qkv_proj", None) is None:
+        _refuse_quantized(attn.q_proj, attn.k_proj, attn.v_proj)
         w = torch.cat([attn.q_proj.weight, attn.k_proj.weight, attn.v_proj.weight], dim=0)
         attn.qkv_proj = nn.Linear(w.shape[1], w.shape[0], bias=False, device=w.device, dtype=w.dtype)
         attn.qkv_proj.weight.copy_(w)
         attn.roboos_heads = (num_heads, num_kv_heads)
         del attn.q_proj, attn.k_proj, attn.v_proj
     if getattr(mlp, "gate_up_proj", None) is None:
+        _refuse_quantized(mlp.gate_proj, mlp.up_proj)
         w = torch.cat([mlp.gate_proj.weight, mlp.up_proj.weight], dim=0)
         mlp.gate_up_proj = nn.Linear(w.shape[1], w.shape[0], bias=False, device=w.device, dtype=w.dtype)
         mlp.gate_up_proj.weight.copy_(w)
